@@ -1,0 +1,1 @@
+"""qdaconv's built-in format plugins, each registered through the `qdaconv` entry-point group."""

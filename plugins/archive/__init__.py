@@ -1,0 +1,1 @@
+"""archive plugin (in progress)."""

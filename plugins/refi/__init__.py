@@ -1,0 +1,1 @@
+"""refi plugin (in progress)."""

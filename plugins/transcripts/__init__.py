@@ -1,0 +1,1 @@
+"""transcripts plugin (in progress)."""

@@ -1,0 +1,1 @@
+"""vendors plugin (in progress)."""

@@ -1,0 +1,26 @@
+"""qdaconv: move qualitative studies between QDA programs and archive them in open formats."""
+
+from qdaconv.api import convert, detect, read, write
+from qdaconv.errors import FormatError, LossError, PluginError, QdaconvError, ReadError, WriteError
+from qdaconv.formats import Feature, Format, Loss, LossReport
+from qdaconv.model import Project
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Feature",
+    "Format",
+    "FormatError",
+    "Loss",
+    "LossError",
+    "LossReport",
+    "PluginError",
+    "Project",
+    "QdaconvError",
+    "ReadError",
+    "WriteError",
+    "convert",
+    "detect",
+    "read",
+    "write",
+]

@@ -1,0 +1,5 @@
+"""`python -m qdaconv` runs the command line."""
+
+from qdaconv.cli import main
+
+main()

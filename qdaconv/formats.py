@@ -1,0 +1,190 @@
+"""What a format plugin declares (the Format base class, Feature flags) and how loss is counted."""
+
+from __future__ import annotations
+
+import enum
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from qdaconv.model import Project, walk_codes, walk_codings, walk_selections, walk_sources
+
+
+class Feature(enum.Enum):
+    """Kinds of content a study can hold; a format's capabilities are the ones it can carry."""
+
+    USERS = "users"
+    CODES = "codes"
+    CODE_TREE = "code hierarchy"
+    CODE_COLORS = "code colours"
+    DESCRIPTIONS = "descriptions"
+    VARIABLES = "variables"
+    CASES = "cases"
+    TEXT_SOURCES = "text sources"
+    RICH_TEXT = "rich-text (DOCX) copies of sources"
+    PDF_SOURCES = "PDF sources"
+    PICTURE_SOURCES = "picture sources"
+    AUDIO_SOURCES = "audio sources"
+    VIDEO_SOURCES = "video sources"
+    TRANSCRIPTS = "transcripts of audio and video"
+    TEXT_SELECTIONS = "coded text excerpts"
+    MEDIA_SELECTIONS = "PDF, picture, audio and video selections"
+    CODINGS = "codings"
+    SOURCE_CODINGS = "whole-source codings"
+    NOTES = "notes and microstories"
+    NOTE_REFS = "note attachments"
+    SETS = "sets"
+    LINKS = "links"
+    GRAPHS = "graphs"
+    AUTHORSHIP = "creating and modifying users and dates"
+
+    @property
+    def label(self) -> str:
+        return self.value
+
+
+ALL_FEATURES: frozenset[Feature] = frozenset(Feature)
+CODEBOOK_FEATURES: frozenset[Feature] = frozenset(
+    {Feature.CODES, Feature.CODE_TREE, Feature.CODE_COLORS, Feature.DESCRIPTIONS}
+)
+
+
+class Format:
+    """A file format a plugin provides. Subclass it and override what the format can do.
+
+    - `name`: stable kebab-case id (`refi-qdpx`); `title`: a readable name;
+      `extensions`: file name endings with the dot (`.qdpx`, `.csv.zip`); `folder`: True when
+      the format is a directory rather than a file.
+    - `capabilities`: the Features the format can carry; everything else is reported as loss.
+    - `sniff(path)`: 0.0 (not mine) to 1.0 (certain). It must never raise.
+    - `read(path, **options)` returns a Project; `write(project, path, **options)` writes one
+      to `path`, which the core has made a temporary name in the target folder; it may return
+      a list of `Loss` items for things it could not carry beyond its declared capabilities.
+    - `options`: the reader and writer options the format understands, with a line of help.
+    """
+
+    name: str = ""
+    title: str = ""
+    extensions: tuple[str, ...] = ()
+    folder: bool = False
+    capabilities: frozenset[Feature] = frozenset()
+    options: dict[str, str] = {}
+    plugin: str = ""
+    version: str = ""
+
+    @property
+    def can_read(self) -> bool:
+        return type(self).read is not Format.read
+
+    @property
+    def can_write(self) -> bool:
+        return type(self).write is not Format.write
+
+    def sniff(self, path: Path) -> float:
+        return 0.0
+
+    def read(self, path: Path, **options: Any) -> Project:
+        raise NotImplementedError
+
+    def write(self, project: Project, path: Path, **options: Any) -> list[Loss] | None:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"<Format {self.name}>"
+
+
+@dataclass(slots=True)
+class Loss:
+    """Something the target could not carry: what (a Feature's label or a free text) and how many."""
+
+    what: str
+    count: int
+    detail: str = ""
+
+
+@dataclass(slots=True)
+class LossReport:
+    """What a write left out. Empty when the target holds everything the project uses."""
+
+    target: str
+    items: list[Loss] = field(default_factory=list)
+
+    @property
+    def lossless(self) -> bool:
+        return not self.items
+
+    def summary(self) -> str:
+        if not self.items:
+            return "nothing lost"
+        return "; ".join(f"{item.count} {item.what}" + (f" ({item.detail})" if item.detail else "")
+                         for item in self.items)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "target": self.target,
+            "lossless": self.lossless,
+            "lost": [{"what": i.what, "count": i.count, "detail": i.detail} for i in self.items],
+        }
+
+
+def _has_authorship(obj: Any) -> bool:
+    return any(getattr(obj, attr, None) is not None
+               for attr in ("creating_user", "created", "modifying_user", "modified"))
+
+
+def features_used(project: Project) -> Counter[Feature]:
+    """How many objects of the project use each Feature (0-count features are absent)."""
+    used: Counter[Feature] = Counter()
+    used[Feature.USERS] += len(project.users)
+    for entry in walk_codes(project):
+        used[Feature.CODES] += 1
+        used[Feature.CODE_TREE] += entry.parent is not None
+        used[Feature.CODE_COLORS] += entry.code.color is not None
+        used[Feature.DESCRIPTIONS] += bool(entry.code.description)
+        used[Feature.NOTE_REFS] += len(entry.code.note_refs)
+    used[Feature.VARIABLES] += len(project.variables)
+    used[Feature.CASES] += len(project.cases)
+    for case in project.cases:
+        used[Feature.DESCRIPTIONS] += bool(case.description)
+    for variable in project.variables:
+        used[Feature.DESCRIPTIONS] += bool(variable.description)
+    for group in project.sets:
+        used[Feature.SETS] += 1
+        used[Feature.DESCRIPTIONS] += bool(group.description)
+    used[Feature.LINKS] += len(project.links)
+    used[Feature.GRAPHS] += len(project.graphs)
+    used[Feature.NOTES] += len(project.notes)
+    used[Feature.NOTE_REFS] += len(project.note_refs) + sum(len(link.note_refs) for link in project.links)
+    used[Feature.DESCRIPTIONS] += bool(project.description)
+    used[Feature.AUTHORSHIP] += _has_authorship(project)
+    source_kind = {"Text": Feature.TEXT_SOURCES, "PDF": Feature.PDF_SOURCES,
+                   "Picture": Feature.PICTURE_SOURCES, "Audio": Feature.AUDIO_SOURCES,
+                   "Video": Feature.VIDEO_SOURCES, "Transcript": Feature.TRANSCRIPTS}
+    for source in walk_sources(project):
+        if source.kind in source_kind:
+            used[source_kind[source.kind]] += 1
+        used[Feature.RICH_TEXT] += source.rich_text_path is not None
+        used[Feature.VARIABLES] += len(source.variable_values)
+        used[Feature.NOTE_REFS] += len(source.note_refs)
+        used[Feature.DESCRIPTIONS] += bool(source.description)
+        used[Feature.AUTHORSHIP] += _has_authorship(source)
+    for _source, selection in walk_selections(project):
+        used[Feature.TEXT_SELECTIONS if selection.kind == "PlainText" else Feature.MEDIA_SELECTIONS] += 1
+        used[Feature.NOTE_REFS] += len(selection.note_refs)
+        used[Feature.DESCRIPTIONS] += bool(selection.description)
+        used[Feature.AUTHORSHIP] += _has_authorship(selection)
+    for _source, selection, coding in walk_codings(project):
+        used[Feature.CODINGS] += 1
+        used[Feature.SOURCE_CODINGS] += selection is None
+        used[Feature.NOTE_REFS] += len(coding.note_refs)
+        used[Feature.AUTHORSHIP] += _has_authorship(coding)
+    return +used
+
+
+def loss_for(project: Project, fmt: Format) -> LossReport:
+    """The features `project` uses that `fmt` cannot carry, with counts, in Feature order."""
+    used = features_used(project)
+    items = [Loss(feature.label, used[feature]) for feature in Feature
+             if used[feature] and feature not in fmt.capabilities]
+    return LossReport(fmt.name, items)

@@ -1,0 +1,482 @@
+"""The study as plain data: everything a REFI-QDA 1.5 project can say, and views named for researchers.
+
+The classes are slotted dataclasses with no validation and no I/O of their own (the one exception
+is `Blob`, which fetches a source file's bytes from where the reader found them, on demand).
+Objects refer to each other by GUID strings kept exactly as read; `guid_key` gives the form to
+compare them by. Text positions are Unicode code points into the source's text as stored
+(BOM removed, line endings kept); media positions are milliseconds; picture and PDF
+coordinates are pixels and points as in REFI-QDA.
+"""
+
+from __future__ import annotations
+
+import io
+import uuid
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO, Literal
+
+if TYPE_CHECKING:
+    from qdaconv.validation import Issue
+
+VariableType = Literal["Text", "Boolean", "Integer", "Float", "Date", "DateTime"]
+VARIABLE_TYPES: tuple[str, ...] = ("Text", "Boolean", "Integer", "Float", "Date", "DateTime")
+Value = str | bool | int | Decimal | date | datetime | None
+
+#: Source kinds, named after their REFI-QDA elements. "Text", "PDF", "Picture", "Audio" and
+#: "Video" are sources in the project's Sources; the others are text documents nested inside
+#: sources ("Representation" of a PDF or PDF selection, "TextDescription" of a picture,
+#: "Transcript" of audio or video) and "Note" for the project's notes (a note is a text source).
+SOURCE_KINDS: tuple[str, ...] = ("Text", "PDF", "Picture", "Audio", "Video")
+TEXT_KINDS: tuple[str, ...] = ("Text", "Note", "Representation", "TextDescription", "Transcript")
+#: Selection kinds, named after their REFI-QDA elements without the "Selection" suffix.
+SELECTION_KINDS: tuple[str, ...] = ("PlainText", "PDF", "Picture", "Audio", "Video", "Transcript")
+
+
+def new_guid() -> str:
+    """A new GUID in the upper-case form most QDA programs write."""
+    return str(uuid.uuid4()).upper()
+
+
+def guid_key(guid: str | None) -> str:
+    """The form GUIDs are compared by: braces removed, lower case (REFI allows both variants)."""
+    return (guid or "").strip().strip("{}").lower()
+
+
+@dataclass(slots=True)
+class Blob:
+    """The bytes of one file that belongs to the project, kept where the reader found them.
+
+    Exactly one of `data` (in memory), `zip_path` + `member` (inside a zip) or `file` (on disk)
+    locates the bytes. They are read only when asked for, so media stay out of memory.
+    """
+
+    name: str
+    data: bytes | None = None
+    zip_path: str | None = None
+    member: str | None = None
+    file: str | None = None
+    size: int | None = None
+
+    def open(self) -> BinaryIO:
+        if self.data is not None:
+            return io.BytesIO(self.data)
+        if self.zip_path is not None and self.member is not None:
+            archive = zipfile.ZipFile(self.zip_path)
+            return _ZipMemberStream(archive, archive.open(self.member))
+        if self.file is not None:
+            return open(self.file, "rb")
+        raise ValueError(f"blob {self.name!r} has no location")
+
+    def read_bytes(self) -> bytes:
+        if self.data is not None:
+            return self.data
+        with self.open() as stream:
+            return stream.read()
+
+    @property
+    def suffix(self) -> str:
+        return Path(self.name).suffix
+
+
+class _ZipMemberStream(io.RawIOBase):
+    """A zip member opened for reading that also closes its zip file."""
+
+    def __init__(self, archive: zipfile.ZipFile, stream: BinaryIO) -> None:
+        self._archive = archive
+        self._stream = stream
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[override]
+        data = self._stream.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._stream.close()
+            self._archive.close()
+        super().close()
+
+
+def decode_text(raw: bytes) -> str:
+    """Source text as the model counts it: UTF-8 with a BOM removed, line endings kept."""
+    return raw.decode("utf-8-sig", errors="replace")
+
+
+@dataclass(slots=True)
+class User:
+    guid: str
+    name: str | None = None
+    id: str | None = None
+
+
+@dataclass(slots=True)
+class Code:
+    guid: str
+    name: str
+    codable: bool = True
+    color: str | None = None
+    description: str | None = None
+    note_refs: list[str] = field(default_factory=list)
+    children: list[Code] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Variable:
+    guid: str
+    name: str
+    type: str = "Text"
+    description: str | None = None
+
+
+@dataclass(slots=True)
+class VariableValue:
+    """A typed value of a variable, on a case or on a source. `type` is the value element's type."""
+
+    variable: str
+    type: str = "Text"
+    value: Value = None
+
+
+@dataclass(slots=True)
+class Coding:
+    guid: str
+    code: str
+    creating_user: str | None = None
+    created: datetime | None = None
+    note_refs: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class SyncPoint:
+    guid: str
+    position: int | None = None
+    timestamp: int | None = None
+
+
+@dataclass(slots=True)
+class Selection:
+    """A coded or annotated part of a source; which fields apply depends on `kind`.
+
+    PlainText: `start`, `end` in code points, half-open. Audio, Video: `start`, `end` in ms.
+    Picture: the rectangle `first_x`..`second_y`. PDF: `page` and the rectangle, with an
+    optional `representation` (its text). Transcript: `from_sync`, `to_sync` (SyncPoint GUIDs).
+    """
+
+    guid: str
+    kind: str = "PlainText"
+    name: str | None = None
+    description: str | None = None
+    start: int | None = None
+    end: int | None = None
+    page: int | None = None
+    first_x: int | None = None
+    first_y: int | None = None
+    second_x: int | None = None
+    second_y: int | None = None
+    from_sync: str | None = None
+    to_sync: str | None = None
+    representation: Source | None = None
+    codings: list[Coding] = field(default_factory=list)
+    note_refs: list[str] = field(default_factory=list)
+    creating_user: str | None = None
+    created: datetime | None = None
+    modifying_user: str | None = None
+    modified: datetime | None = None
+
+
+@dataclass(slots=True)
+class Source:
+    """A source, a note, or a text document nested in a source; `kind` names which (see TEXT_KINDS).
+
+    Text-like kinds carry their text inline (`plain_text`) or in a file (`plain_text_path` as
+    written in the project, `plain_file` with the bytes); `rich_text_path`/`rich_file` is the
+    styled DOCX. Media kinds carry `path`, `current_path` and `file`. A file that could not or
+    may not be read (missing, or outside the project without permission) keeps its path and
+    has no Blob.
+    """
+
+    guid: str
+    kind: str = "Text"
+    name: str | None = None
+    description: str | None = None
+    plain_text: str | None = None
+    plain_text_path: str | None = None
+    plain_file: Blob | None = None
+    rich_text_path: str | None = None
+    rich_file: Blob | None = None
+    path: str | None = None
+    current_path: str | None = None
+    file: Blob | None = None
+    representation: Source | None = None
+    text_description: Source | None = None
+    transcripts: list[Source] = field(default_factory=list)
+    sync_points: list[SyncPoint] = field(default_factory=list)
+    selections: list[Selection] = field(default_factory=list)
+    codings: list[Coding] = field(default_factory=list)
+    note_refs: list[str] = field(default_factory=list)
+    variable_values: list[VariableValue] = field(default_factory=list)
+    creating_user: str | None = None
+    created: datetime | None = None
+    modifying_user: str | None = None
+    modified: datetime | None = None
+
+    @property
+    def text(self) -> str | None:
+        """The plain text in code points, decoded on each call; None when it is not available."""
+        if self.plain_text is not None:
+            return self.plain_text
+        if self.plain_file is not None:
+            return decode_text(self.plain_file.read_bytes())
+        return None
+
+
+@dataclass(slots=True)
+class Case:
+    guid: str
+    name: str | None = None
+    description: str | None = None
+    code_refs: list[str] = field(default_factory=list)
+    variable_values: list[VariableValue] = field(default_factory=list)
+    source_refs: list[str] = field(default_factory=list)
+    selection_refs: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Set:
+    guid: str
+    name: str
+    description: str | None = None
+    member_codes: list[str] = field(default_factory=list)
+    member_sources: list[str] = field(default_factory=list)
+    member_notes: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Link:
+    guid: str
+    name: str | None = None
+    direction: str | None = None
+    color: str | None = None
+    origin: str | None = None
+    target: str | None = None
+    note_refs: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Vertex:
+    guid: str
+    first_x: int = 0
+    first_y: int = 0
+    second_x: int | None = None
+    second_y: int | None = None
+    represented: str | None = None
+    name: str | None = None
+    shape: str | None = None
+    color: str | None = None
+
+
+@dataclass(slots=True)
+class Edge:
+    guid: str
+    source_vertex: str
+    target_vertex: str
+    represented: str | None = None
+    name: str | None = None
+    color: str | None = None
+    direction: str | None = None
+    line_style: str | None = None
+
+
+@dataclass(slots=True)
+class Graph:
+    guid: str
+    name: str | None = None
+    vertices: list[Vertex] = field(default_factory=list)
+    edges: list[Edge] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Project:
+    """A whole study. A codebook (.qdc) reads as a Project with codes and sets only.
+
+    `warnings` collects what a reader found unusual; it is not part of the study and diff ignores it.
+    """
+
+    name: str = "Untitled"
+    origin: str | None = None
+    creating_user: str | None = None
+    created: datetime | None = None
+    modifying_user: str | None = None
+    modified: datetime | None = None
+    base_path: str | None = None
+    description: str | None = None
+    users: list[User] = field(default_factory=list)
+    codes: list[Code] = field(default_factory=list)
+    variables: list[Variable] = field(default_factory=list)
+    cases: list[Case] = field(default_factory=list)
+    sources: list[Source] = field(default_factory=list)
+    notes: list[Source] = field(default_factory=list)
+    links: list[Link] = field(default_factory=list)
+    sets: list[Set] = field(default_factory=list)
+    graphs: list[Graph] = field(default_factory=list)
+    note_refs: list[str] = field(default_factory=list)
+    warnings: list[Issue] = field(default_factory=list, compare=False, repr=False)
+
+    def to_frames(self):
+        """The project as tidy pandas DataFrames, one per table (see the tables plugin)."""
+        from qdaconv.plugins.tables.frames import project_to_frames
+
+        return project_to_frames(self)
+
+    @classmethod
+    def from_frames(cls, frames) -> Project:
+        """The project described by tidy DataFrames as `to_frames` makes them."""
+        from qdaconv.plugins.tables.frames import project_from_frames
+
+        return project_from_frames(frames)
+
+
+# ---------------------------------------------------------------- views, named for researchers
+
+
+@dataclass(slots=True)
+class CodeEntry:
+    """A code with its place in the tree: parent GUID (None at the top), path of names, depth from 1."""
+
+    code: Code
+    parent: str | None
+    path: tuple[str, ...]
+
+    @property
+    def depth(self) -> int:
+        return len(self.path)
+
+
+def walk_codes(project: Project) -> Iterator[CodeEntry]:
+    """Every code in the tree, depth first, parents before children."""
+    stack: list[tuple[Code, str | None, tuple[str, ...]]] = [(c, None, ()) for c in reversed(project.codes)]
+    while stack:
+        code, parent, prefix = stack.pop()
+        path = (*prefix, code.name)
+        yield CodeEntry(code, parent, path)
+        stack.extend((child, code.guid, path) for child in reversed(code.children))
+
+
+def code_index(project: Project) -> dict[str, CodeEntry]:
+    """Code entries by guid_key."""
+    return {guid_key(entry.code.guid): entry for entry in walk_codes(project)}
+
+
+def code_path_text(path: tuple[str, ...], separator: str = " > ") -> str:
+    return separator.join(path)
+
+
+def themes(project: Project) -> list[CodeEntry]:
+    """Themes: codes that group other codes and are not applied themselves (isCodable false)."""
+    return [entry for entry in walk_codes(project) if not entry.code.codable and entry.code.children]
+
+
+def transcripts(project: Project) -> list[Source]:
+    """Interview transcripts: text sources, and the transcripts of audio and video sources."""
+    found: list[Source] = []
+    for source in project.sources:
+        if source.kind == "Text":
+            found.append(source)
+        found.extend(source.transcripts)
+    return found
+
+
+def microstories(project: Project) -> list[Source]:
+    """Microstories and memos: the project's notes (a note is a text source in REFI-QDA)."""
+    return list(project.notes)
+
+
+def walk_sources(project: Project) -> Iterator[Source]:
+    """Every source and nested text document (representations, text descriptions, transcripts)."""
+    stack = list(reversed(project.sources)) + list(reversed(project.notes))
+    while stack:
+        source = stack.pop()
+        yield source
+        nested = [source.representation, source.text_description, *source.transcripts]
+        nested += [sel.representation for sel in source.selections]
+        stack.extend(doc for doc in reversed(nested) if doc is not None)
+
+
+def walk_selections(project: Project) -> Iterator[tuple[Source, Selection]]:
+    for source in walk_sources(project):
+        for selection in source.selections:
+            yield source, selection
+
+
+def walk_codings(project: Project) -> Iterator[tuple[Source, Selection | None, Coding]]:
+    """Every coding with where it sits: on a selection, or on a whole source (selection None)."""
+    for source in walk_sources(project):
+        for coding in source.codings:
+            yield source, None, coding
+        for selection in source.selections:
+            for coding in selection.codings:
+                yield source, selection, coding
+
+
+@dataclass(slots=True)
+class Segment:
+    """One coded excerpt as a researcher sees it."""
+
+    source: str
+    source_guid: str
+    selection_guid: str | None
+    coding_guid: str
+    code: str
+    code_path: tuple[str, ...]
+    text: str | None
+    start: int | None
+    end: int | None
+    coder: str | None
+    case: str | None
+
+
+def coded_segments(project: Project) -> list[Segment]:
+    """Every coding as (source, code, text, start, end, coder, case), texts decoded once per source."""
+    codes = code_index(project)
+    users = {guid_key(u.guid): (u.name or u.id or u.guid) for u in project.users}
+    case_of: dict[str, str] = {}
+    for case in project.cases:
+        for ref in case.source_refs:
+            case_of.setdefault(guid_key(ref), case.name or case.guid)
+    segments: list[Segment] = []
+    texts: dict[int, str | None] = {}
+    for source, selection, coding in walk_codings(project):
+        entry = codes.get(guid_key(coding.code))
+        text = None
+        start = end = None
+        if selection is not None and selection.kind == "PlainText":
+            start, end = selection.start, selection.end
+            if id(source) not in texts:
+                texts[id(source)] = source.text
+            full = texts[id(source)]
+            if full is not None and start is not None and end is not None:
+                text = full[start:end]
+        segments.append(
+            Segment(
+                source=source.name or source.guid,
+                source_guid=source.guid,
+                selection_guid=selection.guid if selection else None,
+                coding_guid=coding.guid,
+                code=entry.code.name if entry else coding.code,
+                code_path=entry.path if entry else (coding.code,),
+                text=text,
+                start=start,
+                end=end,
+                coder=users.get(guid_key(coding.creating_user), coding.creating_user),
+                case=case_of.get(guid_key(source.guid)),
+            )
+        )
+    return segments
