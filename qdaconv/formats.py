@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from qdaconv.model import Project, walk_codes, walk_codings, walk_selections, walk_sources
+from qdaconv.validation import Issue
 
 
 class Feature(enum.Enum):
@@ -61,13 +62,17 @@ class Format:
     - `read(path, **options)` returns a Project; `write(project, path, **options)` writes one
       to `path`, which the core has made a temporary name in the target folder; it may return
       a list of `Loss` items for things it could not carry beyond its declared capabilities.
+    - `check(path, **options)`: issues found in the file itself that reading into the model
+      cannot show (container layout, schema); the validator calls it. Optional.
     - `options`: the reader and writer options the format understands, with a line of help.
+    - `primary`: True for the format written by default when several share an extension.
     """
 
     name: str = ""
     title: str = ""
     extensions: tuple[str, ...] = ()
     folder: bool = False
+    primary: bool = False
     capabilities: frozenset[Feature] = frozenset()
     options: dict[str, str] = {}
     plugin: str = ""
@@ -89,6 +94,9 @@ class Format:
 
     def write(self, project: Project, path: Path, **options: Any) -> list[Loss] | None:
         raise NotImplementedError
+
+    def check(self, path: Path, **options: Any) -> list[Issue]:
+        return []
 
     def __repr__(self) -> str:
         return f"<Format {self.name}>"

@@ -146,7 +146,7 @@ class Registry:
             raise FormatError(f"{path}: no format writes this kind of file; pass --to (see `qdaconv formats`)")
         # the longest matching suffix wins; among equals, the format that declares itself primary
         longest = [f for f in candidates if _best_suffix(f, path) == _best_suffix(candidates[0], path)]
-        primary = [f for f in longest if getattr(f, "primary", False)]
+        primary = [f for f in longest if f.primary]
         if len(longest) == 1 or len(primary) == 1:
             return (primary or longest)[0]
         names = ", ".join(f.name for f in longest)
