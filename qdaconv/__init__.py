@@ -1,6 +1,7 @@
 """qdaconv: move qualitative studies between QDA programs and archive them in open formats."""
 
 from qdaconv.api import convert, detect, read, write
+from qdaconv.diff import DiffResult, diff
 from qdaconv.errors import FormatError, LossError, PluginError, QdaconvError, ReadError, WriteError
 from qdaconv.formats import Feature, Format, Loss, LossReport
 from qdaconv.model import Project
@@ -8,6 +9,7 @@ from qdaconv.model import Project
 __version__ = "0.1.0"
 
 __all__ = [
+    "DiffResult",
     "Feature",
     "Format",
     "FormatError",
@@ -21,6 +23,7 @@ __all__ = [
     "WriteError",
     "convert",
     "detect",
+    "diff",
     "read",
     "write",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -92,16 +93,35 @@ def write(project: Project, path: str | os.PathLike, fmt: str | None = None, *, 
     return report
 
 
+def write_bytes(data: bytes | str, path: str | os.PathLike, *, force: bool = False) -> None:
+    """Write one file atomically (temporary file beside it, then rename); for reports and side files."""
+    target = Path(path)
+    if target.exists() and not force:
+        raise WriteError(f"{target}: already exists; pass --force (force=True) to replace it")
+    temporary = target.with_name(f".{target.name}.qdaconv-{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        temporary.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
+        os.replace(temporary, target)
+    except OSError as exc:
+        raise WriteError(f"{target}: cannot write: {exc.strerror or exc}") from None
+    finally:
+        _remove(temporary)
+
+
 def convert(src: str | os.PathLike, dst: str | os.PathLike, from_: str | None = None, to: str | None = None,
             *, strict: bool = False, force: bool = False, registry: Registry | None = None,
-            **options: Any) -> LossReport:
-    """Read `src` and write it to `dst`. Under `strict`, reader warnings count as loss too."""
+            on_read: Callable[[Project], None] | None = None, **options: Any) -> LossReport:
+    """Read `src` and write it to `dst`. Under `strict`, reader warnings count as loss too.
+
+    `on_read(project)` is called between reading and writing (the CLI shows reader warnings there).
+    """
     src, dst = Path(src), Path(dst)
     if dst.exists() and src.exists() and dst.resolve() == src.resolve():
         raise WriteError(f"{dst}: is the input; choose another output path")
     project = read(src, from_, registry=registry, **options)
+    if on_read is not None:
+        on_read(project)
     if strict and project.warnings:
-        first = project.warnings[0]
-        detail = getattr(first, "message", str(first))
+        detail = str(project.warnings[0])
         raise LossError(LossReport(str(dst), [Loss("warnings while reading", len(project.warnings), detail)]))
     return write(project, dst, to, force=force, strict=strict, registry=registry, **options)

@@ -1,0 +1,258 @@
+"""The `qdaconv` command line; the only module that talks to the terminal.
+
+Exit codes, as diff(1): 0 fine; 1 a negative verdict (invalid, different, lossy under --strict);
+2 a usage or processing error. Results go to stdout, diagnostics to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import click
+
+from qdaconv import api
+from qdaconv.diff import diff as diff_projects
+from qdaconv.errors import PluginError, QdaconvError
+from qdaconv.formats import Feature, features_used
+from qdaconv.model import Project, walk_codes, walk_codings, walk_selections, walk_sources
+from qdaconv.registry import Registry, default_registry
+
+DEBUG_ENV = "QDACONV_DEBUG"
+
+
+class QdaconvGroup(click.Group):
+    """Turns QdaconvError into one clean line on stderr and its exit code; never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except QdaconvError as exc:
+            click.echo(f"qdaconv: error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except KeyboardInterrupt:
+            click.echo("qdaconv: interrupted", err=True)
+            ctx.exit(2)
+        except Exception as exc:
+            if os.environ.get(DEBUG_ENV):
+                traceback.print_exc()
+            click.echo(f"qdaconv: internal error: {type(exc).__name__}: {exc} (this is a bug in qdaconv; "
+                       f"please report it with the input if you can; set {DEBUG_ENV}=1 for details)", err=True)
+            ctx.exit(2)
+
+
+def _registry() -> Registry:
+    return default_registry()
+
+
+def _options(pairs: tuple[str, ...], **named: Any) -> dict[str, Any]:
+    """Reader and writer options from named flags and repeated `--option KEY=VALUE`."""
+    options = {key: value for key, value in named.items() if value not in (None, False)}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--option")
+        options[key.strip().replace("-", "_")] = value
+    return options
+
+
+def _warn(project: Project) -> None:
+    for issue in project.warnings:
+        click.echo(f"qdaconv: warning: {issue}", err=True)
+
+
+@click.group(cls=QdaconvGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="qdaconv")
+def cli() -> None:
+    """Move qualitative studies between QDA programs, check them, and archive them in open formats."""
+
+
+# ------------------------------------------------------------------------------------------ formats
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the formats as JSON.")
+def formats(as_json: bool) -> None:
+    """List the formats qdaconv can read and write."""
+    rows = [{
+        "name": fmt.name, "title": fmt.title, "extensions": list(fmt.extensions) + (["(folder)"] if fmt.folder else []),
+        "read": fmt.can_read, "write": fmt.can_write,
+        "capabilities": sorted(feature.label for feature in fmt.capabilities),
+        "plugin": fmt.plugin, "version": fmt.version,
+    } for fmt in _registry()]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    width = max((len(r["name"]) for r in rows), default=4)
+    click.echo(f"{'name':<{width}}  read  write  extensions            title")
+    for row in rows:
+        mark = lambda flag: "yes" if flag else "-"  # noqa: E731
+        click.echo(f"{row['name']:<{width}}  {mark(row['read']):<4}  {mark(row['write']):<5}  "
+                   f"{' '.join(row['extensions']):<20}  {row['title']}")
+
+
+# ------------------------------------------------------------------------------------------ convert
+
+_reader_flags = [
+    click.option("--from", "from_", metavar="FORMAT", help="Input format name (default: detected)."),
+    click.option("--positions", metavar="UNIT",
+                 help="Force the unit the input counts text positions in (codepoint, utf16, lf, ...)."),
+    click.option("--allow-external", is_flag=True,
+                 help="Read source files outside the project's folder (absolute:// and escaping paths)."),
+    click.option("--case-pattern", metavar="PATTERN",
+                 help='Transcript folders: cases from file names, e.g. "{case}_interview{wave}".'),
+    click.option("--case-variables", metavar="CSV", help="Transcript folders: a CSV of case variables to join."),
+    click.option("--option", "option_pairs", multiple=True, metavar="KEY=VALUE",
+                 help="A format option (repeatable); see the format's documentation."),
+]
+
+
+def reader_flags(func):
+    for flag in reversed(_reader_flags):
+        func = flag(func)
+    return func
+
+
+@cli.command()
+@click.argument("src", type=click.Path(path_type=Path))
+@click.argument("dst", type=click.Path(path_type=Path))
+@reader_flags
+@click.option("--to", metavar="FORMAT", help="Output format name (default: by the output's extension).")
+@click.option("--profile", metavar="TOOL", help="Write positions the way a tool counts them (nvivo, maxqda, atlasti).")
+@click.option("--strict", is_flag=True, help="Fail (exit 1) and write nothing if anything would be lost.")
+@click.option("--force", is_flag=True, help="Replace DST if it exists.")
+@click.option("--json", "as_json", is_flag=True, help="Print the loss report as JSON.")
+def convert(src: Path, dst: Path, from_: str | None, to: str | None, strict: bool, force: bool, as_json: bool,
+            option_pairs: tuple[str, ...], **named: Any) -> None:
+    """Convert SRC into DST (the format is chosen by DST's extension, or --to)."""
+    options = _options(option_pairs, **named)
+    report = api.convert(src, dst, from_, to, strict=strict, force=force, on_read=_warn, **options)
+    for item in report.items:
+        click.echo(f"qdaconv: warning: {report.target} cannot hold {item.count} {item.what}"
+                   + (f" ({item.detail})" if item.detail else ""), err=True)
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), indent=2))
+    else:
+        click.echo(f"wrote {dst} ({report.target}; {report.summary()})")
+
+
+# ------------------------------------------------------------------------------------------ info
+
+
+def project_counts(project: Project) -> dict[str, int]:
+    """How many objects of each kind the project holds."""
+    counts: Counter[str] = Counter()
+    for source in walk_sources(project):
+        counts[f"sources.{source.kind}"] += 1
+    for _source, selection in walk_selections(project):
+        counts[f"selections.{selection.kind}"] += 1
+    codes = list(walk_codes(project))
+    counts.update({
+        "users": len(project.users), "codes": len(codes),
+        "codes.codable": sum(e.code.codable for e in codes),
+        "codings": sum(1 for _ in walk_codings(project)), "variables": len(project.variables),
+        "cases": len(project.cases), "notes": len(project.notes), "sets": len(project.sets),
+        "links": len(project.links), "graphs": len(project.graphs),
+        "code_tree_depth": max((e.depth for e in codes), default=0),
+    })
+    return dict(sorted(counts.items()))
+
+
+@cli.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@reader_flags
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def info(file: Path, from_: str | None, as_json: bool, option_pairs: tuple[str, ...], **named: Any) -> None:
+    """Summarise a study: format, origin, counts of every kind, features used."""
+    fmt = _registry().get(from_) if from_ else api.detect(file)
+    project = api.read(file, fmt.name, **_options(option_pairs, **named))
+    used = features_used(project)
+    summary = {
+        "file": str(file), "format": fmt.name, "name": project.name, "origin": project.origin,
+        "counts": project_counts(project),
+        "features": {feature.label: used[feature] for feature in Feature if used[feature]},
+        "warnings": [str(issue) for issue in project.warnings],
+    }
+    if as_json:
+        click.echo(json.dumps(summary, indent=2, ensure_ascii=False))
+        return
+    _warn(project)
+    click.echo(f"{file}: {fmt.title} ({fmt.name})")
+    click.echo(f"  project: {project.name}")
+    if project.origin:
+        click.echo(f"  origin:  {project.origin}")
+    click.echo("  counts:")
+    for key, value in summary["counts"].items():
+        click.echo(f"    {key:<22} {value}")
+    click.echo("  features used: " + ", ".join(summary["features"]))
+
+
+# ------------------------------------------------------------------------------------------ diff
+
+
+@cli.command()
+@click.argument("a", type=click.Path(path_type=Path))
+@click.argument("b", type=click.Path(path_type=Path))
+@click.option("--match", type=click.Choice(["guid", "content"]), default="guid", show_default=True,
+              help="Match objects by GUID, or by content (code path, source name, span) for tools that "
+                   "regenerate GUIDs.")
+@click.option("--from", "from_", metavar="FORMAT", help="Format of both inputs (default: detected).")
+@click.option("--json", "as_json", is_flag=True, help="Print the differences as JSON.")
+def diff(a: Path, b: Path, match: str, from_: str | None, as_json: bool) -> None:
+    """Show what differs between two studies; exit 1 when they differ."""
+    result = diff_projects(api.read(a, from_), api.read(b, from_), match=match)  # type: ignore[arg-type]
+    click.echo(result.to_json() if as_json else result.render_text())
+    sys.exit(0 if result.same else 1)
+
+
+# ------------------------------------------------------------------------------------------ validate
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per file.")
+@click.option("--junit", type=click.Path(path_type=Path), metavar="FILE", help="Also write a JUnit XML report.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), help="Parallel workers (default: the CPU count).")
+@click.option("--rules", metavar="IDS", help="Comma-separated rule ids or prefixes to run (default: all).")
+@click.option("--strict", is_flag=True, help="Warnings count as failures too.")
+@click.option("--executor", type=click.Choice(["process", "dask"]), default="process", show_default=True,
+              help="Run the per-file checks in local processes or on a Dask cluster.")
+@click.option("--scheduler", metavar="ADDRESS", help="Dask scheduler address (with --executor dask).")
+def validate(paths: tuple[str, ...], as_json: bool, junit: Path | None, jobs: int | None,
+             rules: str | None, strict: bool, executor: str, scheduler: str | None) -> None:
+    """Check files against the REFI-QDA schemas and the rules schemas cannot express."""
+    from qdaconv import validation
+
+    files = validation.expand_paths(list(paths))
+    rule_list = [r.strip() for r in rules.split(",") if r.strip()] if rules else None
+    show_progress = sys.stderr.isatty() and len(files) > 1 and not as_json
+    with click.progressbar(length=len(files), label="validating", file=sys.stderr,
+                           hidden=not show_progress) as bar:
+        reports = validation.validate_many(files, jobs=jobs, rules=rule_list, executor=executor,
+                                           scheduler=scheduler, progress=lambda _report: bar.update(1))
+    if junit is not None:
+        api.write_bytes(validation.render_junit(reports), junit, force=True)
+    click.echo(validation.render_json(reports) if as_json else validation.render_text(reports))
+    failed = any(not r.valid for r in reports) or (strict and any(r.warnings for r in reports))
+    sys.exit(1 if failed else 0)
+
+
+# ------------------------------------------------------------------------------------------ entry point
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Load the plugins (they may add commands), then run the command line."""
+    try:
+        registry = _registry()
+    except PluginError as exc:
+        click.echo(f"qdaconv: error: {exc}", err=True)
+        sys.exit(2)
+    registry.manager.hook.qdaconv_register_commands(cli=cli)
+    cli.main(args=argv, prog_name="qdaconv")
