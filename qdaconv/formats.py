@@ -66,6 +66,8 @@ class Format:
       cannot show (container layout, schema); the validator calls it. Optional.
     - `options`: the reader and writer options the format understands, with a line of help.
     - `primary`: True for the format written by default when several share an extension.
+    - `keeps_guids`: False when the format has nowhere to keep GUIDs, so objects read back get
+      new ones (compare such round trips with `diff(match="content")`).
     """
 
     name: str = ""
@@ -73,6 +75,7 @@ class Format:
     extensions: tuple[str, ...] = ()
     folder: bool = False
     primary: bool = False
+    keeps_guids: bool = True
     capabilities: frozenset[Feature] = frozenset()
     options: dict[str, str] = {}
     plugin: str = ""
