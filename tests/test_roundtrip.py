@@ -1,0 +1,44 @@
+"""Round trips generated from the registry: every writer x every fixture, read back and diffed.
+
+A newly registered format is tested here the moment it is installed: the comparison is limited
+to the features the format declares it can carry, and matched by content when it keeps no GUIDs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import FIXTURES, STUDY
+
+import qdaconv
+from qdaconv.registry import default_registry
+
+FIXTURE_FILES = sorted([STUDY, *(FIXTURES / "edge").glob("*.qdpx")])
+WRITERS = [fmt for fmt in default_registry() if fmt.can_write]
+
+
+def _target(tmp_path: Path, fmt) -> Path:
+    if fmt.folder and not fmt.extensions:
+        return tmp_path / "out"
+    return tmp_path / f"out{fmt.extensions[0]}"
+
+
+def test_the_fixtures_exist():
+    assert STUDY.is_file(), "fixtures/study.qdpx is missing; run python fixtures/make_study.py"
+    assert len(FIXTURE_FILES) > 3, "the edge-case projects in fixtures/edge are missing"
+
+
+@pytest.mark.parametrize("fixture", FIXTURE_FILES, ids=lambda p: p.name)
+@pytest.mark.parametrize("fmt", WRITERS, ids=lambda f: f.name)
+def test_write_then_read_back(fmt, fixture, tmp_path):
+    original = qdaconv.read(fixture)
+    target = _target(tmp_path, fmt)
+    report = qdaconv.write(original, target, fmt.name)
+    assert target.exists()
+    if not fmt.can_read:
+        return
+    back = qdaconv.read(target, fmt.name)
+    match = "guid" if fmt.keeps_guids else "content"
+    result = qdaconv.diff(original, back, match=match, features=fmt.capabilities)
+    assert result.same, f"{fmt.name} lost or changed data:\n{result.render_text()}\n(loss report: {report.summary()})"
