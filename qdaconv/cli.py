@@ -77,25 +77,40 @@ def cli() -> None:
 # ------------------------------------------------------------------------------------------ formats
 
 
+def formats_markdown(registry: Registry) -> str:
+    """The formats table the README shows."""
+    lines = ["| name | title | extensions | read | write |", "|---|---|---|---|---|"]
+    for fmt in registry:
+        endings = ", ".join(f"`{e}`" for e in fmt.extensions) + (" folder" if fmt.folder else "")
+        lines.append(f"| `{fmt.name}` | {fmt.title} | {endings.strip()} | {'yes' if fmt.can_read else '-'} "
+                     f"| {'yes' if fmt.can_write else '-'} |")
+    return "\n".join(lines)
+
+
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the formats as JSON.")
-def formats(as_json: bool) -> None:
+@click.option("--markdown", is_flag=True, help="Print the formats as a Markdown table.")
+def formats(as_json: bool, markdown: bool) -> None:
     """List the formats qdaconv can read and write."""
+    registry = _registry()
+    if markdown:
+        click.echo(formats_markdown(registry))
+        return
     rows = [{
-        "name": fmt.name, "title": fmt.title, "extensions": list(fmt.extensions) + (["(folder)"] if fmt.folder else []),
+        "name": fmt.name, "title": fmt.title, "extensions": list(fmt.extensions), "folder": fmt.folder,
         "read": fmt.can_read, "write": fmt.can_write,
         "capabilities": sorted(feature.label for feature in fmt.capabilities),
         "plugin": fmt.plugin, "version": fmt.version,
-    } for fmt in _registry()]
+    } for fmt in registry]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
     width = max((len(r["name"]) for r in rows), default=4)
-    click.echo(f"{'name':<{width}}  read  write  extensions            title")
+    click.echo(f"{'name':<{width}}  read  write  {'extensions':<20}  title")
     for row in rows:
-        mark = lambda flag: "yes" if flag else "-"  # noqa: E731
-        click.echo(f"{row['name']:<{width}}  {mark(row['read']):<4}  {mark(row['write']):<5}  "
-                   f"{' '.join(row['extensions']):<20}  {row['title']}")
+        endings = " ".join(row["extensions"] + (["(folder)"] if row["folder"] else []))
+        click.echo(f"{row['name']:<{width}}  {'yes' if row['read'] else '-':<4}  {'yes' if row['write'] else '-':<5}  "
+                   f"{endings:<20}  {row['title']}")
 
 
 # ------------------------------------------------------------------------------------------ convert
