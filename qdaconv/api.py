@@ -118,6 +118,9 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike, from_: str | None = 
     src, dst = Path(src), Path(dst)
     if dst.exists() and src.exists() and dst.resolve() == src.resolve():
         raise WriteError(f"{dst}: is the input; choose another output path")
+    if dst.exists() and not force:  # say so before the work of reading, not after
+        raise WriteError(f"{dst}: already exists; pass --force (force=True) to replace it")
+    to = _registry(registry).for_target(dst, to).name
     project = read(src, from_, registry=registry, **options)
     if on_read is not None:
         on_read(project)

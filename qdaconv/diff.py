@@ -227,7 +227,7 @@ class _Flattener:
                     "target_vertex": self.ref(edge.target_vertex), "represented": self.ref(edge.represented),
                     "name": edge.name, "color": edge.color, "direction": edge.direction,
                     "line_style": edge.line_style})
-        self.add("project", None, "project", project.name, Feature.CODES, {
+        self.add("project", None, "project", project.name, Feature.PROJECT_INFO, {
             "name": project.name, "origin": project.origin, "base_path": project.base_path,
             "description": project.description, "creating_user": self.ref(project.creating_user),
             "created": project.created, "modifying_user": self.ref(project.modifying_user),

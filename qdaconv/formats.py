@@ -15,6 +15,7 @@ from qdaconv.validation import Issue
 class Feature(enum.Enum):
     """Kinds of content a study can hold; a format's capabilities are the ones it can carry."""
 
+    PROJECT_INFO = "project name, origin, description and dates"
     USERS = "users"
     CODES = "codes"
     CODE_TREE = "code hierarchy"
@@ -167,8 +168,8 @@ def features_used(project: Project) -> Counter[Feature]:
     used[Feature.GRAPHS] += len(project.graphs)
     used[Feature.NOTES] += len(project.notes)
     used[Feature.NOTE_REFS] += len(project.note_refs) + sum(len(link.note_refs) for link in project.links)
-    used[Feature.DESCRIPTIONS] += bool(project.description)
-    used[Feature.AUTHORSHIP] += _has_authorship(project)
+    used[Feature.PROJECT_INFO] += bool(project.origin or project.description or project.base_path
+                                       or _has_authorship(project) or project.name not in ("", "Untitled"))
     source_kind = {"Text": Feature.TEXT_SOURCES, "PDF": Feature.PDF_SOURCES,
                    "Picture": Feature.PICTURE_SOURCES, "Audio": Feature.AUDIO_SOURCES,
                    "Video": Feature.VIDEO_SOURCES, "Transcript": Feature.TRANSCRIPTS}

@@ -77,7 +77,8 @@ def test_failed_write_leaves_nothing_behind(tmp_path, registry):
 def test_loss_report_counts_what_the_target_cannot_hold(tmp_path, registry):
     report = api.write(_project(), tmp_path / "out.lines", registry=registry)
     lost = {item.what: item.count for item in report.items}
-    assert lost == {"code colours": 1, "text sources": 1, "coded text excerpts": 1, "codings": 1}
+    assert lost == {"project name, origin, description and dates": 1, "code colours": 1, "text sources": 1,
+                    "coded text excerpts": 1, "codings": 1}
     assert "1 codings" in report.summary()
 
 

@@ -1,1 +1,56 @@
-"""archive plugin (in progress)."""
+"""The archive plugin: `qdaconv archive SRC OUT` packs a study for deposit, `--verify` checks a package.
+
+The package (a folder, or a .zip) is a BagIt 1.0 bag: the original input, the project as a
+validated .qdpx, the tidy CSV tables with datapackage.json, the sources and notes as plain files,
+the codebook as .qdc, Markdown and HTML, a README, and SHA-256 manifests. Same input, same bytes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+from qdaconv.plugins.archive.package import Verdict, make_package, package_folder_name, verify_package
+from qdaconv.plugins.report import reader_options
+
+from qdaconv.cli import reader_flags
+from qdaconv.hookspecs import hookimpl
+
+__all__ = ["Verdict", "make_package", "verify_package"]
+
+
+@click.command("archive")
+@click.argument("src", type=click.Path(path_type=Path))
+@click.argument("out", required=False, type=click.Path(path_type=Path))
+@click.option("--verify", is_flag=True,
+              help="Check the package SRC: checksums, and that its project and tables agree. "
+                   "Exit 0 when good, 1 when not.")
+@reader_flags
+@click.option("--force", is_flag=True, help="Replace OUT if it exists.")
+@click.pass_context
+def archive_command(ctx: click.Context, src: Path, out: Path | None, verify: bool, from_: str | None,
+                    force: bool, option_pairs: tuple[str, ...], **named: Any) -> None:
+    """Pack the study SRC into OUT (a folder, or OUT.zip) for deposit in a data repository.
+
+    Without OUT the package is SRC's name with "-archive.zip", in the current folder.
+    """
+    if verify:
+        if out is not None:
+            raise click.UsageError("--verify takes only the package to check")
+        verdict = verify_package(src)
+        for problem in verdict.problems:
+            click.echo(f"FAILED {problem}")
+        if not verdict.ok:
+            click.echo(f"{src}: verification failed ({len(verdict.problems)} problems)", err=True)
+            ctx.exit(1)
+        click.echo(f"{src}: OK, {verdict.files} files match their checksums; project and tables agree")
+        return
+    target = out if out is not None else Path(f"{package_folder_name(src)}.zip")
+    make_package(src, target, from_, force, **reader_options(option_pairs, named))
+    click.echo(f"wrote {target}", err=True)
+
+
+@hookimpl
+def qdaconv_register_commands(cli: click.Group) -> None:
+    cli.add_command(archive_command)

@@ -1,1 +1,84 @@
-"""tables plugin (in progress)."""
+"""The lossless tidy tables: CSV files with datapackage.json (a folder or .csv.zip), or one .xlsx workbook.
+
+Everything in the model goes into plain tables (codes, sources, segments, codings, cases, ...)
+with GUIDs kept and files beside them, and comes back unchanged; see `schema` for the layout
+and `frames` for the same tables as pandas DataFrames.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from qdaconv.formats import ALL_FEATURES, Format
+from qdaconv.hookspecs import hookimpl
+from qdaconv.model import Project
+from qdaconv.safety import ZipLimits
+
+from .build import build_project
+from .csvfiles import CsvTablesReader, sniff_csv_tables, write_csv_tables
+from .workbook import WorkbookReader, sniff_workbook, write_workbook
+
+_LIMIT_OPTIONS = {
+    "max_uncompressed": "reading a .csv.zip or .xlsx: most bytes all members may unpack to (default 32 GiB)",
+    "max_member_size": "reading a .csv.zip or .xlsx: most bytes one member may unpack to (default 8 GiB)",
+    "max_ratio": "reading a .csv.zip or .xlsx: highest compression ratio accepted (default 200)",
+}
+
+
+def _sniff(check, path: Path) -> float:
+    try:
+        return check(Path(path))
+    except Exception:  # sniff must never raise: an unreadable file is simply not ours
+        return 0.0
+
+
+class CsvTables(Format):
+    name = "tables-csv"
+    title = "Tidy tables: UTF-8 CSV files with datapackage.json, in a folder or .csv.zip (lossless)"
+    extensions = (".csv.zip",)
+    folder = True
+    primary = True
+    capabilities = ALL_FEATURES
+    options = _LIMIT_OPTIONS
+
+    def sniff(self, path: Path) -> float:
+        return _sniff(sniff_csv_tables, path)
+
+    def read(self, path: Path, **options: Any) -> Project:
+        reader = CsvTablesReader(Path(path), ZipLimits.from_options(options))
+        try:
+            return build_project(reader)
+        finally:
+            reader.close()
+
+    def write(self, project: Project, path: Path, **options: Any) -> None:
+        write_csv_tables(project, Path(path))
+
+
+class XlsxTables(Format):
+    name = "tables-xlsx"
+    title = "Tidy tables: one Excel workbook, a sheet per table (lossless)"
+    extensions = (".xlsx",)
+    primary = True
+    capabilities = ALL_FEATURES
+    options = _LIMIT_OPTIONS
+
+    def sniff(self, path: Path) -> float:
+        return _sniff(sniff_workbook, path)
+
+    def read(self, path: Path, **options: Any) -> Project:
+        reader = WorkbookReader(Path(path), ZipLimits.from_options(options))
+        try:
+            return build_project(reader)
+        finally:
+            reader.close()
+
+    def write(self, project: Project, path: Path, **options: Any) -> None:
+        write_workbook(project, Path(path))
+
+
+@hookimpl
+def qdaconv_register_formats(register) -> None:
+    register(CsvTables())
+    register(XlsxTables())

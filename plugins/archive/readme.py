@@ -1,0 +1,85 @@
+"""The README of an archive package: the study's counts and what each file is."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from qdaconv.plugins.archive.codebook import md_cell
+from qdaconv.plugins.report.stats import summary
+
+import qdaconv
+from qdaconv.model import Project
+
+_FOLDERS = [
+    ("original", "The file or folder the package was made from, byte for byte as it was given (with the "
+                 "case variables table, when one was joined in)."),
+    ("project", "The whole study as a REFI-QDA 1.5 project (.qdpx), checked against the official schema. "
+                "Opens in ATLAS.ti, MAXQDA, NVivo, QualCoder and other REFI-QDA programs, and is read by "
+                "`qdaconv`."),
+    ("tables", "The study as tidy tables, one CSV file per table (UTF-8, with a header row), described by "
+               "`datapackage.json` (a Frictionless Data Package: columns, types and keys). Readable by "
+               "R, pandas, spreadsheets and `qdaconv`."),
+    ("sources", "Every transcript and other source as a plain file: texts as UTF-8 `.txt` (with the "
+                "`.docx` when the project has one), PDFs, pictures, audio and video as they were; "
+                "`.transcript.txt` files are the transcripts of audio and video recordings."),
+    ("notes", "The notes, memos and microstories, one text file each."),
+    ("codebook", "The codebook: `codebook.qdc` (REFI-QDA codebook exchange), and `codebook.md` and "
+                 "`codebook.html` with the code tree, each code's definition and its counts."),
+]
+_TAG_FILES = [
+    ("README.md", "This file."),
+    ("bagit.txt", "Declares the package a BagIt 1.0 bag (RFC 8493)."),
+    ("bag-info.txt", "Facts about the package: what it holds, the payload size, the software that made it."),
+    ("manifest-sha256.txt", "The SHA-256 checksum of every file under `data/`."),
+    ("tagmanifest-sha256.txt", "The SHA-256 checksums of the files at the top level."),
+]
+
+
+def _size(path: Path) -> str:
+    size = path.stat().st_size
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            if unit != "bytes":
+                return f"{size:.1f} {unit}"
+            return "1 byte" if size == 1 else f"{size} bytes"
+        size /= 1024
+    return f"{size} bytes"
+
+
+def readme_text(project: Project, src_name: str, src_title: str, data: Path,
+                contents: dict[str, list[str]]) -> str:
+    facts = summary(project)
+    lines = [
+        f"# {md_cell(project.name)}: archive package",
+        "",
+        f"This package holds the qualitative study *{md_cell(project.name)}* in open formats, for deposit "
+        f"in a data repository. It was made by qdaconv {qdaconv.__version__} from `{md_cell(src_name)}` "
+        f"({md_cell(src_title)}).",
+        "",
+    ]
+    if project.description:
+        lines += [md_cell(project.description), ""]
+    dates = [f"created {project.created.isoformat()}" if project.created else "",
+             f"last modified {project.modified.isoformat()}" if project.modified else ""]
+    if any(dates):
+        lines += [f"The project was {' and '.join(d for d in dates if d)}.", ""]
+    lines += ["## The study", "", "| | count |", "|---|---:|"]
+    lines += [f"| {label} | {count} |" for label, count in facts.counts]
+    lines += ["", "## What each file is", "", "| file or folder | what it is |", "|---|---|"]
+    lines += [f"| `{name}` | {text} |" for name, text in _TAG_FILES]
+    lines += [f"| `data/{folder}/` | {text} |" for folder, text in _FOLDERS if contents.get(folder)]
+    lines += ["", "### Every file under `data/`", "", "| file | size |", "|---|---:|"]
+    for folder, _text in _FOLDERS:
+        for name in contents.get(folder, []):
+            relative = f"{folder}/{name}"
+            lines.append(f"| `data/{md_cell(relative)}` | {_size(data / relative)} |")
+    lines += [
+        "",
+        "## Checking the package",
+        "",
+        "`qdaconv archive --verify PACKAGE` checks every checksum and that the project file and the tables "
+        "still describe the same study. Any BagIt tool works too (for example `bagit.py --validate`), and "
+        "in the package folder `sha256sum -c manifest-sha256.txt` checks the payload.",
+        "",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,246 @@
+"""The .qdpx container: finding the project XML inside it, and locating the source files a project names.
+
+Reusable by other parts (validation, archive): `find_qde(names)` picks the project XML among
+a zip's member names; `qde_member(path)` and `qde_bytes(path)` give its name and raw bytes for a
+.qdpx (or the file itself for a bare .qde/.qdc). `SourceFiles` resolves `internal://`,
+`relative://` and `absolute://` paths to Blobs, tolerating the variants real tools write.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from pathlib import Path, PurePosixPath
+
+from qdaconv.errors import ReadError
+from qdaconv.model import Blob
+from qdaconv.safety import SafeZip, ZipLimits, open_zip
+from qdaconv.validation import Issue, warning
+
+QDE_NAME = "project.qde"
+SOURCES_DIR = "sources"
+#: Entries some tools add that are not part of the project.
+IGNORED_NAMES = {".root", ".ds_store", "thumbs.db"}
+
+
+def find_qde(names: Iterable[str]) -> tuple[str, str | None]:
+    """The member that holds the project XML, and a note when it is not the standard `project.qde`.
+
+    Prefers `project.qde`, then any letter case of it, then a single other `.qde` at the top
+    level (ATLAS.ti names it after the project), then a single `.qde` in a folder.
+    Raises LookupError when there is none, or several that cannot be told apart.
+    """
+    names = [n for n in names if n.lower().endswith(".qde") and not n.endswith("/")]
+    if QDE_NAME in names:
+        return QDE_NAME, None
+    top = [n for n in names if "/" not in n]
+    for name in top:
+        if name.lower() == QDE_NAME:
+            return name, f"the project XML is named {name!r} rather than 'project.qde'"
+    for group in (top, names):
+        if len(group) == 1:
+            return group[0], f"the project XML is named {group[0]!r} rather than 'project.qde'"
+        if len(group) > 1:
+            raise LookupError(f"several project files and no project.qde: {', '.join(sorted(group))}")
+    raise LookupError("no project.qde (nor any .qde file) in the archive")
+
+
+def qde_member(archive: SafeZip) -> tuple[str, str | None]:
+    """`find_qde` on an open archive, as a ReadError when there is no project XML."""
+    try:
+        return find_qde(archive.names())
+    except LookupError as exc:
+        raise ReadError(archive.path, str(exc), hint="a .qdpx must contain project.qde") from None
+
+
+def qde_bytes(path: str | os.PathLike, limits: ZipLimits | None = None) -> tuple[bytes, str | None]:
+    """The raw project XML of a .qdpx and its member name; for a bare .qde or .qdc, the file and None."""
+    path = Path(path)
+    if not _is_zip(path):
+        return path.read_bytes(), None
+    with open_zip(path, limits) as archive:
+        member, _note = qde_member(archive)
+        return archive.read(member), member
+
+
+def _is_zip(path: Path) -> bool:
+    try:
+        with open(path, "rb") as stream:
+            return stream.read(4) == b"PK\x03\x04"
+    except OSError:
+        return False
+
+
+_SCHEME = re.compile(r"^(internal|relative|absolute):/{0,3}(.*)$", re.IGNORECASE | re.DOTALL)
+_DRIVE = re.compile(r"^/?([A-Za-z]:[/\\].*)$")
+
+
+def split_path(reference: str) -> tuple[str | None, str]:
+    """(scheme in lower case or None, the rest) of a REFI path; both `x:///a` and `x://a` forms."""
+    match = _SCHEME.match(reference.strip())
+    if not match:
+        return None, reference.strip()
+    return match.group(1).lower(), match.group(2)
+
+
+class SourceFiles:
+    """Finds the files a project's paths name, in the zip or on disk, and notes what was unusual.
+
+    Files outside the project's folder are read only with `allow_external`; otherwise the path is
+    kept and a warning says so. A missing file is a warning naming the source.
+    """
+
+    def __init__(self, project_path: Path, archive: SafeZip | None, allow_external: bool = False) -> None:
+        self.project_path = project_path
+        self.folder = project_path.resolve().parent
+        self.archive = archive
+        self.allow_external = allow_external
+        self.base_path: str | None = None
+        self.issues: list[Issue] = []
+        self._variants: dict[str, list[str]] = defaultdict(list)
+        self._members: dict[str, str] = {}
+        self.used: set[str] = set()
+        self.zip_path = str(archive.path.resolve()) if archive is not None else None
+        self._by_basename: dict[str, list[str]] = defaultdict(list)
+        if archive is not None:
+            self._index(archive.names())
+
+    def _index(self, names: Iterable[str]) -> None:
+        for name in names:
+            self._members[name.lower()] = name
+            parts = name.split("/")
+            if len(parts) == 1 or (len(parts) == 2 and parts[0].lower() == SOURCES_DIR):
+                self._by_basename[parts[-1].lower()].append(name)
+
+    def unused_members(self, qde: str | None) -> list[str]:
+        """Archive members no path named (besides the project XML and housekeeping entries)."""
+        return [name for name in self._members.values() if name != qde and name not in self.used
+                and PurePosixPath(name).name.lower() not in IGNORED_NAMES]
+
+    def locate(self, reference: str | None, owner: str) -> Blob | None:
+        """The Blob for a path attribute of `owner` (a readable name of the source), or None."""
+        if not reference:
+            return None
+        scheme, rest = split_path(reference)
+        if scheme is None:
+            self._variants["path without a scheme (read as internal://)"].append(reference)
+            return self._internal(rest, reference, owner)
+        if scheme == "internal":
+            return self._internal(rest, reference, owner)
+        if scheme == "relative":
+            return self._relative(rest, reference, owner)
+        return self._absolute(rest, reference, owner)
+
+    @staticmethod
+    def canonical(reference: str | None, blob: Blob | None) -> str | None:
+        """`internal://<name>` for a found file named without a scheme or with a folder; else as read."""
+        if blob is None or not reference:
+            return reference
+        scheme, rest = split_path(reference)
+        if scheme is None or (scheme == "internal" and "/" in rest.strip("/")):
+            return f"internal://{blob.name}"
+        return reference
+
+    def _internal(self, rest: str, reference: str, owner: str) -> Blob | None:
+        rest = rest.lstrip("/")
+        name = PurePosixPath(rest).name
+        if self.archive is not None:
+            member = self._member(rest, reference)
+            if member is not None:
+                self.used.add(member)
+                return Blob(PurePosixPath(member).name, zip_path=self.zip_path, member=member,
+                            size=self.archive.getinfo(member).file_size)
+        else:
+            for candidate in (self.folder / SOURCES_DIR / rest, self.folder / rest,
+                              self.folder / SOURCES_DIR / name):
+                if candidate.is_file() and _inside(candidate, self.folder):
+                    return Blob(name, file=str(candidate), size=candidate.stat().st_size)
+        self._missing(reference, owner)
+        return None
+
+    def _member(self, rest: str, reference: str) -> str | None:
+        exact = f"{SOURCES_DIR}/{rest}"
+        if exact in self._members.values():
+            return exact
+        member = self._members.get(exact.lower()) or self._members.get(rest.lower())
+        if member is None:
+            found = self._by_basename.get(PurePosixPath(rest).name.lower(), [])
+            member = found[0] if len(found) == 1 else None
+        if member is not None:
+            self._variants[_variant(member, rest)].append(reference)
+        return member
+
+    def _relative(self, rest: str, reference: str, owner: str) -> Blob | None:
+        base = self._base()
+        target = (base / rest.lstrip("/")).resolve()
+        if not _inside(target, self.folder) and not self.allow_external:
+            self._external(reference, owner)
+            return None
+        return self._disk(target, reference, owner)
+
+    def _absolute(self, rest: str, reference: str, owner: str) -> Blob | None:
+        drive = _DRIVE.match(rest)
+        target = Path(drive.group(1) if drive else "/" + rest.lstrip("/"))
+        if not self.allow_external and not _inside(target, self.folder):
+            self._external(reference, owner)
+            return None
+        return self._disk(target, reference, owner)
+
+    def _base(self) -> Path:
+        base = (self.base_path or "").strip()
+        if not base:
+            return self.folder
+        _scheme, base = split_path(base)
+        path = Path(base)
+        return path if path.is_absolute() or _DRIVE.match(base) else self.folder / path
+
+    def _disk(self, target: Path, reference: str, owner: str) -> Blob | None:
+        if target.is_file():
+            return Blob(target.name, file=str(target), size=target.stat().st_size)
+        self._missing(reference, owner)
+        return None
+
+    def _missing(self, reference: str, owner: str) -> None:
+        self.issues.append(warning("REFI-FILE-MISSING", f"the file {reference!r} of {owner} is missing",
+                                   file=str(self.project_path), hint="the source is kept without its content"))
+
+    def _external(self, reference: str, owner: str) -> None:
+        self.issues.append(warning(
+            "REFI-FILE-EXTERNAL", f"the file {reference!r} of {owner} lies outside the project's folder "
+            "and was not read", file=str(self.project_path),
+            hint="the path is kept; pass --allow-external (allow_external=True) to read it"))
+
+    def finish(self) -> list[Issue]:
+        """The warnings gathered while locating files, variants summarised once each."""
+        issues = list(self.issues)
+        for what, references in self._variants.items():
+            example = references[0]
+            more = f" and {len(references) - 1} more" if len(references) > 1 else ""
+            issues.append(warning("REFI-PATH-VARIANT", f"{what}: {example!r}{more}", file=str(self.project_path),
+                                  hint="accepted; the writer uses internal://<guid>.<ext> in sources/"))
+        return issues
+
+
+def _variant(member: str, rest: str) -> str:
+    folder = member.rpartition("/")[0]
+    if "/" in rest:
+        return "paths that name a folder inside the archive"
+    if folder != SOURCES_DIR:
+        return f"files in {folder + '/' if folder else 'the top of the archive'} rather than in sources/"
+    return "file names in another letter case than the paths"
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder)
+    except (ValueError, OSError):
+        return False
+    return True
+
+
+def extension_of(name: str | None, default: str) -> str:
+    suffix = PurePosixPath(name or "").suffix.lower()
+    return suffix if re.fullmatch(r"\.[a-z0-9]{1,8}", suffix) else default
+

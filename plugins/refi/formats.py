@@ -1,0 +1,251 @@
+"""The REFI-QDA formats: refi-qdpx (the project archive), refi-qde (its XML alone), refi-qdc (a codebook)."""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from qdaconv.plugins.refi.codebook import write_codebook
+from qdaconv.plugins.refi.container import SourceFiles, find_qde, qde_member
+from qdaconv.plugins.refi.reader import QdeReader
+from qdaconv.plugins.refi.units import mark_origin, read_positions, unit_for_profile
+from qdaconv.plugins.refi.writer import (
+    MAX_INTERNAL_SIZE,
+    FilePlan,
+    GuidMap,
+    ProjectWriter,
+    plan_files,
+    write_beside,
+    write_qdpx,
+)
+
+import qdaconv
+from qdaconv.errors import WriteError
+from qdaconv.formats import ALL_FEATURES, CODEBOOK_FEATURES, Feature, Format, Loss
+from qdaconv.model import Project, Source, walk_sources
+from qdaconv.safety import ZipLimits, open_zip
+from qdaconv.validation import Issue, warning
+
+READ_OPTIONS = {
+    "positions": "unit of text positions in the input: auto (by origin, checked on the coded spans), "
+                 "codepoint, utf16, lf (CRLF counted once), crlf (line ends counted twice) or utf8",
+    "allow_external": "read source files outside the project's folder (absolute:// and relative:// paths)",
+    "max_uncompressed": "largest total size the archive may unpack to, in bytes (default 32 GiB)",
+    "max_member_size": "largest size one archive member may unpack to, in bytes (default 8 GiB)",
+    "max_ratio": "highest compression ratio allowed for a large member (default 200)",
+}
+WRITE_OPTIONS = {
+    "profile": "position counting of the target: standard (code points), nvivo (UTF-16), maxqda (line ends "
+               "as two), atlasti (CRLF as one)",
+    "text_files": "write every text as a file in sources/, also those the project holds inline",
+}
+QDE_OPTIONS = {
+    "inline_text": "put every text in the XML (PlainTextContent) and write no files beside it; "
+                   "rich-text, PDF and media files then stay references only",
+}
+
+_ROOT = re.compile(rb"<(?:[\w.-]+:)?(Project|CodeBook|Codebook)[\s/>]")
+_QDA_NS = re.compile(rb"urn:QDA-XML:(project|codebook)", re.IGNORECASE)
+
+
+def _flag(options: dict[str, Any], key: str) -> bool:
+    """A boolean option, given as a bool or as text from the command line (1, true, yes, on)."""
+    value = options.get(key)
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)
+
+
+def _head(path: Path, size: int = 65536) -> bytes:
+    with open(path, "rb") as stream:
+        head = stream.read(size)
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return head.decode("utf-16", errors="ignore").encode("utf-8")
+    return head
+
+
+def sniff_xml(path: Path) -> tuple[str | None, bool]:
+    """(root element name: Project or CodeBook, whether a QDA-XML namespace appears) of an XML file."""
+    head = _head(path)
+    if b"<" not in head[:1024].lstrip(b"\xef\xbb\xbf \t\r\n"):
+        return None, False
+    body = re.sub(rb"<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^>]*>", b"", head, flags=re.DOTALL)
+    match = _ROOT.search(body)
+    if not match:
+        return None, False
+    root = "Project" if match.group(1) == b"Project" else "CodeBook"
+    return root, bool(_QDA_NS.search(head))
+
+
+def _score_xml(path: Path, root: str, extension: str) -> float:
+    try:
+        found, qda = sniff_xml(path)
+    except OSError:
+        return 0.0
+    if found != root:
+        return 0.0
+    own = path.suffix.lower() == extension
+    if qda:
+        return 1.0 if own else 0.9
+    return 0.6 if own else 0.3
+
+
+def read_project(path: Path, **options: Any) -> Project:
+    """Read a .qdpx, or a bare .qde/.qdc, into a Project with positions in code points."""
+    path = Path(path)
+    if zipfile.is_zipfile(path) or path.suffix.lower() == ".qdpx":
+        project = _read_archive(path, options)
+    else:
+        files = SourceFiles(path, None, _flag(options, "allow_external"))
+        reader = QdeReader(path, files)
+        with open(path, "rb") as stream:
+            project = reader.read(stream)
+        project.warnings.extend(reader.notes.issues(str(path)) + files.finish())
+    project.warnings.extend(read_positions(project, options.get("positions")))
+    project.warnings.extend(_dialect_notes(project, str(path)))
+    return project
+
+
+def _read_archive(path: Path, options: dict[str, Any]) -> Project:
+    with open_zip(path, ZipLimits.from_options(options)) as archive:
+        member, note = qde_member(archive)
+        files = SourceFiles(path, archive, _flag(options, "allow_external"))
+        reader = QdeReader(path, files, member)
+        with archive.open(member) as stream:
+            project = reader.read(stream)
+        issues: list[Issue] = []
+        if note:
+            issues.append(warning("REFI-QDE-NAME", note, file=str(path), hint="written back as project.qde"))
+        issues += reader.notes.issues(str(path)) + files.finish()
+        unused = files.unused_members(member)
+        if unused:
+            more = f" and {len(unused) - 1} more" if len(unused) > 1 else ""
+            issues.append(warning("REFI-UNUSED-FILE", f"files in the archive that no source names: {unused[0]!r}"
+                                  f"{more}", file=str(path), hint="they are not carried over"))
+    project.warnings.extend(issues)
+    return project
+
+
+def _dialect_notes(project: Project, file: str) -> list[Issue]:
+    """Notes on selection layouts that differ between tools: repeated spans, several codings per span."""
+    repeated = several = 0
+    for source in walk_sources(project):
+        spans: Counter[tuple[str, int | None, int | None]] = Counter()
+        for selection in source.selections:
+            if selection.kind == "PlainText":
+                spans[(selection.kind, selection.start, selection.end)] += 1
+            several += len(selection.codings) > 1
+        repeated += sum(count - 1 for count in spans.values() if count > 1)
+    issues = []
+    if repeated:
+        issues.append(warning("REFI-SELECTION-REPEAT", f"{repeated} text selections repeat the span of another "
+                              "selection of the same source (one selection per coding, as NVivo writes)",
+                              file=file, hint="kept as they are"))
+    if several:
+        issues.append(warning("REFI-MULTI-CODING", f"{several} selections carry several codings "
+                              "(as ATLAS.ti and qc write)", file=file, hint="kept as they are"))
+    return issues
+
+
+class _RefiFormat(Format):
+    """What the three REFI-QDA formats share: reading, and the container and schema checks."""
+
+    def read(self, path: Path, **options: Any) -> Project:
+        return read_project(path, **options)
+
+    def check(self, path: Path, **options: Any) -> list[Issue]:
+        from qdaconv.plugins.refi.checks import check_file
+
+        return check_file(Path(path), self.name)
+
+
+def _writer(project: Project, plan: FilePlan, guids: GuidMap, options: dict[str, Any], **kwargs: Any
+            ) -> ProjectWriter:
+    unit = unit_for_profile(options.get("profile"))
+    origin = mark_origin(project.origin, unit, qdaconv.__version__)
+    return ProjectWriter(project, plan, guids, unit=unit, origin=origin, **kwargs)
+
+
+class QdpxFormat(_RefiFormat):
+    name = "refi-qdpx"
+    title = "REFI-QDA project archive (.qdpx)"
+    extensions = (".qdpx",)
+    primary = True
+    capabilities = ALL_FEATURES
+    options = {**READ_OPTIONS, **WRITE_OPTIONS}
+
+    def sniff(self, path: Path) -> float:
+        try:
+            if not zipfile.is_zipfile(path):
+                return 0.5 if path.suffix.lower() == ".qdpx" and path.is_file() else 0.0
+            with zipfile.ZipFile(path) as archive:
+                find_qde(archive.namelist())
+        except (LookupError, OSError, zipfile.BadZipFile, ValueError):
+            return 0.5 if path.suffix.lower() == ".qdpx" else 0.0
+        return 1.0 if path.suffix.lower() == ".qdpx" else 0.9
+
+    def write(self, project: Project, path: Path, **options: Any) -> list[Loss]:
+        guids = GuidMap()
+        plan = plan_files(project, guids, max_internal=int(options.get("max_internal_size") or MAX_INTERNAL_SIZE),
+                          text_files=_flag(options, "text_files"))
+        base_path = project.base_path
+        if plan.beside and not base_path:
+            base_path = "./"
+        writer = _writer(project, plan, guids, options, base_path=base_path)
+        write_qdpx(project, Path(path), writer)
+        return writer.loss_items()
+
+
+class QdeFormat(_RefiFormat):
+    """The project XML alone, with its files in a sources/ folder beside it (the .qdpx unpacked).
+
+    With `inline_text`, a single self-contained XML: texts inline, other files referenced only.
+    """
+
+    name = "refi-qde"
+    title = "REFI-QDA project XML (.qde, files in sources/ beside it)"
+    extensions = (".qde",)
+    capabilities = ALL_FEATURES
+    options = {**READ_OPTIONS, **WRITE_OPTIONS, **QDE_OPTIONS}
+
+    def sniff(self, path: Path) -> float:
+        return _score_xml(path, "Project", ".qde")
+
+    def write(self, project: Project, path: Path, **options: Any) -> list[Loss]:
+        guids = GuidMap()
+        inline = _flag(options, "inline_text")
+        plan = plan_files(project, guids, max_internal=2**63, text_files=_flag(options, "text_files"),
+                          inline_text=inline)
+        writer = _writer(project, plan, guids, options, base_path=project.base_path)
+        with open(path, "wb") as stream:
+            writer.write(stream)
+        write_beside(plan, Path(path).parent)
+        extra = []
+        if inline:
+            left = sum(1 for source in walk_sources(project) if _has_other_file(source))
+            if left:
+                extra.append(Loss("rich-text, PDF and media files (their paths are kept)", left))
+        return writer.loss_items() + extra
+
+
+def _has_other_file(source: Source) -> bool:
+    return source.file is not None or source.rich_file is not None
+
+
+class QdcFormat(_RefiFormat):
+    name = "refi-qdc"
+    title = "REFI-QDA codebook (.qdc)"
+    extensions = (".qdc",)
+    capabilities = CODEBOOK_FEATURES
+    options = {key: READ_OPTIONS[key] for key in ("allow_external",)}
+
+    def sniff(self, path: Path) -> float:
+        return _score_xml(path, "CodeBook", ".qdc")
+
+    def write(self, project: Project, path: Path, **options: Any) -> list[Loss]:
+        if not project.codes:
+            raise WriteError(f"{path}: the project has no codes, and a .qdc needs at least one")
+        return write_codebook(project, Path(path))

@@ -1,0 +1,212 @@
+"""The figures a study report shows: counts per code, per case, per coder, and code co-occurrence."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from itertools import combinations
+
+from qdaconv.model import (
+    CodeEntry,
+    Project,
+    Source,
+    code_index,
+    guid_key,
+    themes,
+    transcripts,
+    walk_codes,
+    walk_codings,
+    walk_selections,
+    walk_sources,
+)
+
+
+@dataclass(slots=True)
+class CodeCount:
+    """A code in the tree with its own codings, the codings of it and its descendants, and sources."""
+
+    entry: CodeEntry
+    own: int = 0
+    total: int = 0
+    sources: int = 0
+
+
+@dataclass(slots=True)
+class Summary:
+    name: str
+    origin: str | None
+    description: str | None
+    created: str | None
+    counts: list[tuple[str, int]] = field(default_factory=list)
+
+
+def summary(project: Project) -> Summary:
+    """The study at a glance: what it holds, counted."""
+    kinds = Counter(source.kind for source in project.sources)
+    codings = sum(1 for _ in walk_codings(project))
+    selections = sum(1 for _ in walk_selections(project))
+    counts = [
+        ("transcripts", len(transcripts(project))),
+        *((f"{kind.lower()} sources", kinds[kind]) for kind in ("Text", "PDF", "Picture", "Audio", "Video")
+          if kinds[kind]),
+        ("cases", len(project.cases)),
+        ("variables", len(project.variables)),
+        ("codes", sum(1 for _ in walk_codes(project))),
+        ("themes", len(themes(project))),
+        ("coded excerpts", selections),
+        ("codings", codings),
+        ("coders", len(project.users)),
+        ("notes and microstories", len(project.notes)),
+        ("sets", len(project.sets)),
+        ("diagrams", len(project.graphs)),
+    ]
+    created = project.created.isoformat() if project.created else None
+    return Summary(project.name, project.origin, project.description, created, counts)
+
+
+def code_counts(project: Project) -> list[CodeCount]:
+    """Every code in tree order with its counts; `total` includes the descendants' codings."""
+    own: Counter[str] = Counter()
+    sources: dict[str, set[str]] = defaultdict(set)
+    for source, _selection, coding in walk_codings(project):
+        key = guid_key(coding.code)
+        own[key] += 1
+        sources[key].add(guid_key(source.guid))
+    rows = [CodeCount(entry, own[guid_key(entry.code.guid)]) for entry in walk_codes(project)]
+    by_key = {guid_key(row.entry.code.guid): row for row in rows}
+    covered: dict[str, set[str]] = {key: set(sources[key]) for key in by_key}
+    for row in reversed(rows):  # children come after their parents, so walk back up
+        key = guid_key(row.entry.code.guid)
+        row.total += row.own
+        row.sources = len(covered[key])
+        parent = by_key.get(guid_key(row.entry.parent)) if row.entry.parent else None
+        if parent is not None:
+            parent.total += row.total
+            covered[guid_key(parent.entry.code.guid)] |= covered[key]
+    return rows
+
+
+def _cases_of_sources(project: Project) -> dict[str, list[int]]:
+    """Case indexes by source key: a source belongs to every case that refers to it."""
+    found: dict[str, list[int]] = defaultdict(list)
+    for index, case in enumerate(project.cases):
+        for ref in case.source_refs:
+            found[guid_key(ref)].append(index)
+    return found
+
+
+def _owner_keys(project: Project) -> dict[int, str]:
+    """For every nested document (transcript, representation), the key of the source that holds it."""
+    owners: dict[int, str] = {}
+    for source in project.sources:
+        for document in _nested(source):
+            owners[id(document)] = guid_key(source.guid)
+    return owners
+
+
+def _nested(source: Source) -> list[Source]:
+    found = [source]
+    for doc in (source.representation, source.text_description, *source.transcripts,
+                *(sel.representation for sel in source.selections)):
+        if doc is not None:
+            found.extend(_nested(doc))
+    return found
+
+
+def code_case_matrix(project: Project) -> tuple[list[CodeEntry], list[str], list[list[int]]]:
+    """Codings per (code, case) for codes that have codings; a source counts for each of its cases."""
+    case_names = [case.name or case.guid for case in project.cases]
+    if not case_names:
+        return [], [], []
+    cases_of = _cases_of_sources(project)
+    owners = _owner_keys(project)
+    cells: Counter[tuple[str, int]] = Counter()
+    selection_cases: dict[str, list[int]] = defaultdict(list)
+    for index, case in enumerate(project.cases):
+        for ref in case.selection_refs:
+            selection_cases[guid_key(ref)].append(index)
+    for source, selection, coding in walk_codings(project):
+        owner = owners.get(id(source), guid_key(source.guid))
+        indexes = set(cases_of.get(owner, []))
+        if selection is not None:
+            indexes |= set(selection_cases.get(guid_key(selection.guid), []))
+        for index in indexes:
+            cells[(guid_key(coding.code), index)] += 1
+    codes = [entry for entry in walk_codes(project)
+             if any(cells[(guid_key(entry.code.guid), i)] for i in range(len(case_names)))]
+    matrix = [[cells[(guid_key(entry.code.guid), i)] for i in range(len(case_names))] for entry in codes]
+    return codes, case_names, matrix
+
+
+def co_occurrence(project: Project) -> Counter[tuple[str, str]]:
+    """Pairs of code keys (sorted) counted once per excerpt they share and per pair of overlapping excerpts."""
+    pairs: Counter[tuple[str, str]] = Counter()
+    for source in walk_sources(project):
+        excerpts: list[tuple[int, int, set[str]]] = []
+        for selection in source.selections:
+            codes = {guid_key(coding.code) for coding in selection.codings}
+            for pair in combinations(sorted(codes), 2):
+                pairs[pair] += 1
+            if codes and selection.kind == "PlainText" and selection.start is not None and selection.end is not None:
+                excerpts.append((selection.start, selection.end, codes))
+        excerpts.sort(key=lambda excerpt: (excerpt[0], excerpt[1]))
+        for index, (start, end, codes) in enumerate(excerpts):
+            for other_start, other_end, other_codes in excerpts[index + 1:]:
+                if other_start >= end:
+                    break
+                if start < other_end:
+                    for a in codes:
+                        for b in other_codes - {a}:
+                            pairs[(min(a, b), max(a, b))] += 1
+    return pairs
+
+
+def coder_counts(project: Project) -> list[tuple[str, int, int, int]]:
+    """Per coder: (name, codings, distinct codes used, sources coded); unattributed codings last."""
+    names = {guid_key(user.guid): user.name or user.id or user.guid for user in project.users}
+    codings: Counter[str] = Counter()
+    codes: dict[str, set[str]] = defaultdict(set)
+    sources: dict[str, set[str]] = defaultdict(set)
+    for source, _selection, coding in walk_codings(project):
+        who = guid_key(coding.creating_user) if coding.creating_user else ""
+        codings[who] += 1
+        codes[who].add(guid_key(coding.code))
+        sources[who].add(guid_key(source.guid))
+    order = [guid_key(user.guid) for user in project.users]
+    order += sorted(key for key in codings if key not in order and key)
+    order += [""] if codings[""] else []
+    return [(names.get(key, key) if key else "(no coder recorded)", codings[key], len(codes[key]),
+             len(sources[key])) for key in order]
+
+
+def code_names(project: Project) -> dict[str, str]:
+    """Code path text by code key."""
+    return {key: " > ".join(entry.path) for key, entry in code_index(project).items()}
+
+
+def object_names(project: Project) -> dict[str, str]:
+    """Names of every named object by GUID key, for what a diagram's vertices represent."""
+    found: dict[str, str] = {}
+    for entry in walk_codes(project):
+        found[guid_key(entry.code.guid)] = entry.code.name
+    for source in walk_sources(project):
+        found.setdefault(guid_key(source.guid), source.name or "")
+    for group in (project.cases, project.sets, project.users):
+        for item in group:
+            found.setdefault(guid_key(item.guid), getattr(item, "name", None) or "")
+    return {key: name for key, name in found.items() if name}
+
+
+def top_pairs(pairs: Counter[tuple[str, str]], limit: int) -> list[tuple[tuple[str, str], int]]:
+    """The `limit` most frequent pairs, ties broken by key for a stable order."""
+    return sorted(pairs.items(), key=lambda item: (-item[1], item[0]))[:limit]
+
+
+def top_codes(pairs: Counter[tuple[str, str]], limit: int) -> list[str]:
+    """The codes that take part in the most co-occurrences, for the matrix's rows and columns."""
+    weight: Counter[str] = Counter()
+    for (a, b), count in pairs.items():
+        weight[a] += count
+        weight[b] += count
+    return [key for key, _ in sorted(weight.items(), key=lambda item: (-item[1], item[0]))[:limit]]
+

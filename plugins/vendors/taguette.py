@@ -1,0 +1,133 @@
+"""Taguette: the codebook CSV (which Taguette also imports) and the highlights CSV.
+
+Verified: codebook `tag, description, number of highlights, number of documents` (older versions
+without the last column; Taguette's importer takes the name from `tag`, `name` or `path`), highlights
+`id, document, tag, content` with one row per tag of a highlight (newer versions add `tag_parent`,
+`tag_full_path`, `tag_description`). Taguette tags are flat names: qdaconv reads ` > ` inside a tag as a
+path and writes a code's path joined with it (reader and writer option `separator`, `none` for flat).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from qdaconv.formats import Feature, Loss
+from qdaconv.model import Project, guid_key, walk_codes
+
+from .base import (
+    CODABLE,
+    SEGMENT_FEATURES,
+    SOURCES_OPTION,
+    CodebookFormat,
+    VendorFormat,
+    codable_cell,
+    codebook_losses,
+    coding_counts,
+    has_themes,
+)
+from .build import ProjectBuilder
+from .tabular import Column, Layout, Located, cell_text, data_rows, split_code_path, write_csv
+
+DEFAULT_SEPARATOR = " > "
+SEPARATOR_OPTION = "text between parent and child in a tag name (default ' > '; 'none' keeps tags flat)"
+
+
+def separator_of(options: dict[str, Any]) -> str | None:
+    value = options.get("separator", DEFAULT_SEPARATOR)
+    return None if value in (None, "", "none") else str(value)
+
+
+def tag_path(tag: str, separator: str | None) -> tuple[str, ...]:
+    return split_code_path(tag, (separator,)) if separator else (" ".join(tag.split()),)
+
+
+CODEBOOK = Layout(
+    columns=(
+        Column("tag", ("tag", "name", "path"), required=True),
+        Column("description", ("description",)),
+        Column("highlights", ("number of highlights",)),
+        Column("documents", ("number of documents",)),
+        CODABLE,
+    ),
+)
+
+
+class TaguetteCodebook(CodebookFormat):
+    name = "taguette-codebook-csv"
+    title = "Taguette codebook (CSV)"
+    extensions = (".csv",)
+    kinds = ("csv",)
+    tool = "Taguette"
+    layout = CODEBOOK
+    capabilities = frozenset({Feature.CODES, Feature.CODE_TREE, Feature.DESCRIPTIONS})
+    options = {"separator": SEPARATOR_OPTION}
+
+    def parse(self, located: Located, builder: ProjectBuilder, options: dict[str, Any]) -> None:
+        separator = separator_of(options)
+        col = {key: located.match.index(key) for key in located.match.columns}
+
+        def get(row: list[Any], key: str) -> str | None:
+            index = col.get(key)
+            return cell_text(row[index]) if index is not None else None
+
+        for _number, row, _indent in data_rows(located):
+            path = tag_path(get(row, "tag") or "", separator)
+            if path and path[0]:
+                builder.code(path, description=get(row, "description"), codable=codable_cell(get(row, "codable")))
+
+    def write(self, project: Project, path: Path, **options: Any) -> list[Loss]:
+        separator = separator_of(options) or DEFAULT_SEPARATOR
+        counts = coding_counts(project)
+        header = ("tag", "description", "number of highlights", "number of documents", "codable")
+        header = header if has_themes(project) else header[:-1]
+        rows = []
+        for entry in walk_codes(project):
+            highlights, documents = counts.get(guid_key(entry.code.guid), (0, 0))
+            rows.append((separator.join(entry.path), entry.code.description or "", highlights, documents,
+                         "yes" if entry.code.codable else "no")[: len(header)])
+        write_csv(path, header, rows)
+        return codebook_losses(project, separator)
+
+
+HIGHLIGHTS = Layout(
+    columns=(
+        Column("id", ("id",), required=True),
+        Column("document", ("document",), required=True),
+        Column("tag", ("tag",), required=True),
+        Column("content", ("content",), required=True),
+        Column("parent", ("tag_parent",)),
+        Column("full_path", ("tag_full_path",)),
+        Column("description", ("tag_description",)),
+    ),
+)
+
+
+class TaguetteHighlights(VendorFormat):
+    name = "taguette-highlights-csv"
+    title = "Taguette highlights (CSV)"
+    extensions = (".csv",)
+    kinds = ("csv",)
+    tool = "Taguette"
+    layout = HIGHLIGHTS
+    capabilities = SEGMENT_FEATURES - {Feature.USERS, Feature.AUTHORSHIP}
+    options = {"sources": SOURCES_OPTION, "separator": SEPARATOR_OPTION}
+
+    def parse(self, located: Located, builder: ProjectBuilder, options: dict[str, Any]) -> None:
+        separator = separator_of(options)
+        col = {key: located.match.index(key) for key in located.match.columns}
+
+        def get(row: list[Any], key: str) -> str | None:
+            index = col.get(key)
+            return cell_text(row[index]) if index is not None else None
+
+        for _number, row, _indent in data_rows(located):
+            document = builder.document(get(row, "document") or "")
+            tag = get(row, "full_path") or get(row, "tag")
+            codes = []
+            if tag:
+                path = tag_path(tag, separator)
+                if (parent := get(row, "parent")) and not get(row, "full_path"):
+                    path = (*tag_path(parent, separator), *path)
+                codes.append(builder.code(path, description=get(row, "description"), codable=True))
+            builder.segment(document, get(row, "content"), codes, key=f"highlight {get(row, 'id')}")
