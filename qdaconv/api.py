@@ -96,8 +96,12 @@ def write(project: Project, path: str | os.PathLike, fmt: str | None = None, *, 
 def write_bytes(data: bytes | str, path: str | os.PathLike, *, force: bool = False) -> None:
     """Write one file atomically (temporary file beside it, then rename); for reports and side files."""
     target = Path(path)
+    if target.is_dir():
+        raise WriteError(f"{target}: is a folder; give a file name")
     if target.exists() and not force:
         raise WriteError(f"{target}: already exists; pass --force (force=True) to replace it")
+    if not target.parent.is_dir():
+        raise WriteError(f"{target}: the folder {target.parent} does not exist; create it first")
     temporary = target.with_name(f".{target.name}.qdaconv-{uuid.uuid4().hex[:8]}.tmp")
     try:
         temporary.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)

@@ -52,7 +52,7 @@ def _registry() -> Registry:
     return default_registry()
 
 
-def _options(pairs: tuple[str, ...], **named: Any) -> dict[str, Any]:
+def parse_options(pairs: tuple[str, ...], **named: Any) -> dict[str, Any]:
     """Reader and writer options from named flags and repeated `--option KEY=VALUE`."""
     options = {key: value for key, value in named.items() if value not in (None, False)}
     for pair in pairs:
@@ -147,7 +147,7 @@ def reader_flags(func):
 def convert(src: Path, dst: Path, from_: str | None, to: str | None, strict: bool, force: bool, as_json: bool,
             option_pairs: tuple[str, ...], **named: Any) -> None:
     """Convert SRC into DST (the format is chosen by DST's extension, or --to)."""
-    options = _options(option_pairs, **named)
+    options = parse_options(option_pairs, **named)
     report = api.convert(src, dst, from_, to, strict=strict, force=force, on_read=_warn, **options)
     for item in report.items:
         click.echo(f"qdaconv: warning: {report.target} cannot hold {item.count} {item.what}"
@@ -187,7 +187,7 @@ def project_counts(project: Project) -> dict[str, int]:
 def info(file: Path, from_: str | None, as_json: bool, option_pairs: tuple[str, ...], **named: Any) -> None:
     """Summarise a study: format, origin, counts of every kind, features used."""
     fmt = _registry().get(from_) if from_ else api.detect(file)
-    project = api.read(file, fmt.name, **_options(option_pairs, **named))
+    project = api.read(file, fmt.name, **parse_options(option_pairs, **named))
     used = features_used(project)
     summary = {
         "file": str(file), "format": fmt.name, "name": project.name, "origin": project.origin,

@@ -57,8 +57,46 @@ def refuse_entities(element: etree._Element, path: object, member: str | None = 
                         location=member, hint="QDA-XML files never need entity declarations")
 
 
+_ENTITY_DECLARATION = re.compile(rb"<!DOCTYPE[^>\[]*\[.*?<!ENTITY", re.DOTALL | re.IGNORECASE)
+_PROLOG_PEEK = 64 * 1024
+
+
+def refuse_prolog_entities(head: bytes, path: object, member: str | None = None) -> None:
+    """Raise ReadError when the start of a document declares entities, before any parsing."""
+    if _ENTITY_DECLARATION.search(head):
+        raise ReadError(path, "the XML declares entities in a DOCTYPE, which qdaconv refuses to read",
+                        location=member, hint="QDA-XML files never need entity declarations")
+
+
+class _Prefixed:
+    """A stream that yields `head` and then the rest of `stream`, for peeking without seeking."""
+
+    def __init__(self, head: bytes, stream: IO[bytes]) -> None:
+        self._head = head
+        self._stream = stream
+
+    def read(self, size: int = -1) -> bytes:
+        if self._head:
+            if size < 0 or size >= len(self._head):
+                data, self._head = self._head, b""
+                rest = self._stream.read(size - len(data)) if size > 0 else (b"" if size == 0 else
+                                                                              self._stream.read())
+                return data + rest
+            data, self._head = self._head[:size], self._head[size:]
+            return data
+        return self._stream.read(size)
+
+
+def guarded(stream: IO[bytes], path: object, member: str | None = None) -> IO[bytes]:
+    """`stream` after its first 64 KiB were checked for entity declarations (billion laughs, XXE)."""
+    head = stream.read(_PROLOG_PEEK)
+    refuse_prolog_entities(head, path, member)
+    return _Prefixed(head, stream)
+
+
 def parse_xml(data: bytes, path: object, member: str | None = None) -> etree._Element:
     """Parse a whole (small) XML document safely; errors become ReadError with line and column."""
+    refuse_prolog_entities(data[:_PROLOG_PEEK], path, member)
     try:
         root = etree.fromstring(data, xml_parser())
     except etree.XMLSyntaxError as exc:
@@ -73,6 +111,9 @@ def xml_read_error(exc: etree.XMLSyntaxError, path: object, member: str | None =
     place = f"line {line}, column {column}"
     location = f"{member}: {place}" if member else place
     message = re.sub(r",? line \d+, column \d+$", "", exc.msg or str(exc))
+    if "amplification" in message or "entity" in message.lower():
+        return ReadError(path, f"the XML uses entities, which qdaconv refuses to read ({message})",
+                         location=location, hint="QDA-XML files never need entity declarations")
     return ReadError(path, f"malformed XML: {message}", location=location,
                      hint="the file is damaged or not XML; export it again from the program that made it")
 

@@ -12,8 +12,6 @@ from pathlib import Path
 
 import pytest
 from lxml import etree
-from qdaconv.plugins.archive.bag import PackageError, finish_bag
-from qdaconv.plugins.archive.package import make_package, verify_package
 
 import qdaconv
 from qdaconv.errors import QdaconvError
@@ -29,6 +27,8 @@ from qdaconv.model import (
     User,
     Vertex,
 )
+from qdaconv.plugins.archive.bag import PackageError, finish_bag
+from qdaconv.plugins.archive.package import make_package, verify_package
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = ROOT / "schemas" / "Project-mrt2019.xsd"

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 from lxml import html as lxml_html
-from qdaconv.plugins.report import render_report
-from qdaconv.plugins.report.stats import co_occurrence, code_case_matrix, code_counts, coder_counts
 
 import qdaconv
 from qdaconv.model import Case, Code, Coding, Edge, Graph, Project, Selection, Source, User, Vertex, guid_key
+from qdaconv.plugins.report import render_report
+from qdaconv.plugins.report.stats import co_occurrence, code_case_matrix, code_counts, coder_counts
 
 HOSTILE = '<img src=x onerror="alert(1)">&amp;</td>'
 

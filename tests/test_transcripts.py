@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 from lxml import etree
-from qdaconv.plugins.transcripts import TranscriptsFolder
-from qdaconv.plugins.transcripts.parse import parse_running_text, parse_time
 
 import qdaconv
 from qdaconv.errors import ReadError
 from qdaconv.model import guid_key, walk_codes
+from qdaconv.plugins.transcripts import TranscriptsFolder
+from qdaconv.plugins.transcripts.parse import parse_running_text, parse_time
 
 ROOT = Path(__file__).resolve().parent.parent
 PATTERN = "{case}_interview{wave}"

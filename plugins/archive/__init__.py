@@ -11,11 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import click
-from qdaconv.plugins.archive.package import Verdict, make_package, package_folder_name, verify_package
-from qdaconv.plugins.report import reader_options
 
-from qdaconv.cli import reader_flags
+from qdaconv.cli import parse_options, reader_flags
 from qdaconv.hookspecs import hookimpl
+from qdaconv.plugins.archive.package import Verdict, make_package, package_folder_name, verify_package
 
 __all__ = ["Verdict", "make_package", "verify_package"]
 
@@ -47,7 +46,7 @@ def archive_command(ctx: click.Context, src: Path, out: Path | None, verify: boo
         click.echo(f"{src}: OK, {verdict.files} files match their checksums; project and tables agree")
         return
     target = out if out is not None else Path(f"{package_folder_name(src)}.zip")
-    make_package(src, target, from_, force, **reader_options(option_pairs, named))
+    make_package(src, target, from_, force, **parse_options(option_pairs, **named))
     click.echo(f"wrote {target}", err=True)
 
 

@@ -124,7 +124,7 @@ class Package:
         self._prefix = ""
         if path.is_dir():
             if not (path / "bagit.txt").is_file():
-                raise PackageError(f"{path}: not an archive package (no bagit.txt)",)
+                raise PackageError(f"{path}: not an archive package (no bagit.txt)")
             return
         try:
             self._zip = zipfile.ZipFile(path)
@@ -133,7 +133,7 @@ class Package:
                 from None
         tops = {name.split("/", 1)[0] + "/" for name in self._zip.namelist()
                 if name.count("/") == 1 and name.endswith("/bagit.txt")}
-        if (len(tops) != 1 and "bagit.txt" not in self._zip.namelist()):
+        if len(tops) != 1 and "bagit.txt" not in self._zip.namelist():
             raise PackageError(f"{path}: not an archive package (no single folder with bagit.txt in the zip)")
         self._prefix = tops.pop() if len(tops) == 1 else ""
 

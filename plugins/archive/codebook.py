@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from html import escape
 
+from qdaconv.model import Project
 from qdaconv.plugins.report.stats import CodeCount, code_counts
 from qdaconv.plugins.report.svg import safe_color
-
-from qdaconv.model import Project
 
 
 def _kind(row: CodeCount) -> str:

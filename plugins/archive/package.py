@@ -18,6 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import qdaconv
+from qdaconv.api import detect, read, write
+from qdaconv.errors import FormatError, WriteError
+from qdaconv.model import Blob, Project, Source
 from qdaconv.plugins.archive.bag import (
     Package,
     PackageError,
@@ -29,11 +33,6 @@ from qdaconv.plugins.archive.bag import (
 )
 from qdaconv.plugins.archive.codebook import codebook_html, codebook_markdown
 from qdaconv.plugins.archive.readme import readme_text
-
-import qdaconv
-from qdaconv.api import detect, read, write
-from qdaconv.errors import FormatError, WriteError
-from qdaconv.model import Blob, Project, Source
 from qdaconv.registry import default_registry
 from qdaconv.validation import Severity
 

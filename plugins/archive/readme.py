@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from qdaconv.plugins.archive.codebook import md_cell
-from qdaconv.plugins.report.stats import summary
-
 import qdaconv
 from qdaconv.model import Project
+from qdaconv.plugins.archive.codebook import md_cell
+from qdaconv.plugins.report.stats import summary
 
 _FOLDERS = [
     ("original", "The file or folder the package was made from, byte for byte as it was given (with the "

@@ -6,9 +6,8 @@ project XML; `reader.QdeReader` reads QDA-XML; `writer.ProjectWriter` writes it.
 
 from __future__ import annotations
 
-from qdaconv.plugins.refi.formats import QdcFormat, QdeFormat, QdpxFormat
-
 from qdaconv.hookspecs import hookimpl
+from qdaconv.plugins.refi.formats import QdcFormat, QdeFormat, QdpxFormat
 
 
 @hookimpl

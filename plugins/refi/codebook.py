@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from lxml import etree
-from qdaconv.plugins.refi import values
-from qdaconv.plugins.refi.writer import GuidMap
 
 from qdaconv.formats import Loss
 from qdaconv.model import Code, Project
+from qdaconv.plugins.refi import values
+from qdaconv.plugins.refi.writer import GuidMap
 
 _Q = f"{{{values.CODEBOOK_NS}}}"
 

@@ -8,6 +8,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import qdaconv
+from qdaconv.errors import WriteError
+from qdaconv.formats import ALL_FEATURES, CODEBOOK_FEATURES, Format, Loss
+from qdaconv.model import Project, Source, walk_sources
 from qdaconv.plugins.refi.codebook import write_codebook
 from qdaconv.plugins.refi.container import SourceFiles, find_qde, qde_member
 from qdaconv.plugins.refi.reader import QdeReader
@@ -21,11 +25,6 @@ from qdaconv.plugins.refi.writer import (
     write_beside,
     write_qdpx,
 )
-
-import qdaconv
-from qdaconv.errors import WriteError
-from qdaconv.formats import ALL_FEATURES, CODEBOOK_FEATURES, Feature, Format, Loss
-from qdaconv.model import Project, Source, walk_sources
 from qdaconv.safety import ZipLimits, open_zip
 from qdaconv.validation import Issue, warning
 

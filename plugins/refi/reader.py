@@ -14,8 +14,6 @@ from pathlib import Path
 from typing import IO
 
 from lxml import etree
-from qdaconv.plugins.refi import values
-from qdaconv.plugins.refi.container import SourceFiles
 
 from qdaconv.errors import ReadError
 from qdaconv.model import (
@@ -36,7 +34,9 @@ from qdaconv.model import (
     Vertex,
     new_guid,
 )
-from qdaconv.safety import iterparse, refuse_entities, xml_read_error
+from qdaconv.plugins.refi import values
+from qdaconv.plugins.refi.container import SourceFiles
+from qdaconv.safety import guarded, iterparse, refuse_entities, xml_read_error
 from qdaconv.validation import Issue, warning
 
 _AUTHORSHIP = {"creatingUser", "creationDateTime", "modifyingUser", "modifiedDateTime"}
@@ -122,7 +122,8 @@ class QdeReader:
 
     def read(self, stream: IO[bytes]) -> Project:
         try:
-            for event, element in iterparse(stream, events=("start", "end"), tag=_TAGS):
+            for event, element in iterparse(guarded(stream, self.path, self.member), events=("start", "end"),
+                                            tag=_TAGS):
                 if self.root is None:
                     self._start_root(element)
                 elif event == "end":
@@ -245,7 +246,10 @@ class QdeReader:
 
     def _check_attributes(self, element: etree._Element, name: str) -> None:
         allowed = ATTRIBUTES.get(name, _REF_ATTRS)
-        for key in element.keys():
+        keys = element.keys()
+        if allowed.issuperset(keys):
+            return
+        for key in keys:
             if key not in allowed and not key.startswith("{"):
                 self.notes.add("REFI-UNKNOWN-ATTRIBUTE", f"attribute {name}@{key} is not in the schema",
                                f"{key}={element.get(key)!r}", "dropped on reading")
@@ -303,6 +307,10 @@ class QdeReader:
         except ValueError:
             self.notes.add("REFI-BAD-VALUE", "unreadable dateTimes, dropped", repr(value))
             return None
+        if parsed is None:
+            return None
+        if parsed.tzinfo is UTC:
+            return parsed
         if parsed.tzinfo is None:
             self.notes.add("REFI-DATETIME", "dateTimes without a time zone (taken as UTC)", value)
             return parsed.replace(tzinfo=UTC)
@@ -335,10 +343,11 @@ class QdeReader:
         return color
 
     def _authorship(self, target: Source | Selection, element: etree._Element) -> None:
-        target.creating_user = self._guid_ref(element.get("creatingUser"))
-        target.created = self._datetime(element.get("creationDateTime"))
-        target.modifying_user = self._guid_ref(element.get("modifyingUser"))
-        target.modified = self._datetime(element.get("modifiedDateTime"))
+        get = element.get
+        target.creating_user = get("creatingUser")
+        target.created = self._datetime(get("creationDateTime"))
+        target.modifying_user = get("modifyingUser")
+        target.modified = self._datetime(get("modifiedDateTime"))
 
     # ------------------------------------------------------------------ objects
 
@@ -571,7 +580,7 @@ class QdeReader:
 
     def _coding(self, element: etree._Element) -> Coding:
         self._check_attributes(element, "Coding")
-        coding = Coding(self._guid(element, "Coding"), "", self._guid_ref(element.get("creatingUser")),
+        coding = Coding(self._guid(element, "Coding"), "", element.get("creatingUser"),
                         self._datetime(element.get("creationDateTime")))
         for child in element:
             name = values.local_name(child.tag)

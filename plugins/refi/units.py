@@ -22,7 +22,7 @@ UNIT_NAMES = {"codepoint": "code points", "utf16": "UTF-16 code units", "lf": "c
 
 _MARKER = re.compile(r"^qdaconv (?P<version>\S+) \(positions: (?P<unit>\w+)(?:; from (?P<origin>.*))?\)$",
                      re.DOTALL)
-_SAMPLE_SOURCES = 40
+_SAMPLE_SOURCES = 12
 _SAMPLE_SPANS = 100
 
 

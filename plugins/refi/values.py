@@ -60,20 +60,26 @@ def parse_int(value: str | None) -> int | None:
 
 def parse_datetime(value: str | None) -> datetime | None:
     """An xsd:dateTime as written: with its offset, or naive when it had no time zone."""
-    if value is None or not value.strip():
+    if value is None:
         return None
-    text = value.strip()
-    if text.endswith(("z", "Z")):
-        text = text[:-1] + "+00:00"
-    return datetime.fromisoformat(text)
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        text = value.strip()
+        if not text:
+            return None
+        if text.endswith(("z", "Z")):
+            text = text[:-1] + "+00:00"
+        return datetime.fromisoformat(text)
 
 
 def format_datetime(value: datetime) -> str:
     """UTC with a Z, as the writer always emits; a naive time is taken as UTC already."""
+    if value.tzinfo is UTC:
+        return value.isoformat()[:-6] + "Z"
     if value.tzinfo is not None:
         value = value.astimezone(UTC)
-    text = value.replace(tzinfo=None).isoformat()
-    return text + "Z"
+    return value.replace(tzinfo=None).isoformat() + "Z"
 
 
 def parse_date(value: str) -> date:

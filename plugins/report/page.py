@@ -9,6 +9,17 @@ from __future__ import annotations
 from collections import Counter
 from html import escape
 
+from qdaconv.model import (
+    Case,
+    Code,
+    Project,
+    Source,
+    Variable,
+    VariableValue,
+    guid_key,
+    transcripts,
+    walk_codings,
+)
 from qdaconv.plugins.report.stats import (
     CodeCount,
     co_occurrence,
@@ -22,8 +33,6 @@ from qdaconv.plugins.report.stats import (
     top_pairs,
 )
 from qdaconv.plugins.report.svg import render_graph, safe_color
-
-from qdaconv.model import Code, Project, Source, guid_key, transcripts, walk_codings, walk_sources
 
 _CSS = """
 :root { --ink: #1d2733; --muted: #5d6b7a; --line: #d9e0e8; --accent: #2f5f98; --soft: #f4f7fb; }
@@ -136,6 +145,7 @@ def _sources(project: Project) -> str:
         top = owned.get(document_id)
         if top is not None:
             per_source[id(top)] += count
+    variables = _variables_used(project, project.sources)
     rows = []
     for source in project.sources:
         text_doc = source if source.kind == "Text" else (source.transcripts[0] if source.transcripts else None)
@@ -144,14 +154,27 @@ def _sources(project: Project) -> str:
             f"<tr><td>{_e(source.name or source.guid)}</td><td>{_e(source.kind)}"
             f"{' + transcript' if source.transcripts else ''}</td>"
             f"<td>{_e(', '.join(cases_of.get(guid_key(source.guid), [])))}</td>"
+            f"{_value_cells(source.variable_values, variables)}"
             f'<td class="num">{len(text) if text is not None else ""}</td>'
             f'<td class="num">{per_source[id(source)]}</td></tr>')
     if not rows:
         return '<p class="muted">The project has no sources.</p>'
     intro = f"<p>{len(transcripts(project))} transcripts among {len(project.sources)} sources.</p>"
-    return (f'{intro}<div class="scroll"><table><thead><tr><th>Source</th><th>Kind</th><th>Cases</th>'
+    head = "".join(f"<th>{_e(v.name)}</th>" for v in variables)
+    return (f'{intro}<div class="scroll"><table><thead><tr><th>Source</th><th>Kind</th><th>Cases</th>{head}'
             f'<th class="num">Characters</th><th class="num">Codings</th></tr></thead>'
             f"<tbody>{''.join(rows)}</tbody></table></div>")
+
+
+def _variables_used(project: Project, holders: list[Case] | list[Source]) -> list[Variable]:
+    """The project's variables that have a value on at least one of `holders` (cases or sources)."""
+    used = {guid_key(value.variable) for holder in holders for value in holder.variable_values}
+    return [variable for variable in project.variables if guid_key(variable.guid) in used]
+
+
+def _value_cells(values: list[VariableValue], variables: list[Variable]) -> str:
+    by_variable = {guid_key(value.variable): _format_value(value.value) for value in values}
+    return "".join(f"<td>{_e(by_variable.get(guid_key(v.guid), ''))}</td>" for v in variables)
 
 
 def _documents(source: Source) -> list[Source]:
@@ -285,19 +308,12 @@ def _format_value(value: object) -> str:
 def _case_variables(project: Project) -> str:
     if not project.cases:
         return '<p class="muted">The project has no cases.</p>'
-    variables = project.variables
+    variables = _variables_used(project, project.cases)
     head = "".join(f"<th>{_e(v.name)}</th>" for v in variables)
-    rows = []
-    for case in project.cases:
-        values = {guid_key(v.variable): _format_value(v.value) for v in case.variable_values}
-        cells = "".join(f"<td>{_e(values.get(guid_key(v.guid), ''))}</td>" for v in variables)
-        rows.append(f'<tr><td>{_e(case.name or case.guid)}</td>{cells}'
-                    f'<td class="num">{len(case.source_refs)}</td></tr>')
-    source_values = sum(len(s.variable_values) for s in walk_sources(project))
-    note = (f'<p class="muted">{source_values} further values are attached to sources.</p>'
-            if source_values else "")
+    rows = "".join(f"<tr><td>{_e(case.name or case.guid)}</td>{_value_cells(case.variable_values, variables)}"
+                   f'<td class="num">{len(case.source_refs)}</td></tr>' for case in project.cases)
     return (f'<div class="scroll"><table><thead><tr><th>Case</th>{head}<th class="num">Sources</th></tr>'
-            f'</thead><tbody>{"".join(rows)}</tbody></table></div>{note}')
+            f"</thead><tbody>{rows}</tbody></table></div>")
 
 
 def _notes(project: Project) -> str:

@@ -10,17 +10,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from qdaconv.errors import ReadError
+from qdaconv.formats import Feature, Format
+from qdaconv.hookspecs import hookimpl
+from qdaconv.model import Project
 from qdaconv.plugins.transcripts.build import (
     TRANSCRIPT_SUFFIXES,
     CasePattern,
     FolderBuilder,
     is_listed,
 )
-
-from qdaconv.errors import ReadError
-from qdaconv.formats import Feature, Format
-from qdaconv.hookspecs import hookimpl
-from qdaconv.model import Project
 
 __all__ = ["TranscriptsFolder"]
 

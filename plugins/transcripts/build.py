@@ -17,8 +17,6 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from qdaconv.plugins.transcripts.parse import Transcript, format_time, parse_file
-
 from qdaconv.errors import ReadError
 from qdaconv.model import (
     Blob,
@@ -33,6 +31,7 @@ from qdaconv.model import (
     Variable,
     VariableValue,
 )
+from qdaconv.plugins.transcripts.parse import Transcript, format_time, parse_file
 from qdaconv.validation import warning
 
 TRANSCRIPT_SUFFIXES = (".txt", ".docx", ".vtt", ".srt")

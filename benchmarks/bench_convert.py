@@ -1,0 +1,79 @@
+"""Time and peak memory of `qdaconv convert big.qdpx out.qdpx`, beside the floor: lxml alone on project.qde.
+
+    python benchmarks/bench_convert.py [--keep DIR] [--sources N] [--excerpts N]
+
+Each measured command runs in its own child process; its peak memory is the child's
+ru_maxrss (resource.getrusage RUSAGE_CHILDREN, measured by a fresh wrapper process per command
+so that one command's peak cannot hide another's).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+# Runs one command and prints its wall time, CPU time and peak memory as JSON.
+_MEASURE = """
+import json, resource, subprocess, sys, time
+began = time.perf_counter()
+done = subprocess.run(sys.argv[1:], capture_output=True, text=True)
+wall = time.perf_counter() - began
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "maxrss_kb": usage.ru_maxrss,
+                  "code": done.returncode, "stderr": done.stderr[-2000:]}))
+"""
+
+# The floor: parse project.qde with lxml and serialise it again, nothing else.
+_FLOOR = """
+import sys
+from lxml import etree
+tree = etree.parse(sys.argv[1])
+tree.write(sys.argv[2], encoding="utf-8", xml_declaration=True)
+"""
+
+
+def measure(*command: str) -> dict:
+    out = subprocess.run([sys.executable, "-c", _MEASURE, *command], capture_output=True, text=True, check=True)
+    result = json.loads(out.stdout)
+    if result["code"] != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{result['stderr']}")
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--keep", type=Path, help="work in this folder and keep big.qdpx for the next run")
+    parser.add_argument("--sources", type=int, default=1000)
+    parser.add_argument("--excerpts", type=int, default=100_000)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = args.keep or Path(scratch)
+        folder.mkdir(parents=True, exist_ok=True)
+        big = folder / "big.qdpx"
+        if not big.exists():
+            subprocess.run([sys.executable, str(HERE / "make_big.py"), str(big), "--sources", str(args.sources),
+                            "--excerpts", str(args.excerpts)], check=True)
+        qde = folder / "project.qde"
+        with zipfile.ZipFile(big) as archive:
+            qde.write_bytes(archive.read("project.qde"))
+        floor = measure(sys.executable, "-c", _FLOOR, str(qde), str(folder / "floor.qde"))
+        convert = measure(sys.executable, "-m", "qdaconv", "convert", str(big), str(folder / "out.qdpx"),
+                          "--force")
+        print(f"input: {big.stat().st_size / 1e6:.1f} MB .qdpx, project.qde {qde.stat().st_size / 1e6:.1f} MB")
+        print(f"{'':30} {'wall s':>8} {'cpu s':>8} {'peak MB':>8}")
+        for label, result in (("floor (lxml parse + write)", floor), ("qdaconv convert", convert)):
+            print(f"{label:30} {result['wall']:8.2f} {result['cpu']:8.2f} {result['maxrss_kb'] / 1024:8.0f}")
+        print(f"convert / floor: {convert['wall'] / floor['wall']:.1f}x wall, {convert['cpu'] / floor['cpu']:.1f}x cpu "
+              f"(target: 3x); peak {convert['maxrss_kb'] / 1024:.0f} MB (target: under 300 MB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
