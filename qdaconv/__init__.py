@@ -5,6 +5,7 @@ from qdaconv.diff import DiffResult, diff
 from qdaconv.errors import FormatError, LossError, PluginError, QdaconvError, ReadError, WriteError
 from qdaconv.formats import Feature, Format, Loss, LossReport
 from qdaconv.model import Project
+from qdaconv.validation import Issue, Report, Severity, validate
 
 __version__ = "0.1.0"
 
@@ -13,6 +14,7 @@ __all__ = [
     "Feature",
     "Format",
     "FormatError",
+    "Issue",
     "Loss",
     "LossError",
     "LossReport",
@@ -20,10 +22,13 @@ __all__ = [
     "Project",
     "QdaconvError",
     "ReadError",
+    "Report",
+    "Severity",
     "WriteError",
     "convert",
     "detect",
     "diff",
     "read",
+    "validate",
     "write",
 ]

@@ -13,6 +13,7 @@ from qdaconv.errors import FormatError, LossError, ReadError, WriteError
 from qdaconv.formats import Format, Loss, LossReport, loss_for
 from qdaconv.model import Project
 from qdaconv.registry import Registry, default_registry
+from qdaconv.validation import Severity
 
 
 def _registry(registry: Registry | None) -> Registry:
@@ -128,7 +129,8 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike, from_: str | None = 
     project = read(src, from_, registry=registry, **options)
     if on_read is not None:
         on_read(project)
-    if strict and project.warnings:
-        detail = str(project.warnings[0])
-        raise LossError(LossReport(str(dst), [Loss("warnings while reading", len(project.warnings), detail)]))
+    warnings = [issue for issue in project.warnings if issue.severity is not Severity.INFO]
+    if strict and warnings:
+        detail = str(warnings[0])
+        raise LossError(LossReport(str(dst), [Loss("warnings while reading", len(warnings), detail)]))
     return write(project, dst, to, force=force, strict=strict, registry=registry, **options)

@@ -65,7 +65,7 @@ def parse_options(pairs: tuple[str, ...], **named: Any) -> dict[str, Any]:
 
 def _warn(project: Project) -> None:
     for issue in project.warnings:
-        click.echo(f"qdaconv: warning: {issue}", err=True)
+        click.echo(f"qdaconv: {issue}", err=True)
 
 
 @click.group(cls=QdaconvGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -253,10 +253,9 @@ def validate(paths: tuple[str, ...], as_json: bool, junit: Path | None, jobs: in
         reports = validation.validate_many(files, jobs=jobs, rules=rule_list, executor=executor,
                                            scheduler=scheduler, progress=lambda _report: bar.update(1))
     if junit is not None:
-        api.write_bytes(validation.render_junit(reports), junit, force=True)
+        api.write_bytes(validation.render_junit(reports, strict=strict), junit, force=True)
     click.echo(validation.render_json(reports) if as_json else validation.render_text(reports))
-    failed = any(not r.valid for r in reports) or (strict and any(r.warnings for r in reports))
-    sys.exit(1 if failed else 0)
+    sys.exit(validation.exit_status(reports, strict=strict))
 
 
 # ------------------------------------------------------------------------------------------ entry point

@@ -149,6 +149,10 @@ _CATALOGUE: list[Rule] = [
     # schema: the XML against the official XSDs
     Rule("XML-MALFORMED", E, "The XML is not well formed (truncated, or not XML).",
          "Export the file again; the line named is where parsing stopped.", "schema", fatal=True),
+    Rule("XML-UNSAFE", E, "The XML declares entities in a DOCTYPE (an entity bomb, or an external entity that "
+         "reads local files); qdaconv neither expands nor reads it.",
+         "Do not open the file in other programs either; QDA-XML never needs entity declarations.", "schema",
+         fatal=True),
     Rule("REFI-XSD-NAMESPACE", E, "The root element is not in the QDA-XML 1.0 namespace, so the schema "
          "rejects the whole file; it was then checked as if it were in 1.0.",
          "Write xmlns=\"urn:QDA-XML:project:1.0\" (or urn:QDA-XML:codebook:1.0 for a codebook).", "schema",

@@ -275,3 +275,57 @@ def test_sniffing_uses_the_content_not_the_name(tmp_path):
     qdaconv.write(full_project(), tmp_path / "p.qde", inline_text=True)
     (tmp_path / "p.qde").rename(tmp_path / "p.xml")
     assert qdaconv.detect(tmp_path / "p.xml").name == "refi-qde"
+
+
+DIALECT_QDE = """<?xml version="1.0" encoding="utf-8"?>
+<Project xmlns="urn:QDA-XML:project:0:10" name="old" origin="Some tool 1.0" creationDateTime="2019-03-01T10:00:00">
+<CodeBook><Codes><Code guid="{7A2B2B61-5F8A-4C8E-9B1E-0A0B0C0D0E0F}" name="c" isCodable="true" color="#f0a"/>
+</Codes></CodeBook>
+<Sources>
+<TextSource guid="11111111-2222-4333-8444-555555555555" name="here" plainTextPath="here.txt">
+<PlainTextSelection guid="21111111-2222-4333-8444-555555555555" startPosition="0" endPosition="5">
+<Coding guid="31111111-2222-4333-8444-555555555555"><CodeRef targetGUID="{7A2B2B61-5F8A-4C8E-9B1E-0A0B0C0D0E0F}"/>
+</Coding></PlainTextSelection></TextSource>
+<TextSource guid="41111111-2222-4333-8444-555555555555" name="gone" plainTextPath="internal://gone.txt"/>
+<AudioSource guid="51111111-2222-4333-8444-555555555555" name="beside" path="relative:///beside.m4a"/>
+</Sources><Sets/></Project>"""
+
+
+def test_dialects_are_read_with_warnings_and_written_standard(tmp_path):
+    path = tmp_path / "export.qdpx"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("Old Project.qde", DIALECT_QDE)
+        archive.writestr("Sources/here.txt", "Hello world")
+    (tmp_path / "beside.m4a").write_bytes(b"audio")
+    project = qdaconv.read(path)
+    rules = {w.rule for w in project.warnings}
+    assert {"REFI-QDE-NAME", "REFI-NAMESPACE", "REFI-GUID-FORM", "REFI-COLOR", "REFI-DATETIME",
+            "REFI-PATH-VARIANT", "REFI-FILE-MISSING", "REFI-EMPTY-CONTAINER"} <= rules
+    missing = next(w for w in project.warnings if w.rule == "REFI-FILE-MISSING")
+    assert "'gone'" in missing.message
+    here = project.sources[0]
+    assert here.text == "Hello world" and here.plain_text_path == "internal://here.txt"
+    assert project.codes[0].color == "#FF00AA" and project.created.tzinfo is UTC
+    # the audio file sits in the folder of the .qdpx, so it is read without permission
+    assert project.sources[2].file is not None
+    (tmp_path / "out").mkdir()
+    qdaconv.write(project, tmp_path / "out" / "std.qdpx")
+    root = assert_valid(qde_bytes(tmp_path / "out" / "std.qdpx")[0])
+    assert root.get("creationDateTime") == "2019-03-01T10:00:00Z"
+    with zipfile.ZipFile(tmp_path / "out" / "std.qdpx") as archive:
+        assert "project.qde" in archive.namelist() and "sources/here.txt" in archive.namelist()
+
+
+def test_files_outside_the_project_folder_need_permission(tmp_path):
+    (tmp_path / "media").mkdir()
+    (tmp_path / "media" / "talk.m4a").write_bytes(b"audio bytes")
+    (tmp_path / "project").mkdir()
+    qde = tmp_path / "project" / "p.qde"
+    qde.write_text('<Project xmlns="urn:QDA-XML:project:1.0" name="p"><Sources>'
+                   '<AudioSource guid="51111111-2222-4333-8444-555555555555" name="talk" '
+                   'path="relative:///../media/talk.m4a"/></Sources></Project>')
+    kept = qdaconv.read(qde)
+    assert kept.sources[0].file is None and kept.sources[0].path == "relative:///../media/talk.m4a"
+    assert any(w.rule == "REFI-FILE-EXTERNAL" and "talk" in w.message for w in kept.warnings)
+    allowed = qdaconv.read(qde, allow_external=True)
+    assert allowed.sources[0].file.read_bytes() == b"audio bytes"

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 from lxml import etree
-from qdaconv.plugins.refi.checks import check_file
 
+from qdaconv.plugins.refi.checks import check_file
 from qdaconv.validation import RULES, Severity, validate
 
 NS = "urn:QDA-XML:project:1.0"
@@ -117,6 +117,25 @@ def test_broken_and_unsafe_zips(tmp_path):
     evil = make_qdpx(tmp_path / "evil.qdpx", {**GOOD_MEMBERS, "../escape.txt": "x", "/abs.txt": "y"})
     issues = check_file(evil, "refi-qdpx")
     assert rules(issues) == {"ZIP-UNSAFE"} and len(issues) == 2
+
+
+XXE = ('<?xml version="1.0"?><!DOCTYPE Project [<!ENTITY secret SYSTEM "file:///etc/passwd">]>'
+       f'<Project xmlns="{NS}" name="&secret;"/>')
+LAUGHS = ('<?xml version="1.0"?><!DOCTYPE CodeBook [<!ENTITY a "lol"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]>'
+          '<CodeBook xmlns="urn:QDA-XML:codebook:1.0"><Codes><Code guid="8D4E3C6A-0F2B-4A5E-9C11-2B6F0E7A1D01" '
+          'name="&b;" isCodable="true"/></Codes></CodeBook>')
+
+
+def test_entity_declarations_are_refused_unexpanded(tmp_path):
+    (tmp_path / "xxe.qde").write_text(XXE)
+    (tmp_path / "laughs.qdc").write_text(LAUGHS)
+    xxe = check_file(make_qdpx(tmp_path / "xxe.qdpx", {"project.qde": XXE}), "refi-qdpx")
+    assert rules(xxe) == {"XML-UNSAFE"} and xxe[0].place == "project.qde:1"
+    for path, fmt in ((tmp_path / "xxe.qde", "refi-qde"), (tmp_path / "laughs.qdc", "refi-qdc")):
+        issues = check_file(path, fmt)
+        assert rules(issues) == {"XML-UNSAFE"} and "root:x" not in str(issues)
+    report = validate(tmp_path / "xxe.qde")
+    assert report.rule_ids() == {"XML-UNSAFE"}  # fatal: the reader is not even asked
 
 
 def test_damaged_member(tmp_path):

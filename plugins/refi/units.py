@@ -9,8 +9,10 @@ of coded spans (word boundaries, excerpt names), and can be forced by the reader
 from __future__ import annotations
 
 import re
+import zipfile
+import zlib
 
-from qdaconv.errors import FormatError
+from qdaconv.errors import FormatError, ReadError
 from qdaconv.model import Project, Source, walk_sources
 from qdaconv.positions import UNITS, PositionMap, Span, guess_unit, unit_for_origin
 from qdaconv.validation import Issue, warning
@@ -50,6 +52,17 @@ def unit_for_profile(profile: str | None) -> str:
     raise FormatError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
 
 
+def _text(source: Source) -> str | None:
+    """The source's text; a damaged file inside the archive is a ReadError naming it."""
+    try:
+        return source.text
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        blob = source.plain_file
+        raise ReadError(blob.zip_path if blob else "", f"the text file is damaged ({exc})",
+                        location=blob.member if blob else None,
+                        hint="the archive is corrupt; export it again") from None
+
+
 def _has_positions(source: Source) -> bool:
     return bool(source.sync_points) or any(s.kind == "PlainText" for s in source.selections)
 
@@ -62,7 +75,7 @@ def _sample(project: Project) -> list[Span]:
             break
         if not any(s.kind == "PlainText" for s in source.selections):
             continue
-        text = source.text
+        text = _text(source)
         if not text or (text.isascii() and "\n" not in text and "\r" not in text):
             continue
         used += 1
@@ -110,7 +123,7 @@ def _convert(project: Project, unit: str) -> tuple[int, int]:
     for source in walk_sources(project):
         if not _has_positions(source):
             continue
-        text = source.text
+        text = _text(source)
         if text is None:
             missing += 1
             continue

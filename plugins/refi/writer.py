@@ -38,10 +38,13 @@ from qdaconv.model import (
 from qdaconv.plugins.refi import values
 from qdaconv.plugins.refi.container import QDE_NAME, SOURCES_DIR, extension_of, split_path
 from qdaconv.positions import PositionMap
+from qdaconv.safety import SafeZip, ZipLimits, open_zip
 
 #: Files larger than this cannot sit inside a .qdpx (REFI-QDA §8.5); they go beside it.
 MAX_INTERNAL_SIZE = 2**31 - 1
 _CHUNK = 1024 * 1024
+#: Every member gets the same timestamp, so the same project always makes the same bytes.
+_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 #: Already compressed files are stored as they are; deflating them again costs time for nothing.
 _STORED = {".jpg", ".jpeg", ".png", ".gif", ".webp", ".mp4", ".m4a", ".m4v", ".mp3", ".mov", ".avi",
            ".mkv", ".webm", ".ogg", ".oga", ".ogv", ".aac", ".wma", ".wmv", ".zip", ".docx", ".gz"}
@@ -511,16 +514,20 @@ def _to_unit(mapping: PositionMap | None, position: int | None) -> int | None:
 
 
 class _Openers:
-    """Opens blob streams, keeping each input zip open once for all its members."""
+    """Opens blob streams, keeping each input zip open once for all its members.
+
+    Members are read through SafeZip, so a damaged or lying member is a ReadError naming it.
+    """
 
     def __init__(self) -> None:
-        self.archives: dict[str, zipfile.ZipFile] = {}
+        self.archives: dict[str, SafeZip] = {}
 
     def open(self, blob: Blob) -> IO[bytes]:
         if blob.data is None and blob.zip_path is not None and blob.member is not None:
             archive = self.archives.get(blob.zip_path)
             if archive is None:
-                archive = self.archives[blob.zip_path] = zipfile.ZipFile(blob.zip_path)
+                archive = self.archives[blob.zip_path] = open_zip(blob.zip_path, ZipLimits(
+                    max_total=2**62, max_member=2**62, max_ratio=float("inf")))
             return archive.open(blob.member)
         return blob.open()
 
@@ -534,10 +541,13 @@ def write_qdpx(project: Project, path: Path, writer: ProjectWriter, compressleve
     openers = _Openers()
     try:
         with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=compresslevel) as archive:
-            with archive.open(QDE_NAME, "w", force_zip64=True) as stream:
+            qde = zipfile.ZipInfo(QDE_NAME, date_time=_ZIP_TIME)
+            qde.compress_type = zipfile.ZIP_DEFLATED
+            qde.external_attr = 0o644 << 16
+            with archive.open(qde, "w", force_zip64=True) as stream:
                 writer.write(stream)
             for member, blob in writer.plan.members:
-                info = zipfile.ZipInfo(member, date_time=(1980, 1, 1, 0, 0, 0))
+                info = zipfile.ZipInfo(member, date_time=_ZIP_TIME)
                 info.compress_type = (zipfile.ZIP_STORED if PurePosixPath(member).suffix.lower() in _STORED
                                       else zipfile.ZIP_DEFLATED)
                 info.external_attr = 0o644 << 16

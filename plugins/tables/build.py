@@ -46,8 +46,9 @@ _ROLES = ("source", "note", "representation", "text_description", "transcript", 
 class Index:
     """Objects of one kind by GUID key and by name, to resolve what a cell refers to."""
 
-    def __init__(self, what: str) -> None:
+    def __init__(self, what: str, by: str = "GUID or name") -> None:
         self.what = what
+        self.by = by
         self.by_guid: dict[str, Any] = {}
         self.by_name: dict[str, list[Any]] = defaultdict(list)
 
@@ -72,7 +73,7 @@ class Builder:
         self.reader = reader
         self.project = Project()
         self.users = Index("user")
-        self.codes = Index("code")
+        self.codes = Index("code", "GUID, path or name")
         self.variables = Index("variable")
         self.cases = Index("case")
         self.documents = Index("source or note")
@@ -118,8 +119,8 @@ class Builder:
                              hint="use the GUID to say which one")
         if dangling and is_guid(text):
             return text
-        raise self._fail(row, column, f"no {index.what} has the GUID or name {text!r}",
-                         hint=f"check the {index.what}'s GUID, name or path")
+        raise self._fail(row, column, f"no {index.what} has the {index.by} {text!r}",
+                         hint=f"check the {index.what}'s {index.by}")
 
     def obj(self, row: Row, column: str, index: Index) -> Any:
         """The object a cell must refer to."""

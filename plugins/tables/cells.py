@@ -9,6 +9,7 @@ Reading removes exactly one leading apostrophe, so every text comes back as it w
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -158,16 +159,19 @@ def _integer(raw: Any) -> int:
         raise ValueError(f"expected a whole number, not {raw!r}") from None
 
 
-def text_of(type_: str, value: Any) -> str | None:
-    """A typed value as CSV text (None for an empty cell); strings are escaped."""
-    if value is None:
-        return None
-    if type_ == "string":
-        return escape_text(value)
-    if type_ == "any":
-        return escape_text(value_text(value))
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return str(value)
+def _boolean_text(value: bool) -> str:
+    return "true" if value else "false"
+
+
+_TEXT_OF: dict[str, Callable[[Any], str]] = {
+    "string": escape_text,
+    "any": lambda value: escape_text(value_text(value)),
+    "integer": str,
+    "boolean": _boolean_text,
+    "datetime": datetime.isoformat,
+}
+
+
+def text_writer(type_: str) -> Callable[[Any], str]:
+    """The function that writes a non-empty value of a column type as CSV text; strings are escaped."""
+    return _TEXT_OF[type_]

@@ -17,7 +17,7 @@ from qdaconv.errors import ReadError
 from qdaconv.model import Blob, Project
 from qdaconv.safety import ZipLimits, open_zip, unsafe_name_reason
 
-from .cells import text_of, unescape_text
+from .cells import text_writer, unescape_text
 from .flatten import Flattener
 from .rows import TableReader
 from .schema import LAYOUT_VERSION, PROFILE, TABLES, Table
@@ -78,9 +78,9 @@ def _resource(table: Table) -> dict[str, Any]:
 def _write_table(stream: IO[str], table: Table, rows: Iterator[list[Any]]) -> None:
     writer = csv.writer(stream)
     writer.writerow(table.names)
-    types = [column.type for column in table.columns]
+    writers = [text_writer(column.type) for column in table.columns]
     for row in rows:
-        writer.writerow([text_of(type_, value) for type_, value in zip(types, row, strict=True)])
+        writer.writerow([None if value is None else write(value) for write, value in zip(writers, row, strict=True)])
 
 
 def write_csv_tables(project: Project, path: Path) -> None:

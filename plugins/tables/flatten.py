@@ -114,7 +114,7 @@ class Flattener:
         """Each table with a lazy iterator of its rows, in the layout's order."""
         for table in TABLES:
             maker = getattr(self, f"_{table.name}")
-            yield table, (_row(table, values) for values in maker())
+            yield table, (_row(table.names, values) for values in maker())
 
     # ---------------------------------------------------------------- one generator per table
 
@@ -291,6 +291,6 @@ def _authorship(obj: Any) -> dict[str, Any]:
             "modifying_user": obj.modifying_user, "modified": obj.modified}
 
 
-def _row(table: Table, values: dict[str, Any]) -> list[Any]:
-    return [values.get(name) for name in table.names]
+def _row(names: tuple[str, ...], values: dict[str, Any]) -> list[Any]:
+    return [values.get(name) for name in names]
 

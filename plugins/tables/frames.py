@@ -132,7 +132,7 @@ def coded_segments_frame(project: Project) -> pd.DataFrame:
             for value in case.variable_values:
                 column = variable_columns.get(guid_key(value.variable))
                 if column is not None:
-                    row[column] = value.value
+                    row.setdefault(column, value.value)  # a variable given twice: the first value counts
         rows.append(row)
     columns = fixed + list(dict.fromkeys(variable_columns.values()))
     frame = pd.DataFrame.from_records(rows, columns=columns)

@@ -65,15 +65,18 @@ class TableReader:
             if isinstance(name, str) and name.strip() in table.names:
                 positions.setdefault(name.strip(), index)
         self._positions[table.name] = positions
-        wanted = [(column, positions[column.name]) for column in table.columns if column.name in positions]
+        wanted = [(c.name, c.type, positions[c.name]) for c in table.columns if c.name in positions]
+        decode = self.decode
         for number, cells in raw:
             values: dict[str, Any] = {}
-            for column, index in wanted:
-                cell = self.decode(cells[index]) if index < len(cells) else None
-                try:
-                    values[column.name] = coerce(column.type, cell)
-                except ValueError as exc:
-                    row = Row(table.name, number, values)
-                    raise self.error(row, column.name, str(exc)) from None
+            width = len(cells)
+            for name, type_, index in wanted:
+                value = decode(cells[index]) if index < width else None
+                if value is not None and (type_ != "string" or not isinstance(value, str)):
+                    try:
+                        value = coerce(type_, value)
+                    except ValueError as exc:
+                        raise self.error(Row(table.name, number, values), name, str(exc)) from None
+                values[name] = value
             if any(value is not None for value in values.values()):
                 yield Row(table.name, number, values)

@@ -9,7 +9,7 @@ and ignored on read, except as a fallback where its reference column is left emp
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 LAYOUT_VERSION = "1"
 #: Written into datapackage.json so readers can tell these tables from other data packages.
@@ -30,10 +30,10 @@ class Table:
     name: str
     description: str
     columns: tuple[Column, ...]
+    names: tuple[str, ...] = field(init=False)
 
-    @property
-    def names(self) -> tuple[str, ...]:
-        return tuple(column.name for column in self.columns)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "names", tuple(column.name for column in self.columns))
 
     def column(self, name: str) -> Column:
         return next(column for column in self.columns if column.name == name)

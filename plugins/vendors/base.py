@@ -9,6 +9,7 @@ from typing import Any
 from qdaconv.errors import ReadError
 from qdaconv.formats import CODEBOOK_FEATURES, Feature, Format, Loss
 from qdaconv.model import Project, walk_codes
+from qdaconv.safety import ZipLimits
 from qdaconv.validation import warning
 
 from .build import ProjectBuilder
@@ -50,9 +51,9 @@ class VendorFormat(Format):
         except Exception:  # sniff must never raise
             return 0.0
 
-    def locate(self, path: Path) -> tuple[Table, Located]:
+    def locate(self, path: Path, limits: ZipLimits | None = None) -> tuple[Table, Located]:
         """The table and its header row; a file of another layout is rejected with what is wrong."""
-        table = read_table(path)
+        table = read_table(path, limits=limits)
         if table.kind not in self.kinds:
             wanted = " or ".join(self.kinds)
             raise ReadError(path, f"{self.title} is read from {wanted}, not {table.kind}",
@@ -85,7 +86,7 @@ class VendorFormat(Format):
         return f"it looks like {other.title}: pass --from {other.name}"
 
     def read(self, path: Path, **options: Any) -> Project:
-        table, located = self.locate(path)
+        table, located = self.locate(path, ZipLimits.from_options(options))
         builder = ProjectBuilder(path, self.tool, options.get("sources"), self.category_codable)
         if table.encoding == "cp1252":
             builder.warn("VENDOR-ENCODING", "the file is not UTF-8; read it as Windows-1252",

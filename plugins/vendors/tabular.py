@@ -26,6 +26,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.utils.cell import get_column_letter
 
 from qdaconv.errors import ReadError
+from qdaconv.safety import ZipLimits, open_zip
 
 #: Rows looked at when sniffing, and rows above the header that may hold a title.
 PEEK_ROWS = 25
@@ -123,12 +124,13 @@ def _indent(cell: Any) -> int:
         return 0
 
 
-def _xlsx_table(path: Path, limit: int | None) -> Table:
+def _xlsx_table(path: Path, limit: int | None, limits: ZipLimits | None = None) -> Table:
+    # member names, sizes and compression ratios are checked before openpyxl unpacks anything
+    open_zip(path, limits).close()
     try:
         workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for a damaged workbook
-        raise ReadError(path, f"not a readable xlsx workbook: {exc}",
-                        hint="open it in the spreadsheet program and save it again as .xlsx") from None
+        raise _unreadable(path, exc) from None
     sheets: list[Sheet] = []
     try:
         for worksheet in workbook.worksheets:
@@ -139,16 +141,26 @@ def _xlsx_table(path: Path, limit: int | None) -> Table:
                 rows.append([cell.value for cell in row])
                 indents.append(_indent(row[0]) if row else 0)
             sheets.append(Sheet(worksheet.title, rows, indents))
+    except Exception as exc:  # the sheets are unpacked and parsed only now, so damage can show here too
+        raise _unreadable(path, exc) from None
     finally:
         workbook.close()
     return Table("xlsx", sheets)
 
 
-def read_table(path: Path, limit: int | None = None) -> Table:
-    """Every sheet of an xlsx workbook, or the one table of a CSV file; at most `limit` rows each."""
+def _unreadable(path: Path, exc: Exception) -> ReadError:
+    return ReadError(path, f"not a readable xlsx workbook: {type(exc).__name__}: {exc}",
+                     hint="open it in the spreadsheet program and save it again as .xlsx")
+
+
+def read_table(path: Path, limit: int | None = None, limits: ZipLimits | None = None) -> Table:
+    """Every sheet of an xlsx workbook, or the one table of a CSV file; at most `limit` rows each.
+
+    `limits` bound what an xlsx (a zip) may unpack to.
+    """
     path = Path(path)
     if is_xlsx(path):
-        return _xlsx_table(path, limit)
+        return _xlsx_table(path, limit, limits)
     with open(path, "rb") as stream:
         head = stream.read(8)
     if head == OLE_MAGIC:
