@@ -230,7 +230,12 @@ class SafeZip:
     def open(self, name: str) -> IO[bytes]:
         """A stream of the member that enforces the declared size and the limits while it is read."""
         info = self._zip.getinfo(name)
-        return _LimitedStream(self, info, self._zip.open(info))
+        try:
+            stream = self._zip.open(info)
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as exc:
+            raise ReadError(self.path, f"the member is damaged ({exc})", location=name,
+                            hint="the archive is truncated or corrupt; export it again") from None
+        return _LimitedStream(self, info, stream)
 
     def read(self, name: str) -> bytes:
         with self.open(name) as stream:

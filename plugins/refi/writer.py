@@ -187,28 +187,12 @@ class GuidMap:
         return None if value is None else self.out(value)
 
 
-def _clean(text: str) -> str:
-    return _INVALID_XML.sub("\ufffd", text) if _INVALID_XML.search(text) else text
-
-
 _TEXT_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
 _ATTR_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\r": "&#13;",
                                "\n": "&#10;", "\t": "&#9;"})
 
 
-def _text(text: str) -> str:
-    """Element content, escaped; CR as a reference so that parsers do not fold CRLF into LF."""
-    return _clean(text).translate(_TEXT_ESCAPES)
-
-
 _NEEDS_ESCAPE = re.compile('[&<>"\t\n\r\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]')
-
-
-def _attrs(pairs: Iterable[tuple[str, str | None]]) -> str:
-    """Attributes from (name, value) pairs, those with value None left out; values are escaped."""
-    search = _NEEDS_ESCAPE.search
-    return "".join(f' {name}="{_clean(value).translate(_ATTR_ESCAPES) if search(value) else value}"'
-                   for name, value in pairs if value is not None)
 
 
 def _str(value: int | None) -> str | None:
@@ -257,12 +241,28 @@ class ProjectWriter:
         self.losses: Counter[str] = Counter()
         self.out: _Out | None = None
 
+    def _clean(self, text: str) -> str:
+        if _INVALID_XML.search(text):
+            self.losses["characters XML cannot hold, replaced by U+FFFD"] += len(_INVALID_XML.findall(text))
+            return _INVALID_XML.sub("\ufffd", text)
+        return text
+
+    def _text(self, text: str) -> str:
+        """Element content, escaped; CR as a reference so that parsers do not fold CRLF into LF."""
+        return self._clean(text).translate(_TEXT_ESCAPES)
+
+    def _attrs(self, pairs: Iterable[tuple[str, str | None]]) -> str:
+        """Attributes from (name, value) pairs, those with value None left out; values are escaped."""
+        search = _NEEDS_ESCAPE.search
+        return "".join(f' {name}="{self._clean(value).translate(_ATTR_ESCAPES) if search(value) else value}"'
+                       for name, value in pairs if value is not None)
+
     def write(self, stream: IO[bytes]) -> None:
         project = self.project
         g = self.guids.opt
         self.out = out = _Out(stream)
         out.add('<?xml version="1.0" encoding="utf-8" standalone="yes"?>\n')
-        out.add(f'<Project xmlns="{values.PROJECT_NS}"' + _attrs((
+        out.add(f'<Project xmlns="{values.PROJECT_NS}"' + self._attrs((
             ("name", project.name or ""), ("origin", self.origin),
             ("creatingUserGUID", g(project.creating_user)), ("creationDateTime", _date(project.created)),
             ("modifyingUserGUID", g(project.modifying_user)), ("modifiedDateTime", _date(project.modified)),
@@ -281,7 +281,7 @@ class ProjectWriter:
         self._list("Sets", project.sets, self._set)
         self._list("Graphs", project.graphs, self._graph)
         if project.description is not None:
-            out.add(f"<Description>{_text(project.description)}</Description>\n")
+            out.add(f"<Description>{self._text(project.description)}</Description>\n")
         self._refs("NoteRef", project.note_refs)
         out.add("</Project>\n")
         out.flush()
@@ -301,16 +301,16 @@ class ProjectWriter:
 
     def _description(self, text: str | None) -> None:
         if text is not None:
-            self.out.add(f"<Description>{_text(text)}</Description>\n")
+            self.out.add(f"<Description>{self._text(text)}</Description>\n")
 
     # ------------------------------------------------------------------ small objects
 
     def _user(self, user: User) -> None:
-        self.out.add("<User" + _attrs((("guid", self.guids.out(user.guid)), ("name", user.name), ("id", user.id)))
+        self.out.add("<User" + self._attrs((("guid", self.guids.out(user.guid)), ("name", user.name), ("id", user.id)))
                      + "/>\n")
 
     def _code(self, code: Code) -> None:
-        self.out.add("<Code" + _attrs((("guid", self.guids.out(code.guid)), ("name", code.name or ""),
+        self.out.add("<Code" + self._attrs((("guid", self.guids.out(code.guid)), ("name", code.name or ""),
                                        ("isCodable", values.format_bool(code.codable)),
                                        ("color", self._color(code.color)))) + ">\n")
         self._description(code.description)
@@ -327,7 +327,7 @@ class ProjectWriter:
 
     def _variable(self, variable: Variable) -> None:
         kind = variable.type if variable.type in values.ELEMENT_FOR_TYPE else "Text"
-        self.out.add("<Variable" + _attrs((("guid", self.guids.out(variable.guid)), ("name", variable.name or ""),
+        self.out.add("<Variable" + self._attrs((("guid", self.guids.out(variable.guid)), ("name", variable.name or ""),
                                            ("typeOfVariable", kind))) + ">\n")
         self._description(variable.description)
         self.out.add("</Variable>\n")
@@ -343,11 +343,11 @@ class ProjectWriter:
                     self.losses[f"{kind} values that are not valid, written as TextValue"] += 1
                     kind = "Text"
             tag = values.ELEMENT_FOR_TYPE[kind]
-            self.out.add(f"<{tag}>{_text(values.format_value(value.value))}</{tag}>\n")
+            self.out.add(f"<{tag}>{self._text(values.format_value(value.value))}</{tag}>\n")
         self.out.add("</VariableValue>\n")
 
     def _case(self, case: Case) -> None:
-        self.out.add("<Case" + _attrs((("guid", self.guids.out(case.guid)), ("name", case.name))) + ">\n")
+        self.out.add("<Case" + self._attrs((("guid", self.guids.out(case.guid)), ("name", case.name))) + ">\n")
         self._description(case.description)
         self._refs("CodeRef", case.code_refs)
         for value in case.variable_values:
@@ -357,7 +357,7 @@ class ProjectWriter:
         self.out.add("</Case>\n")
 
     def _set(self, group: Set) -> None:
-        self.out.add("<Set" + _attrs((("guid", self.guids.out(group.guid)), ("name", group.name or ""))) + ">\n")
+        self.out.add("<Set" + self._attrs((("guid", self.guids.out(group.guid)), ("name", group.name or ""))) + ">\n")
         self._description(group.description)
         self._refs("MemberCode", group.member_codes)
         self._refs("MemberSource", group.member_sources)
@@ -365,7 +365,7 @@ class ProjectWriter:
         self.out.add("</Set>\n")
 
     def _link(self, link: Link) -> None:
-        self.out.add("<Link" + _attrs((
+        self.out.add("<Link" + self._attrs((
             ("guid", self.guids.out(link.guid)), ("name", link.name), ("direction", link.direction),
             ("color", self._color(link.color)), ("originGUID", self.guids.opt(link.origin)),
             ("targetGUID", self.guids.opt(link.target)))) + ">\n")
@@ -374,15 +374,15 @@ class ProjectWriter:
 
     def _graph(self, graph: Graph) -> None:
         g = self.guids
-        self.out.add("<Graph" + _attrs((("guid", g.out(graph.guid)), ("name", graph.name))) + ">\n")
+        self.out.add("<Graph" + self._attrs((("guid", g.out(graph.guid)), ("name", graph.name))) + ">\n")
         for vertex in graph.vertices:
-            self.out.add("<Vertex" + _attrs((
+            self.out.add("<Vertex" + self._attrs((
                 ("guid", g.out(vertex.guid)), ("representedGUID", g.opt(vertex.represented)),
                 ("name", vertex.name), ("firstX", str(vertex.first_x)), ("firstY", str(vertex.first_y)),
                 ("secondX", _str(vertex.second_x)), ("secondY", _str(vertex.second_y)), ("shape", vertex.shape),
                 ("color", self._color(vertex.color)))) + "/>\n")
         for edge in graph.edges:
-            self.out.add("<Edge" + _attrs((
+            self.out.add("<Edge" + self._attrs((
                 ("guid", g.out(edge.guid)), ("representedGUID", g.opt(edge.represented)), ("name", edge.name),
                 ("sourceVertex", g.out(edge.source_vertex)), ("targetVertex", g.out(edge.target_vertex)),
                 ("color", self._color(edge.color)), ("direction", edge.direction),
@@ -405,16 +405,16 @@ class ProjectWriter:
     def _text_document(self, tag: str, source: Source) -> None:
         paths = self.plan.of(source)
         inline = source.text if paths.inline else None
-        self.out.add(f"<{tag}" + _attrs((
+        self.out.add(f"<{tag}" + self._attrs((
             ("guid", self.guids.out(source.guid)), ("name", source.name), ("richTextPath", paths.rich),
             ("plainTextPath", None if inline is not None else paths.plain), *self._authorship(source))) + ">\n")
         self._description(source.description)
         if inline is not None:
-            self.out.add(f"<PlainTextContent>{_text(inline)}</PlainTextContent>\n")
+            self.out.add(f"<PlainTextContent>{self._text(inline)}</PlainTextContent>\n")
         mapping = self._mapping(source)
         if tag == "Transcript":
             for point in source.sync_points:
-                self.out.add("<SyncPoint" + _attrs((
+                self.out.add("<SyncPoint" + self._attrs((
                     ("guid", self.guids.out(point.guid)), ("timeStamp", _str(point.timestamp)),
                     ("position", _str(_to_unit(mapping, point.position))))) + "/>\n")
         for selection in source.selections:
@@ -440,7 +440,7 @@ class ProjectWriter:
     def _media_source(self, source: Source) -> None:
         tag = _MEDIA_TAGS[source.kind]
         paths = self.plan.of(source)
-        self.out.add(f"<{tag}" + _attrs((
+        self.out.add(f"<{tag}" + self._attrs((
             ("guid", self.guids.out(source.guid)), ("name", source.name), ("path", paths.media),
             ("currentPath", source.current_path), *self._authorship(source))) + ">\n")
         self._description(source.description)
@@ -476,7 +476,7 @@ class ProjectWriter:
             if kind == "PDF":
                 where = (("page", str(selection.page or 0)), *where)
         tag = _SELECTION_TAGS[kind]
-        self.out.add(f"<{tag}" + _attrs((("guid", self.guids.out(selection.guid)), ("name", selection.name),
+        self.out.add(f"<{tag}" + self._attrs((("guid", self.guids.out(selection.guid)), ("name", selection.name),
                                          *where, *self._authorship(selection))) + ">\n")
         self._description(selection.description)
         if kind == "PDF" and selection.representation is not None:

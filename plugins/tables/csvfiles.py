@@ -201,6 +201,8 @@ class CsvTablesReader(TableReader):
         member = self.prefix + relative
         if member not in self.members:
             return None
+        for _chunk in self.zip.chunks(member):
+            pass  # unpacked once now, so a damaged member is a ReadError here and not later
         return Blob(name, zip_path=str(self.path), member=member, size=self.zip.getinfo(member).file_size)
 
 

@@ -128,9 +128,8 @@ class WorkbookReader(TableReader):
         open_zip(path, limits).close()  # the checks on size, ratio and member names, before openpyxl unpacks
         try:
             self.workbook = load_workbook(path, read_only=True, data_only=False, keep_links=False)
-        except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-            raise ReadError(path, f"not a readable Excel workbook ({exc})",
-                            hint="save it again from the spreadsheet program as .xlsx") from None
+        except Exception as exc:  # openpyxl fails on damaged files in many ways; each is the file's fault
+            raise _damaged(path, exc) from None
         self._files: dict[str, Blob] | None = None
 
     def close(self) -> None:
@@ -139,10 +138,13 @@ class WorkbookReader(TableReader):
     def raw_rows(self, table: Table) -> Iterator[tuple[int, list[Any]]]:
         if table.name not in self.workbook.sheetnames:
             return
-        sheet = self.workbook[table.name]
-        sheet.reset_dimensions()  # trust the cells, not a dimension another program may have got wrong
-        for number, cells in enumerate(sheet.iter_rows(values_only=True), 1):
-            yield number, list(cells)
+        try:
+            sheet = self.workbook[table.name]
+            sheet.reset_dimensions()  # trust the cells, not a dimension another program may have got wrong
+            for number, cells in enumerate(sheet.iter_rows(values_only=True), 1):
+                yield number, list(cells)
+        except Exception as exc:  # as in __init__: a damaged sheet
+            raise _damaged(self.path, exc, table.name) from None
 
     def decode(self, cell: Any) -> Any:
         if isinstance(cell, str):
@@ -181,6 +183,11 @@ class WorkbookReader(TableReader):
             pieces.setdefault(relative, []).append(piece)
         return {relative: Blob(PurePosixPath(relative).name, data=b"".join(parts))
                 for relative, parts in pieces.items()}
+
+
+def _damaged(path: object, exc: Exception, sheet: str | None = None) -> ReadError:
+    return ReadError(path, f"not a readable Excel workbook ({type(exc).__name__}: {exc})", location=sheet,
+                     hint="the file is damaged; save it again from the spreadsheet program as .xlsx")
 
 
 def sniff_workbook(path: Path) -> float:
