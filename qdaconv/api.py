@@ -87,6 +87,10 @@ def write(project: Project, path: str | os.PathLike, fmt: str | None = None, *, 
         if strict and not report.lossless:
             raise LossError(report)
         _commit(temporary, target)
+    except LossError:
+        raise
+    except WriteError as exc:  # name the user's path, not the temporary one
+        raise WriteError(str(exc).replace(str(temporary), str(target))) from None
     except OSError as exc:
         raise WriteError(f"{target}: cannot write: {exc.strerror or exc}") from None
     finally:

@@ -82,7 +82,8 @@ def formats_markdown(registry: Registry) -> str:
     lines = ["| name | title | extensions | read | write |", "|---|---|---|---|---|"]
     for fmt in registry:
         endings = ", ".join(f"`{e}`" for e in fmt.extensions) + (" folder" if fmt.folder else "")
-        lines.append(f"| `{fmt.name}` | {fmt.title} | {endings.strip()} | {'yes' if fmt.can_read else '-'} "
+        title = fmt.title.replace("|", "\\|")
+        lines.append(f"| `{fmt.name}` | {title} | {endings.strip()} | {'yes' if fmt.can_read else '-'} "
                      f"| {'yes' if fmt.can_write else '-'} |")
     return "\n".join(lines)
 

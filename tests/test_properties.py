@@ -185,16 +185,22 @@ def test_every_project_survives_each_lossless_format(fmt: str, project: Project)
         assert result.same, result.render_text()
 
 
+PLACES = {
+    "code name": lambda project, bad: setattr(project.codes[0], "name", f"theme{bad}"),
+    "code description": lambda project, bad: setattr(project.codes[0], "description", f"a{bad}b"),
+    "source text": lambda project, bad: setattr(project.sources[0], "plain_text", f"a{bad}b"),
+    "project name": lambda project, bad: setattr(project, "name", f"a{bad}b"),
+    "note text": lambda project, bad: setattr(project.notes[0], "plain_text", f"{bad}"),
+    "case name": lambda project, bad: setattr(project.cases[0], "name", f"Anna{bad}"),
+}
+
+
 @PROPERTIES
-@given(project=projects(), bad=st.sampled_from(XML_ILLEGAL), where=st.sampled_from(["code", "text", "project"]))
-def test_refi_writer_does_not_drop_illegal_characters_silently(project: Project, bad: str, where: str) -> None:
+@given(bad=st.sampled_from(XML_ILLEGAL), where=st.sampled_from(sorted(PLACES)))
+def test_refi_writer_does_not_drop_illegal_characters_silently(bad: str, where: str) -> None:
     """A character XML cannot hold is refused (WriteError) or replaced and reported as loss: never silently lost."""
-    if where == "code":
-        project.codes[0].name += bad
-    elif where == "text":
-        project.sources.append(Source("0B5C0000-0000-4000-8000-000000000001", "Text", "odd", plain_text=f"a{bad}b"))
-    else:
-        project.name += bad
+    project = _seed_project()
+    PLACES[where](project, bad)
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "project.qdpx"
         try:
@@ -204,7 +210,7 @@ def test_refi_writer_does_not_drop_illegal_characters_silently(project: Project,
             return
         back = qdaconv.read(path)
         same = qdaconv.diff(project, back).same
-        assert same or not report.lossless, "a character XML cannot hold was changed without a loss report"
+        assert same or not report.lossless, f"{bad!r} in the {where} was changed without a loss report"
 
 
 # ------------------------------------------------------------------------------------------ corruptions
@@ -304,6 +310,23 @@ def test_converting_a_damaged_file_leaves_nothing_behind(fmt: str, data: st.Data
         else:
             assert [p.name for p in target.parent.iterdir()] == ["converted.xlsx"]
             assert zipfile.is_zipfile(target)
+
+
+@pytest.mark.parametrize("fmt", ["refi-qdpx", "refi-qde", "refi-qdc"])
+@PROPERTIES
+@given(data=st.data())
+def test_validating_a_damaged_file_finds_no_internal_failure(fmt: str, data: st.DataObject) -> None:
+    """The validator reports damage as findings; a check or reader that breaks on it is a bug."""
+    from qdaconv.validation import validate
+
+    damaged = data.draw(corruptions(seed_bytes(fmt)))
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"damaged{CORRUPTIBLE[fmt]}"
+        path.write_bytes(damaged)
+        report = validate(path)
+    broken = [str(issue) for issue in report.issues
+              if issue.rule == "CHECK-FAILED" or "reader failed" in issue.message]
+    assert broken == []
 
 
 @PROPERTIES

@@ -143,7 +143,7 @@ class Builder:
 
     def _users(self) -> None:
         for row in self._rows("users"):
-            user = User(row["guid"] or new_guid(), row["name"], row["id"])
+            user = User(_guid(row), row["name"], row["id"])
             self.project.users.append(user)
             self.users.add(user.guid, user, user.name, user.id)
 
@@ -161,7 +161,7 @@ class Builder:
 
     def _codes(self) -> None:
         rows = list(self._rows("codes"))
-        codes = [Code(row["guid"] or new_guid(), self.required(row, "name"),
+        codes = [Code(_guid(row), self.required(row, "name"),
                       row["codable"] if row["codable"] is not None else True, row["color"], row["description"])
                  for row in rows]
         parents = self._code_parents(rows, codes)
@@ -212,14 +212,14 @@ class Builder:
 
     def _variables(self) -> None:
         for row in self._rows("variables"):
-            variable = Variable(row["guid"] or new_guid(), self.required(row, "name"), row["type"] or "Text",
+            variable = Variable(_guid(row), self.required(row, "name"), row["type"] or "Text",
                                 row["description"])
             self.project.variables.append(variable)
             self.variables.add(variable.guid, variable, variable.name)
 
     def _cases(self) -> None:
         for row in self._rows("cases"):
-            case = Case(row["guid"] or new_guid(), row["name"], row["description"])
+            case = Case(_guid(row), row["name"], row["description"])
             self.project.cases.append(case)
             self.cases.add(case.guid, case, case.name)
 
@@ -239,7 +239,7 @@ class Builder:
                     self.pending.append((source, role, row))
 
     def _document(self, row: Row, table: str) -> Source:
-        source = Source(row["guid"] or new_guid(), row["kind"] or _DEFAULT_KIND[table], row["name"],
+        source = Source(_guid(row), row["kind"] or _DEFAULT_KIND[table], row["name"],
                         row["description"], plain_text_path=row["plain_text_path"],
                         rich_text_path=row["rich_text_path"], path=row["path"], current_path=row["current_path"],
                         **self.authorship(row))
@@ -268,13 +268,13 @@ class Builder:
     def _sync_points(self) -> None:
         for row in self._rows("sync_points"):
             transcript = self.obj(row, "transcript", self.documents)
-            transcript.sync_points.append(SyncPoint(row["guid"] or new_guid(), row["position"], row["timestamp"]))
+            transcript.sync_points.append(SyncPoint(_guid(row), row["position"], row["timestamp"]))
 
     def _segments(self) -> None:
         for row in self._rows("segments"):
             source = self.obj(row, "source", self.documents)
             selection = Selection(
-                row["guid"] or new_guid(), row["kind"] or "PlainText", row["name"], row["description"],
+                _guid(row), row["kind"] or "PlainText", row["name"], row["description"],
                 row["start"], row["end"], row["page"], row["first_x"], row["first_y"], row["second_x"],
                 row["second_y"], row["from_sync"], row["to_sync"], **self.authorship(row))
             source.selections.append(selection)
@@ -310,7 +310,7 @@ class Builder:
             code = self.ref(row, "code", self.codes)
             if code is None:
                 code = self.ref(row, "code_path", self.codes, required=True)
-            coding = Coding(row["guid"] or new_guid(), code, self.user(row, "coder"), row["created"])
+            coding = Coding(_guid(row), code, self.user(row, "coder"), row["created"])
             if row["selection"] is None:
                 source.codings.append(coding)
             else:
@@ -351,7 +351,7 @@ class Builder:
 
     def _sets(self) -> None:
         for row in self._rows("sets"):
-            group = Set(row["guid"] or new_guid(), self.required(row, "name"), row["description"])
+            group = Set(_guid(row), self.required(row, "name"), row["description"])
             self.project.sets.append(group)
             self.sets.add(group.guid, group, group.name)
 
@@ -364,14 +364,14 @@ class Builder:
 
     def _links(self) -> None:
         for row in self._rows("links"):
-            link = Link(row["guid"] or new_guid(), row["name"], row["direction"], row["color"], row["origin"],
+            link = Link(_guid(row), row["name"], row["direction"], row["color"], row["origin"],
                         row["target"])
             self.project.links.append(link)
             self.links.add(link.guid, link)
 
     def _graphs(self) -> None:
         for row in self._rows("graphs"):
-            graph = Graph(row["guid"] or new_guid(), row["name"])
+            graph = Graph(_guid(row), row["name"])
             self.project.graphs.append(graph)
             self.graphs.add(graph.guid, graph, graph.name)
 
@@ -379,14 +379,14 @@ class Builder:
         for row in self._rows("vertices"):
             graph = self.obj(row, "graph", self.graphs)
             graph.vertices.append(Vertex(
-                row["guid"] or new_guid(), row["first_x"] or 0, row["first_y"] or 0, row["second_x"],
+                _guid(row), row["first_x"] or 0, row["first_y"] or 0, row["second_x"],
                 row["second_y"], row["represented"], row["name"], row["shape"], row["color"]))
 
     def _edges(self) -> None:
         for row in self._rows("edges"):
             graph = self.obj(row, "graph", self.graphs)
             graph.edges.append(Edge(
-                row["guid"] or new_guid(), self.required(row, "source_vertex"), self.required(row, "target_vertex"),
+                _guid(row), self.required(row, "source_vertex"), self.required(row, "target_vertex"),
                 row["represented"], row["name"], row["color"], row["direction"], row["line_style"]))
 
     def _note_links(self) -> None:
@@ -416,6 +416,12 @@ class Builder:
             return found
         raise self._fail(row, "owner_type", f"unknown owner type {owner_type!r}",
                          hint="project, code, source, selection, coding or link")
+
+
+def _guid(row: Row) -> str:
+    """The row's GUID, or a new one for a row added without."""
+    guid = row["guid"]
+    return guid if guid is not None else new_guid()
 
 
 def build_project(reader: TableReader) -> Project:

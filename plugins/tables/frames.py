@@ -99,7 +99,8 @@ def coded_segments_frame(project: Project) -> pd.DataFrame:
     """
     codes = code_index(project)
     users = {guid_key(u.guid): u.name or u.id or u.guid for u in project.users}
-    variables = {guid_key(v.guid): v.name for v in project.variables}
+    on_cases = {guid_key(value.variable) for case in project.cases for value in case.variable_values}
+    variables = {guid_key(v.guid): v.name for v in project.variables if guid_key(v.guid) in on_cases}
     case_of: dict[str, Any] = {}
     for case in project.cases:
         for ref in [*case.selection_refs, *case.source_refs]:
