@@ -52,7 +52,12 @@ def _remove(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def _commit(temporary: Path, target: Path) -> None:
+def temporary_path(target: Path) -> Path:
+    """A hidden name beside `target` that ends like it (writers may look at the extension)."""
+    return target.with_name(f".qdaconv-{uuid.uuid4().hex[:8]}.{target.name}")
+
+
+def commit_output(temporary: Path, target: Path) -> None:
     """Move the finished output into place; an existing one (allowed by force) is replaced whole."""
     if target.is_dir() and not target.is_symlink():
         retired = target.with_name(f".{target.name}.qdaconv-old-{uuid.uuid4().hex[:8]}")
@@ -80,13 +85,13 @@ def write(project: Project, path: str | os.PathLike, fmt: str | None = None, *, 
     report = loss_for(project, writer)
     if strict and not report.lossless:
         raise LossError(report)
-    temporary = target.with_name(f".{target.name}.qdaconv-{uuid.uuid4().hex[:8]}.tmp")
+    temporary = temporary_path(target)
     try:
         extra = writer.write(project, temporary, **options) or []
         report.items.extend(extra)
         if strict and not report.lossless:
             raise LossError(report)
-        _commit(temporary, target)
+        commit_output(temporary, target)
     except LossError:
         raise
     except WriteError as exc:  # name the user's path, not the temporary one
@@ -107,7 +112,7 @@ def write_bytes(data: bytes | str, path: str | os.PathLike, *, force: bool = Fal
         raise WriteError(f"{target}: already exists; pass --force (force=True) to replace it")
     if not target.parent.is_dir():
         raise WriteError(f"{target}: the folder {target.parent} does not exist; create it first")
-    temporary = target.with_name(f".{target.name}.qdaconv-{uuid.uuid4().hex[:8]}.tmp")
+    temporary = temporary_path(target)
     try:
         temporary.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
         os.replace(temporary, target)

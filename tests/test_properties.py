@@ -13,7 +13,9 @@ checks.
 
 from __future__ import annotations
 
+import io
 import random
+import struct
 import tempfile
 import zipfile
 from datetime import UTC, date, datetime
@@ -240,23 +242,43 @@ CORRUPTIBLE = {"refi-qdpx": ".qdpx", "refi-qde": ".qde", "tables-csv": ".csv.zip
 
 
 def seed_bytes(fmt: str) -> bytes:
-    """The seed project written in `fmt` (once per session); a .qde is written inline, as one file."""
+    """The seed project written in `fmt` (once per session): texts as files, except a .qde that holds them inline."""
     if fmt not in _SEEDS:
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / f"seed{CORRUPTIBLE[fmt]}"
-            qdaconv.write(_seed_project(), path, fmt, inline_text=True)
+            qdaconv.write(_seed_project(), path, fmt, inline_text=fmt == "refi-qde", text_files=fmt != "refi-qde")
             _SEEDS[fmt] = path.read_bytes()
     return _SEEDS[fmt]
 
 
+def member_regions(data: bytes) -> list[tuple[int, int]]:
+    """(start, end) of each zip member's packed bytes, so that damage can aim inside one member."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            infos = archive.infolist()
+    except zipfile.BadZipFile:
+        return []
+    regions = []
+    for info in infos:
+        name_length, extra_length = struct.unpack_from("<HH", data, info.header_offset + 26)
+        start = info.header_offset + 30 + name_length + extra_length
+        if info.compress_size:
+            regions.append((start, start + info.compress_size))
+    return regions
+
+
 @st.composite
 def corruptions(draw: st.DrawFn, data: bytes) -> bytes:
-    """The file with a few bytes flipped, cut off, inserted or overwritten."""
+    """The file with a few bytes flipped, cut off, inserted or overwritten, anywhere or inside one zip member."""
     damaged = bytearray(data)
+    regions = member_regions(data)
     for _ in range(draw(st.integers(1, 4))):
-        kind = draw(st.sampled_from(["flip", "truncate", "insert", "overwrite"]))
+        kind = draw(st.sampled_from(["flip", "truncate", "insert", "overwrite", "member"]))
         at = draw(st.integers(0, max(len(damaged) - 1, 0)))
-        if kind == "flip" and damaged:
+        if kind == "member" and regions and len(damaged) == len(data):
+            start, end = draw(st.sampled_from(regions))
+            damaged[draw(st.integers(start, end - 1))] ^= 1 << draw(st.integers(0, 7))
+        elif kind == "flip" and damaged:
             damaged[at] ^= 1 << draw(st.integers(0, 7))
         elif kind == "truncate":
             del damaged[at:]

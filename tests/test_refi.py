@@ -329,3 +329,23 @@ def test_files_outside_the_project_folder_need_permission(tmp_path):
     assert any(w.rule == "REFI-FILE-EXTERNAL" and "talk" in w.message for w in kept.warnings)
     allowed = qdaconv.read(qde, allow_external=True)
     assert allowed.sources[0].file.read_bytes() == b"audio bytes"
+
+
+def test_qde_written_beside_its_input_leaves_the_input_files_intact(tmp_path, study_path):
+    """A .qde's files live in sources/ beside it: writing another .qde there must not clobber them."""
+    first = tmp_path / "first.qde"
+    qdaconv.convert(study_path, first)
+    before = {p.name: p.read_bytes() for p in (tmp_path / "sources").iterdir()}
+    qdaconv.convert(first, tmp_path / "second.qde")
+    assert {p.name: p.read_bytes() for p in (tmp_path / "sources").iterdir()} == before
+    assert qdaconv.diff(qdaconv.read(first), qdaconv.read(tmp_path / "second.qde")).same
+
+
+def test_qde_refuses_to_replace_other_files_in_sources(tmp_path, study_path):
+    qdaconv.convert(study_path, tmp_path / "first.qde")
+    victim = next((tmp_path / "sources").iterdir())
+    victim.write_bytes(b"someone else's file")
+    with pytest.raises(qdaconv.WriteError, match="already exists with other content"):
+        qdaconv.convert(study_path, tmp_path / "second.qde")
+    assert victim.read_bytes() == b"someone else's file"
+    assert not (tmp_path / "second.qde").exists()

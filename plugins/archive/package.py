@@ -9,17 +9,15 @@ checks the checksums and that the package's .qdpx and tables still describe the 
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import tempfile
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import qdaconv
-from qdaconv.api import detect, read, write
+from qdaconv.api import commit_output, detect, read, temporary_path, write
 from qdaconv.errors import FormatError, WriteError
 from qdaconv.model import Blob, Project, Source
 from qdaconv.plugins.archive.bag import (
@@ -95,7 +93,7 @@ def make_package(src: Path, out: Path, from_: str | None = None, force: bool = F
     reader = default_registry().get(from_) if from_ else detect(src)
     project = read(src, reader.name, **options)
     as_zip = out.suffix.lower() == ".zip"
-    staging = out.with_name(f".{out.name}.qdaconv-{uuid.uuid4().hex[:8]}.tmp")
+    staging = temporary_path(out)
     try:
         root = staging / "bag" if as_zip else staging
         extra_inputs = [Path(options["case_variables"])] if options.get("case_variables") else []
@@ -104,27 +102,14 @@ def make_package(src: Path, out: Path, from_: str | None = None, force: bool = F
             zipped = staging / "package.zip"
             # named after the input, not the output, so the bytes depend on the input alone
             write_zip(root, zipped, prefix=package_folder_name(src))
-            _replace(zipped, out)
+            commit_output(zipped, out)
         else:
-            _replace(staging, out)
+            commit_output(staging, out)
     except OSError as exc:
         raise WriteError(f"{out}: cannot write the package: {exc.strerror or exc}") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return out
-
-
-def _replace(finished: Path, target: Path) -> None:
-    """Move the finished output into place; an existing one (allowed by --force) is replaced whole."""
-    if target.is_dir() and not target.is_symlink():
-        retired = target.with_name(f".{target.name}.qdaconv-old-{uuid.uuid4().hex[:8]}")
-        os.replace(target, retired)
-        os.replace(finished, target)
-        shutil.rmtree(retired, ignore_errors=True)
-    else:
-        if target.exists():
-            target.unlink()
-        os.replace(finished, target)
 
 
 def _fill(project: Project, src: Path, src_title: str, root: Path, extra_inputs: list[Path]) -> None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO
 
+from qdaconv.errors import WriteError
 from qdaconv.formats import Loss
 from qdaconv.model import (
     TEXT_KINDS,
@@ -559,13 +560,46 @@ def write_qdpx(project: Project, path: Path, writer: ProjectWriter, compressleve
 
 
 def write_beside(plan: FilePlan, folder: Path) -> None:
-    """Write the planned source files into `folder` (a .qde's sources/ and large files beside a .qdpx)."""
+    """Write the planned source files into `folder` (a .qde's sources/ and large files beside a .qdpx).
+
+    A file already there with the same bytes is left alone (it may be the very file being copied,
+    as when a .qde is written beside its input); one with other bytes is never replaced. Each file
+    is written to a temporary name and renamed, and on failure the files written so far are removed.
+    """
     openers = _Openers()
+    created: list[Path] = []
     try:
         for name, blob in [*plan.members, *plan.beside]:
             target = folder / name
+            if target.exists():
+                if _same_bytes(openers, blob, target):
+                    continue
+                raise WriteError(f"{target}: already exists with other content; write into an empty folder, "
+                                 "or use --option inline_text=1 for a single self-contained file")
             target.parent.mkdir(parents=True, exist_ok=True)
-            with openers.open(blob) as source, open(target, "wb") as stream:
-                shutil.copyfileobj(source, stream, _CHUNK)
+            temporary = target.with_name(f".{target.name}.qdaconv.tmp")
+            try:
+                with openers.open(blob) as source, open(temporary, "wb") as stream:
+                    shutil.copyfileobj(source, stream, _CHUNK)
+                os.replace(temporary, target)
+            finally:
+                temporary.unlink(missing_ok=True)
+            created.append(target)
+    except BaseException:
+        for path in created:
+            path.unlink(missing_ok=True)
+        raise
     finally:
         openers.close()
+
+
+def _same_bytes(openers: _Openers, blob: Blob, target: Path) -> bool:
+    if blob.size is not None and blob.size != target.stat().st_size:
+        return False
+    with openers.open(blob) as source, open(target, "rb") as existing:
+        while True:
+            left, right = source.read(_CHUNK), existing.read(_CHUNK)
+            if left != right:
+                return False
+            if not left:
+                return True

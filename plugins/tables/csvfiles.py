@@ -29,13 +29,6 @@ csv.field_size_limit(MAX_CELL)
 # Media and office files are compressed already; deflating them again costs time for nothing.
 _STORED_SUFFIXES = frozenset({".mp4", ".m4a", ".mp3", ".mov", ".avi", ".wav", ".jpg", ".jpeg", ".png", ".gif",
                               ".docx", ".xlsx", ".zip", ".webm", ".ogg", ".flac"})
-_TEMPORARY = re.compile(r"\.(?P<name>.+)\.qdaconv-[0-9a-f]+\.tmp")
-
-
-def final_name(path: Path) -> str:
-    """The name the output will have: the core writes to `.NAME.qdaconv-XXXX.tmp` and renames it."""
-    match = _TEMPORARY.fullmatch(path.name)
-    return match.group("name") if match else path.name
 
 
 # ---------------------------------------------------------------- writing
@@ -86,7 +79,7 @@ def _write_table(stream: IO[str], table: Table, rows: Iterator[list[Any]]) -> No
 def write_csv_tables(project: Project, path: Path) -> None:
     """Write the tables to `path`: a zip when the output's name ends in .zip, else a folder."""
     flat = Flattener(project)
-    if final_name(path).lower().endswith(".zip"):
+    if path.name.lower().endswith(".zip"):  # the core's temporary name ends like the target's
         _write_zip(project, flat, path)
     else:
         _write_folder(project, flat, path)

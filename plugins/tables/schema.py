@@ -35,9 +35,6 @@ class Table:
     def __post_init__(self) -> None:
         object.__setattr__(self, "names", tuple(column.name for column in self.columns))
 
-    def column(self, name: str) -> Column:
-        return next(column for column in self.columns if column.name == name)
-
 
 def _c(name: str, type_: str = "string", description: str = "", derived: bool = False) -> Column:
     return Column(name, type_, description, derived)
