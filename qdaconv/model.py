@@ -13,12 +13,15 @@ from __future__ import annotations
 import io
 import uuid
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Literal
+
+from qdaconv.errors import ReadError
 
 if TYPE_CHECKING:
     from qdaconv.validation import Issue
@@ -66,8 +69,15 @@ class Blob:
         if self.data is not None:
             return io.BytesIO(self.data)
         if self.zip_path is not None and self.member is not None:
-            archive = zipfile.ZipFile(self.zip_path)
-            return _ZipMemberStream(archive, archive.open(self.member))
+            try:
+                archive = zipfile.ZipFile(self.zip_path)
+            except (zipfile.BadZipFile, NotImplementedError, ValueError, EOFError) as exc:
+                raise ReadError(self.zip_path, f"not a readable zip file ({exc})", location=self.member) from None
+            try:
+                return _ZipMemberStream(archive, archive.open(self.member), self.zip_path, self.member)
+            except (zipfile.BadZipFile, KeyError, NotImplementedError, RuntimeError, OSError, zlib.error) as exc:
+                archive.close()
+                raise _damaged(self.zip_path, self.member, exc) from None
         if self.file is not None:
             return open(self.file, "rb")
         raise ValueError(f"blob {self.name!r} has no location")
@@ -83,18 +93,27 @@ class Blob:
         return Path(self.name).suffix
 
 
-class _ZipMemberStream(io.RawIOBase):
-    """A zip member opened for reading that also closes its zip file."""
+def _damaged(zip_path: str, member: str, exc: Exception) -> ReadError:
+    return ReadError(zip_path, f"the member is damaged ({exc})", location=member,
+                     hint="the archive is truncated or corrupt; export it again")
 
-    def __init__(self, archive: zipfile.ZipFile, stream: BinaryIO) -> None:
+
+class _ZipMemberStream(io.RawIOBase):
+    """A zip member opened for reading that also closes its zip file; damage becomes a ReadError."""
+
+    def __init__(self, archive: zipfile.ZipFile, stream: BinaryIO, zip_path: str, member: str) -> None:
         self._archive = archive
         self._stream = stream
+        self._where = (zip_path, member)
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer) -> int:  # type: ignore[override]
-        data = self._stream.read(len(buffer))
+        try:
+            data = self._stream.read(len(buffer))
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
+            raise _damaged(*self._where, exc) from None
         buffer[: len(data)] = data
         return len(data)
 

@@ -114,6 +114,10 @@ def xml_read_error(exc: etree.XMLSyntaxError, path: object, member: str | None =
     if "amplification" in message or "entity" in message.lower():
         return ReadError(path, f"the XML uses entities, which qdaconv refuses to read ({message})",
                          location=location, hint="QDA-XML files never need entity declarations")
+    if "huge" in message.lower() or "too long" in message.lower():
+        return ReadError(path, "a text in the XML is longer than the 10,000,000 characters qdaconv reads inline",
+                         location=location, hint="keep long texts as files in sources/ (plainTextPath), "
+                         "as QDA programs do")
     return ReadError(path, f"malformed XML: {message}", location=location,
                      hint="the file is damaged or not XML; export it again from the program that made it")
 
@@ -173,7 +177,7 @@ class SafeZip:
         self.limits = limits or ZipLimits()
         try:
             self._zip = zipfile.ZipFile(self.path)
-        except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
+        except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError) as exc:
             if isinstance(exc, (FileNotFoundError, IsADirectoryError, PermissionError)):
                 raise
             raise ReadError(self.path, f"not a readable zip file ({exc})",
@@ -197,6 +201,9 @@ class SafeZip:
                 raise ReadError(self.path, f"the member {name!r} appears twice", location=name,
                                 hint="a zip with duplicate names is ambiguous; re-create it")
             seen.add(name)
+            if info.flag_bits & 0x1:
+                raise ReadError(self.path, f"the member {name!r} is encrypted", location=name,
+                                hint="export the project again without a password")
             if _is_symlink(info):
                 raise ReadError(self.path, f"the member {name!r} is a symbolic link", location=name,
                                 hint="links in a project archive are not allowed")
@@ -232,7 +239,7 @@ class SafeZip:
         info = self._zip.getinfo(name)
         try:
             stream = self._zip.open(info)
-        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as exc:
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError) as exc:
             raise ReadError(self.path, f"the member is damaged ({exc})", location=name,
                             hint="the archive is truncated or corrupt; export it again") from None
         return _LimitedStream(self, info, stream)

@@ -223,6 +223,37 @@ def make_duplicate(path: Path) -> Path:
     return path
 
 
+def patch_headers(path: Path, members: dict[str, bytes], edit: Callable[[bytearray, int, bytes], None]) -> Path:
+    """A zip of `members` with `edit(data, offset, signature)` applied to every local and central header."""
+    zip_of(path, members)
+    data = bytearray(path.read_bytes())
+    for signature in (b"PK\x03\x04", b"PK\x01\x02"):
+        for match in re.finditer(re.escape(signature), data):
+            edit(data, match.start(), signature)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def _set_encrypted(data: bytearray, start: int, signature: bytes) -> None:
+    flags_at = start + (6 if signature == b"PK\x03\x04" else 8)
+    struct.pack_into("<H", data, flags_at, struct.unpack_from("<H", data, flags_at)[0] | 1)
+
+
+def _set_future_version(data: bytearray, start: int, signature: bytes) -> None:
+    if signature == b"PK\x01\x02":
+        struct.pack_into("<H", data, start + 6, 100)  # "version needed to extract": 10.0
+
+
+def make_encrypted(path: Path) -> Path:
+    """Members flagged as encrypted: qdaconv has no password and must say so."""
+    return patch_headers(path, {"project.qde": qde()}, _set_encrypted)
+
+
+def make_future_version(path: Path) -> Path:
+    """A zip that says it needs a zip version newer than any reader supports."""
+    return patch_headers(path, {"project.qde": qde()}, _set_future_version)
+
+
 def make_huge_text(path: Path) -> Path:
     """A text node over lxml's 10 MB limit, in letters that do not compress much."""
     letters = os.urandom(12 * MIB).translate(bytes(97 + b % 26 for b in range(256))).decode()
@@ -319,6 +350,9 @@ CORPUS: list[Hostile] = [
     Hostile("damaged-member.qdpx", make_damaged_member, r"damaged|corrupt|CRC"),
     Hostile("lying-source-for-xlsx.qdpx", make_lying_source, r"damaged|declared size|CRC", target="out.xlsx"),
     Hostile("damaged-member-for-csv.qdpx", make_damaged_member, r"damaged|corrupt|CRC", target="out.csv.zip"),
+    Hostile("encrypted.qdpx", make_encrypted, r"encrypt|password"),
+    Hostile("future-version.qdpx", make_future_version, r"version|not supported|not a readable zip",
+            from_="refi-qdpx"),
     Hostile("random.qde", lambda p: _write(p, os.urandom(8192)), r"not a format|malformed"),
     Hostile("not-xml-forced.qde", lambda p: _write(p, b"\x00\x01binary\xff\xfe" * 300), r"malformed|not XML",
             from_="refi-qde"),

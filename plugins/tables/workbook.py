@@ -111,10 +111,23 @@ def _file_pieces(files: dict[str, Blob]) -> Iterator[list[Any]]:
 def write_workbook(project: Project, path: Path) -> None:
     flat = Flattener(project)
     workbook = Workbook(write_only=True)
-    for table, rows in flat.tables():
-        _write_sheet(workbook, table, rows)
-    _write_sheet(workbook, FILES_TABLE, _file_pieces(flat.files))
-    workbook.save(path)
+    try:
+        for table, rows in flat.tables():
+            _write_sheet(workbook, table, rows)
+        _write_sheet(workbook, FILES_TABLE, _file_pieces(flat.files))
+        workbook.save(path)
+    except BaseException:
+        _discard(workbook)
+        raise
+
+
+def _discard(workbook: Workbook) -> None:
+    """Finish the half-written sheets quietly, so their writers do not complain when collected."""
+    for sheet in workbook.worksheets:
+        try:
+            sheet.close()
+        except Exception:  # the sheet is being thrown away; only its clean-up is wanted
+            pass
 
 
 # ---------------------------------------------------------------- reading
