@@ -63,9 +63,23 @@ def parse_options(pairs: tuple[str, ...], **named: Any) -> dict[str, Any]:
     return options
 
 
+#: a rule with more reader warnings than this shows the first few, then how many more
+WARNINGS_PER_RULE = 10
+WARNINGS_SHOWN_OF_MANY = 5
+
+
 def _warn(project: Project) -> None:
+    """Reader warnings on stderr: the first few of each rule, then how many more there are."""
+    by_rule: dict[str, list] = {}
     for issue in project.warnings:
-        click.echo(f"qdaconv: {issue}", err=True)
+        by_rule.setdefault(issue.rule, []).append(issue)
+    for rule, issues in by_rule.items():
+        shown = issues if len(issues) <= WARNINGS_PER_RULE else issues[:WARNINGS_SHOWN_OF_MANY]
+        for issue in shown:
+            click.echo(f"qdaconv: {issue}", err=True)
+        if len(shown) < len(issues):
+            click.echo(f"qdaconv: ... and {len(issues) - len(shown)} more {rule} "
+                       "(`qdaconv validate --json` lists them all)", err=True)
 
 
 @click.group(cls=QdaconvGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -16,8 +16,8 @@ from qdaconv.model import Project
 from qdaconv.safety import ZipLimits
 
 from .build import build_project
-from .csvfiles import CsvTablesReader, sniff_csv_tables, write_csv_tables
-from .workbook import WorkbookReader, sniff_workbook, write_workbook
+from .csvfiles import CsvTablesReader, write_csv_tables
+from .sniff import sniff_csv_tables, sniff_workbook
 
 _LIMIT_OPTIONS = {
     "max_uncompressed": "reading a .csv.zip or .xlsx: most bytes all members may unpack to (default 32 GiB)",
@@ -68,6 +68,8 @@ class XlsxTables(Format):
         return _sniff(sniff_workbook, path)
 
     def read(self, path: Path, **options: Any) -> Project:
+        from .workbook import WorkbookReader  # loads openpyxl, so only when a workbook is read
+
         reader = WorkbookReader(Path(path), ZipLimits.from_options(options))
         try:
             return build_project(reader)
@@ -75,6 +77,8 @@ class XlsxTables(Format):
             reader.close()
 
     def write(self, project: Project, path: Path, **options: Any) -> None:
+        from .workbook import write_workbook  # loads openpyxl, so only when a workbook is written
+
         write_workbook(project, Path(path))
 
 

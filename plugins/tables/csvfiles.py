@@ -130,7 +130,7 @@ class CsvTablesReader(TableReader):
         self.folder = path if path.is_dir() else None
         self.zip = None if self.folder else open_zip(path, limits)
         self.members = frozenset(self.zip.names()) if self.zip else frozenset()
-        self.prefix = _package_prefix(sorted(self.members))
+        self.prefix = package_prefix(sorted(self.members))
         if not any(self._exists(name) for name in [PACKAGE_FILE, *(f"{t.name}.csv" for t in TABLES)]):
             self.close()
             raise ReadError(path, "no tables here: neither datapackage.json nor any of the table CSV files",
@@ -219,7 +219,7 @@ class _RawStream(io.RawIOBase):
         super().close()
 
 
-def _package_prefix(names: list[str]) -> str:
+def package_prefix(names: list[str]) -> str:
     """The folder inside a zip that holds the tables: the top, or the one folder a zipped folder makes."""
     candidates = sorted((n for n in names if PurePosixPath(n).name == PACKAGE_FILE and n.count("/") <= 1),
                         key=lambda n: n.count("/"))
@@ -228,39 +228,3 @@ def _package_prefix(names: list[str]) -> str:
     tops = {n.split("/", 1)[0] + "/" for n in names if "/" in n and n.endswith(".csv") and n.count("/") == 1}
     return tops.pop() if len(tops) == 1 and not any(n.endswith(".csv") and "/" not in n for n in names) else ""
 
-
-def read_package_json(text: str) -> dict[str, Any] | None:
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def package_score(data: dict[str, Any] | None) -> float:
-    """How sure a datapackage.json is one of ours: 1.0 with our marker, 0.6 with our tables, else 0."""
-    if data is None:
-        return 0.0
-    marker = data.get("qdaconv")
-    if isinstance(marker, dict) and marker.get("layout") == PROFILE:
-        return 1.0
-    resources = data.get("resources")
-    names = {r.get("name") for r in resources if isinstance(r, dict)} if isinstance(resources, list) else set()
-    return 0.6 if {"codes", "codings", "sources"} <= names else 0.0
-
-
-def sniff_csv_tables(path: Path) -> float:
-    if path.is_dir():
-        package = path / PACKAGE_FILE
-        if package.is_file() and package.stat().st_size < 10 * 1024 * 1024:
-            return package_score(read_package_json(package.read_text(encoding="utf-8-sig", errors="replace")))
-        return 0.3 if (path / "codes.csv").is_file() and (path / "codings.csv").is_file() else 0.0
-    if not path.name.lower().endswith(".zip") or not zipfile.is_zipfile(path):
-        return 0.0
-    with zipfile.ZipFile(path) as archive:
-        names = archive.namelist()
-        prefix = _package_prefix(names)
-        member = prefix + PACKAGE_FILE
-        if member not in names or archive.getinfo(member).file_size > 10 * 1024 * 1024:
-            return 0.0
-        return package_score(read_package_json(archive.read(member).decode("utf-8-sig", errors="replace")))

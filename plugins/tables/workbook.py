@@ -10,8 +10,6 @@ can read the transcripts, anything else as base64.
 from __future__ import annotations
 
 import base64
-import re
-import zipfile
 from collections.abc import Iterator
 from itertools import chain, islice
 from pathlib import Path, PurePosixPath
@@ -36,7 +34,6 @@ CELL_LIMIT = 32767
 TEXT_PIECE = 4000  # code points; even escaped or astral, a piece stays under CELL_LIMIT
 BINARY_PIECE = 24000  # bytes; 32,000 characters of base64
 _WIDTH_SAMPLE = 200
-_TABLE_SHEETS = frozenset({"project", "codes", "sources", "segments", "codings"})
 
 
 # ---------------------------------------------------------------- writing
@@ -201,20 +198,4 @@ class WorkbookReader(TableReader):
 def _damaged(path: object, exc: Exception, sheet: str | None = None) -> ReadError:
     return ReadError(path, f"not a readable Excel workbook ({type(exc).__name__}: {exc})", location=sheet,
                      hint="the file is damaged; save it again from the spreadsheet program as .xlsx")
-
-
-def sniff_workbook(path: Path) -> float:
-    """0.95 for a workbook with the tables' sheets, else 0."""
-    if path.is_dir() or not zipfile.is_zipfile(path):
-        return 0.0
-    with zipfile.ZipFile(path) as archive:
-        try:
-            info = archive.getinfo("xl/workbook.xml")
-        except KeyError:
-            return 0.0
-        if info.file_size > 5 * 1024 * 1024:
-            return 0.0
-        xml = archive.read(info).decode("utf-8", errors="replace")
-    names = set(re.findall(r"<(?:\w+:)?sheet\b[^>]*\bname=\"([^\"]+)\"", xml))
-    return 0.95 if _TABLE_SHEETS <= names else 0.0
 

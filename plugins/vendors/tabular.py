@@ -21,10 +21,6 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-import openpyxl
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.utils.cell import get_column_letter
-
 from qdaconv.errors import ReadError
 from qdaconv.safety import ZipLimits, open_zip
 
@@ -125,6 +121,8 @@ def _indent(cell: Any) -> int:
 
 
 def _xlsx_table(path: Path, limit: int | None, limits: ZipLimits | None = None) -> Table:
+    import openpyxl  # heavy (it brings numpy): loaded only once an xlsx is really opened
+
     # member names, sizes and compression ratios are checked before openpyxl unpacks anything
     open_zip(path, limits).close()
     try:
@@ -231,10 +229,9 @@ def unneutralise(text: str) -> str:
     return text
 
 
-def xlsx_cell(worksheet: Any, value: Any) -> Any:
-    """A write-only cell; text that looks like a formula is stored as text, marked as such for Excel."""
-    cell = WriteOnlyCell(worksheet, value=value)
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+def _as_text_if_formula(cell: Any) -> Any:
+    """The cell, with text that looks like a formula stored as text, marked as such for Excel."""
+    if isinstance(cell.value, str) and cell.value.startswith(FORMULA_STARTS):
         cell.data_type = "s"
         cell.quotePrefix = True
     return cell
@@ -246,9 +243,14 @@ ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 def write_xlsx(path: Path, sheet_title: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
     """Write one sheet; returns how many cells lost characters that xlsx cannot hold."""
-    workbook = openpyxl.Workbook(write_only=True)
+    # heavy (they bring numpy): loaded only when a workbook is written
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.utils.cell import get_column_letter
+
+    workbook = Workbook(write_only=True)
     worksheet = workbook.create_sheet(sheet_title)
-    worksheet.append([xlsx_cell(worksheet, name) for name in header])
+    worksheet.append([_as_text_if_formula(WriteOnlyCell(worksheet, value=name)) for name in header])
     cleaned = 0
     for row in rows:
         cells = []
@@ -256,7 +258,7 @@ def write_xlsx(path: Path, sheet_title: str, header: Sequence[str], rows: Iterab
             if isinstance(value, str) and ILLEGAL_XML.search(value):
                 value = ILLEGAL_XML.sub("", value)
                 cleaned += 1
-            cells.append(xlsx_cell(worksheet, value))
+            cells.append(_as_text_if_formula(WriteOnlyCell(worksheet, value=value)))
         worksheet.append(cells)
     for index, width in enumerate((60, 80), start=1):
         worksheet.column_dimensions[get_column_letter(index)].width = width
