@@ -986,27 +986,85 @@ def _uncodable_issues(index: _Index) -> list[Issue]:
 # ------------------------------------------------------------------------------------- many files
 
 
-def _known_suffixes(registry: Registry) -> set[str]:
-    return {suffix.lower() for fmt in registry for suffix in fmt.extensions if fmt.can_read}
+#: A folder format's sniff score from which its claim on a folder wins outright (the tables' marker).
+CERTAIN_CLAIM = 0.9
+#: The score from which a claim wins when nothing in the folder is claimed as strongly by a file format.
+PROBABLE_CLAIM = 0.5
 
 
-def _in_folder(folder: Path, suffixes: set[str]) -> list[Path]:
-    """Files under `folder` whose name ends in a readable format's extension; hidden ones skipped."""
-    found: list[Path] = []
-    for root, dirs, files in os.walk(folder):
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
-        for name in files:
-            if not name.startswith(".") and name.lower().endswith(tuple(suffixes)):
-                found.append(Path(root) / name)
-    return found
+class _Walk:
+    """Finds what to validate in a folder: whole projects in folder formats, and files with known endings.
+
+    A folder is one item when a folder format claims it with a certain score, or with a probable
+    one that no file anywhere beneath it beats (a transcripts folder holding a case-variables CSV
+    is still one project; a folder holding a README.txt and a .qdpx is not). Any other folder is
+    walked: its files with a known ending are items, and its subfolders are judged the same way.
+    Hidden files and folders are skipped.
+    """
+
+    def __init__(self, registry: Registry) -> None:
+        readers = [fmt for fmt in registry if fmt.can_read]
+        self.folder_formats = [fmt for fmt in readers if fmt.folder]
+        self.readers = readers
+        self.suffixes = tuple({suffix.lower() for fmt in readers for suffix in fmt.extensions})
+        self._file_scores: dict[Path, float] = {}
+
+    def items(self, folder: Path) -> list[Path]:
+        claim = self._claim(folder)
+        if claim >= CERTAIN_CLAIM or (claim >= PROBABLE_CLAIM and not self._beaten(folder, claim)):
+            return [folder]
+        found: list[Path] = []
+        for entry in sorted(self._entries(folder)):
+            found += self.items(entry) if entry.is_dir() else [entry]
+        return found
+
+    def _entries(self, folder: Path) -> Iterator[Path]:
+        """The visible subfolders (not through links, which may loop), and the visible files with a known ending."""
+        try:
+            entries = list(folder.iterdir())
+        except OSError:  # an unreadable folder holds nothing we can validate
+            return
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                yield entry
+            elif entry.is_file() and entry.name.lower().endswith(self.suffixes):
+                yield entry
+
+    def _files_beneath(self, folder: Path) -> Iterator[Path]:
+        for root, dirs, files in os.walk(folder):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            yield from (Path(root) / name for name in sorted(files)
+                        if not name.startswith(".") and name.lower().endswith(self.suffixes))
+
+    def _beaten(self, folder: Path, claim: float) -> bool:
+        return any(self._file_score(path) >= claim for path in self._files_beneath(folder))
+
+    def _claim(self, folder: Path) -> float:
+        return max((_score(fmt, folder) for fmt in self.folder_formats), default=0.0)
+
+    def _file_score(self, path: Path) -> float:
+        if path not in self._file_scores:
+            self._file_scores[path] = max((_score(fmt, path) for fmt in self.readers), default=0.0)
+        return self._file_scores[path]
+
+
+def _score(fmt: Format, path: Path) -> float:
+    try:
+        return float(fmt.sniff(path))
+    except Exception:  # sniff must never raise; a broken one only loses its vote
+        return 0.0
 
 
 def expand_paths(args: Iterable[str | os.PathLike], registry: Registry | None = None) -> list[Path]:
-    """The files named by files, folders (searched recursively for known extensions) and globs.
+    """The files and folder-format projects named by files, folders and globs.
 
-    Raises QdaconvError for an argument that matches nothing, so a typo is not a silent pass.
+    A folder is searched as `_Walk` describes; a folder that is itself a project (a tables
+    folder, a transcripts folder) is one item. Raises QdaconvError for an argument that matches
+    nothing, so a typo is not a silent pass.
     """
-    suffixes: set[str] | None = None
+    walk: _Walk | None = None
     paths: dict[Path, None] = {}
     for arg in args:
         text = os.fspath(arg)
@@ -1014,11 +1072,12 @@ def expand_paths(args: Iterable[str | os.PathLike], registry: Registry | None = 
         if path.is_file():
             matches = [path]
         elif path.is_dir():
-            suffixes = suffixes if suffixes is not None else _known_suffixes(registry or _registry())
-            matches = sorted(_in_folder(path, suffixes))
+            walk = walk or _Walk(registry or _registry())
+            matches = walk.items(path)
             if not matches:
-                raise QdaconvError(f"{text}: the folder holds no file qdaconv can read "
-                                   f"(known endings: {', '.join(sorted(suffixes)) or 'none'})")
+                endings = ", ".join(sorted(walk.suffixes)) or "none"
+                raise QdaconvError(f"{text}: the folder holds no project or file qdaconv can read "
+                                   f"(known endings: {endings})")
         elif glob.has_magic(text):
             matches = [Path(p) for p in sorted(glob.glob(text, recursive=True)) if Path(p).is_file()]
             if not matches:

@@ -11,7 +11,7 @@ import pluggy
 import pytest
 from lxml import etree
 
-from qdaconv import hookspecs
+from qdaconv import hookspecs, write
 from qdaconv.errors import QdaconvError, ReadError
 from qdaconv.formats import Format
 from qdaconv.hookspecs import hookimpl
@@ -40,6 +40,7 @@ from qdaconv.validation import (
     Issue,
     Report,
     Severity,
+    expand_paths,
     info,
     model_issues,
     render_json,
@@ -49,6 +50,7 @@ from qdaconv.validation import (
     rules_table,
     summary_line,
     validate,
+    validate_many,
     warning,
 )
 
@@ -542,3 +544,72 @@ def test_catalogue():
             "XML-MALFORMED"} <= set(RULES)
     table = rules_table()
     assert table.count("\n") == len(RULES) + 1 and "`GUID-DUPLICATE` | integrity | error" in table
+
+
+# ------------------------------------------------------------------ folders that are projects
+
+
+@pytest.fixture
+def archive(tmp_path) -> Path:
+    """A folder of studies: a tables folder, a transcripts folder, a .qdpx, a folder of notes."""
+    project = small_project()
+    write(project, tmp_path / "tables", "tables-csv")
+    write(project, tmp_path / "study.qdpx")
+    interviews = tmp_path / "interviews"
+    interviews.mkdir()
+    (interviews / "anna.txt").write_text(TEXT, encoding="utf-8")
+    (interviews / "cases.csv").write_text("case,wave\nanna,1\n", encoding="utf-8")  # case variables
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "README.txt").write_text("About this archive.\n", encoding="utf-8")
+    (tmp_path / ".cache").mkdir()
+    write(project, tmp_path / ".cache" / "tables", "tables-csv")
+    return tmp_path
+
+
+def relative(paths: list[Path], root: Path) -> list[str]:
+    return [path.relative_to(root).as_posix() for path in paths]
+
+
+def test_a_folder_format_project_is_one_item_not_its_files(archive):
+    assert relative(expand_paths([archive]), archive) == ["docs", "interviews", "study.qdpx", "tables"]
+    assert expand_paths([archive / "tables"]) == [archive / "tables"]  # given directly, it is still one
+    assert expand_paths([archive / "interviews"]) == [archive / "interviews"]
+
+
+def test_the_folder_projects_validate_as_their_formats(archive):
+    reports = {Path(r.file).name: r for r in validate_many(expand_paths([archive]), jobs=1)}
+    assert {name: r.format for name, r in reports.items()} == {
+        "docs": "transcripts-folder", "interviews": "transcripts-folder", "study.qdpx": "refi-qdpx",
+        "tables": "tables-csv"}
+    assert reports["tables"].valid and reports["study.qdpx"].valid and reports["interviews"].valid
+
+
+def test_a_probable_folder_claim_gives_way_to_the_files_in_it(archive):
+    # a README.txt beside a .qdpx makes a transcripts folder in name only: the .qdpx is the study
+    (archive / "README.txt").write_text("About this archive.\n", encoding="utf-8")
+    assert relative(expand_paths([archive]), archive) == ["docs", "interviews", "study.qdpx", "tables"]
+    (archive / "docs" / "old").mkdir()
+    write(small_project(), archive / "docs" / "old" / "old.qdpx")  # beneath, as well as beside
+    assert relative(expand_paths([archive / "docs"]), archive) == ["docs/old/old.qdpx"]
+
+
+def test_a_tables_folder_is_claimed_although_its_csv_files_look_like_vendor_tables(archive):
+    # vendor sniffers claim the tables' codes.csv on its own; the tables' marker is certain
+    assert expand_paths([archive / "tables" / "codes.csv"]) == [archive / "tables" / "codes.csv"]
+    assert expand_paths([archive / "tables"]) == [archive / "tables"]
+
+
+def test_a_folder_of_unrelated_csv_files_is_still_walked_file_by_file(tmp_path):
+    (tmp_path / "data.csv").write_text("a,b\n1,2\n", encoding="utf-8")
+    (tmp_path / "survey").mkdir()
+    (tmp_path / "survey" / "answers.csv").write_text("respondent,answer\n1,yes\n", encoding="utf-8")
+    (tmp_path / "notes.md").write_text("not read", encoding="utf-8")
+    assert relative(expand_paths([tmp_path]), tmp_path) == ["data.csv", "survey/answers.csv"]
+    report = validate(tmp_path / "data.csv")
+    assert report.rule_ids() == {"FORMAT-UNKNOWN"} and not report.valid
+
+
+def test_a_folder_with_only_unknown_files_is_refused(tmp_path):
+    (tmp_path / "notes.md").write_text("not read", encoding="utf-8")
+    with pytest.raises(QdaconvError, match="no project or file"):
+        expand_paths([tmp_path])
