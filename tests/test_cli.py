@@ -82,3 +82,18 @@ def test_formats_lists_the_built_in_formats(cli):
     result = cli("formats", "--json")
     names = {row["name"] for row in json.loads(result.stdout)}
     assert {"refi-qdpx", "refi-qde", "refi-qdc", "tables-csv", "tables-xlsx"} <= names
+
+
+def test_many_warnings_of_one_rule_are_summed_up(tmp_path, cli):
+    from qdaconv.model import Project, Source
+
+    project = Project(name="gaps", sources=[
+        Source(guid=f"00000000-0000-4000-8000-{i:012d}", name=f"interview {i}",
+               plain_text_path=f"internal://00000000-0000-4000-8000-{i:012d}.txt") for i in range(12)])
+    path = tmp_path / "gaps.qdpx"
+    qdaconv.write(project, path)
+    result = cli("info", str(path))
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stderr.splitlines() if "REFI-FILE-MISSING" in line]
+    assert len(lines) == 6 and "and 7 more REFI-FILE-MISSING" in lines[-1]
+    assert "interview 0" in result.stderr and "interview 11" not in result.stderr
