@@ -26,7 +26,7 @@ from qdaconv.plugins.refi.writer import (
     write_qdpx,
 )
 from qdaconv.safety import ZipLimits, open_zip
-from qdaconv.validation import Issue, warning
+from qdaconv.validation import Issue, info, warning
 
 READ_OPTIONS = {
     "positions": "unit of text positions in the input: auto (by origin, checked on the coded spans), "
@@ -140,12 +140,12 @@ def _dialect_notes(project: Project, file: str) -> list[Issue]:
         repeated += sum(count - 1 for count in spans.values() if count > 1)
     issues = []
     if repeated:
-        issues.append(warning("REFI-SELECTION-REPEAT", f"{repeated} text selections repeat the span of another "
-                              "selection of the same source (one selection per coding, as NVivo writes)",
-                              file=file, hint="kept as they are"))
+        issues.append(info("REFI-SELECTION-REPEAT", f"{repeated} text selections repeat the span of another "
+                           "selection of the same source (one selection per coding, as NVivo writes)",
+                           file=file, hint="kept as they are"))
     if several:
-        issues.append(warning("REFI-MULTI-CODING", f"{several} selections carry several codings "
-                              "(as ATLAS.ti and qc write)", file=file, hint="kept as they are"))
+        issues.append(info("REFI-MULTI-CODING", f"{several} selections carry several codings "
+                           "(as ATLAS.ti and qc write)", file=file, hint="kept as they are"))
     return issues
 
 

@@ -8,7 +8,11 @@ counted and reported once per kind as a warning on `Project.warnings`.
 
 from __future__ import annotations
 
+import gc
+import re
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
@@ -37,7 +41,7 @@ from qdaconv.model import (
 from qdaconv.plugins.refi import values
 from qdaconv.plugins.refi.container import SourceFiles
 from qdaconv.safety import guarded, iterparse, refuse_entities, xml_read_error
-from qdaconv.validation import Issue, warning
+from qdaconv.validation import Issue, info, warning
 
 _AUTHORSHIP = {"creatingUser", "creationDateTime", "modifyingUser", "modifiedDateTime"}
 _TEXT_ATTRS = {"guid", "name", "richTextPath", "plainTextPath", *_AUTHORSHIP}
@@ -79,6 +83,16 @@ CONTAINERS = {"Users": "User", "Variables": "Variable", "Cases": "Case", "Source
               "Links": "Link", "Sets": "Set", "Graphs": "Graph"}
 _ITEMS = {"User", "Variable", "Case", "TextSource", *MEDIA_KINDS, "Note", "Link", "Set", "Graph"}
 _TAGS = [f"{{*}}{name}" for name in (*_ITEMS, "Project", "CodeBook", "Codebook", "Description", "NoteRef")]
+#: The usual GUID form (upper case, no braces): accepted at once, without the checks of other forms.
+_UPPER_GUID = re.compile(r"[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}")
+#: How many distinct dateTime values are remembered; codings made in one session share their times.
+_DATES_KEPT = 4096
+#: How many tags' local names are remembered (a QDA-XML document uses a few dozen).
+_NAMES_KEPT = 1024
+
+
+#: dialects the schema allows (GUIDs in lower case or braces): reported as information, not as problems
+_NOTES_NOT_PROBLEMS = frozenset({"REFI-GUID-FORM"})
 
 
 class _Notes:
@@ -101,8 +115,22 @@ class _Notes:
             rule, what = key
             example = self.examples[key]
             detail = f"{what} ({count}" + (f", e.g. {example}" if example else "") + ")"
-            found.append(warning(rule, detail, hint=self.hints[key], file=file))
+            report = info if rule in _NOTES_NOT_PROBLEMS else warning
+            found.append(report(rule, detail, hint=self.hints[key], file=file))
         return found
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cycle collector while the model is built: the model has no cycles, and full passes
+    over hundreds of thousands of new selections and codings took a fifth of the reading time."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 class QdeReader:
@@ -117,17 +145,20 @@ class QdeReader:
         self.root: etree._Element | None = None
         self.root_kind = ""
         self.filled: set[str] = set()
+        self._dates: dict[str, datetime] = {}
+        self._names: dict[object, str] = {}
 
     # ------------------------------------------------------------------ driving the parse
 
     def read(self, stream: IO[bytes]) -> Project:
         try:
-            for event, element in iterparse(guarded(stream, self.path, self.member), events=("start", "end"),
-                                            tag=_TAGS):
-                if self.root is None:
-                    self._start_root(element)
-                elif event == "end":
-                    self._end(element)
+            with _collector_paused():
+                for event, element in iterparse(guarded(stream, self.path, self.member), events=("start", "end"),
+                                                tag=_TAGS):
+                    if self.root is None:
+                        self._start_root(element)
+                    elif event == "end":
+                        self._end(element)
         except etree.XMLSyntaxError as exc:
             raise xml_read_error(exc, self.path, self.member) from None
         if self.root is None:
@@ -261,6 +292,8 @@ class QdeReader:
 
     def _guid(self, element: etree._Element, name: str, attribute: str = "guid") -> str:
         value = element.get(attribute)
+        if value is not None and _UPPER_GUID.fullmatch(value):
+            return value
         if value is None or not value.strip():
             value = new_guid()
             self.notes.add("REFI-REQUIRED", "a required GUID is missing; a new one was made", f"{name}@{attribute}")
@@ -280,7 +313,7 @@ class QdeReader:
                            "kept in the model; the writer replaces them with stable GUIDs")
 
     def _guid_ref(self, value: str | None) -> str | None:
-        if value is not None:
+        if value is not None and not _UPPER_GUID.fullmatch(value):
             self._check_guid(value)
         return value
 
@@ -302,6 +335,9 @@ class QdeReader:
     def _datetime(self, value: str | None) -> datetime | None:
         if value is None:
             return None
+        known = self._dates.get(value)
+        if known is not None:
+            return known
         try:
             parsed = values.parse_datetime(value)
         except ValueError:
@@ -310,6 +346,10 @@ class QdeReader:
         if parsed is None:
             return None
         if parsed.tzinfo is UTC:
+            # Only values that need no note are remembered, so that notes still count every one.
+            if len(self._dates) >= _DATES_KEPT:
+                self._dates.clear()
+            self._dates[value] = parsed
             return parsed
         if parsed.tzinfo is None:
             self.notes.add("REFI-DATETIME", "dateTimes without a time zone (taken as UTC)", value)
@@ -321,6 +361,8 @@ class QdeReader:
 
     def _int(self, element: etree._Element, attribute: str, required: bool = True) -> int | None:
         raw = element.get(attribute)
+        if raw is not None and raw.isdigit() and raw.isascii():  # the usual form, at once
+            return int(raw)
         if raw is None:
             if required:
                 self.notes.add("REFI-REQUIRED", "a required number is missing",
@@ -348,6 +390,15 @@ class QdeReader:
         target.created = self._datetime(get("creationDateTime"))
         target.modifying_user = get("modifyingUser")
         target.modified = self._datetime(get("modifiedDateTime"))
+
+    def _name(self, tag: object) -> str:
+        """The local name of a tag, remembered (a document uses few); "" for comments and the like."""
+        name = self._names.get(tag)
+        if name is None:
+            name = values.local_name(tag)
+            if len(self._names) < _NAMES_KEPT:
+                self._names[tag] = name
+        return name
 
     # ------------------------------------------------------------------ objects
 
@@ -486,13 +537,13 @@ class QdeReader:
         return source
 
     def _text_child(self, source: Source, child: etree._Element, tag: str) -> None:
-        name = values.local_name(child.tag)
-        if name == "Description":
+        name = self._name(child.tag)
+        if name == "PlainTextSelection":  # by far the most common, so tested first
+            source.selections.append(self._selection(child, "PlainText", name))
+        elif name == "Description":
             source.description = child.text or ""
         elif name == "PlainTextContent":
             source.plain_text = child.text or ""
-        elif name == "PlainTextSelection":
-            source.selections.append(self._selection(child, "PlainText"))
         elif name == "Coding" and tag != "Transcript":
             source.codings.append(self._coding(child))
         elif name == "NoteRef":
@@ -502,7 +553,7 @@ class QdeReader:
         elif name == "SyncPoint" and tag == "Transcript":
             source.sync_points.append(self._sync_point(child))
         elif name == "TranscriptSelection" and tag == "Transcript":
-            source.selections.append(self._selection(child, "Transcript"))
+            source.selections.append(self._selection(child, "Transcript", name))
         else:
             self._unknown(child, tag)
 
@@ -523,7 +574,7 @@ class QdeReader:
             elif name == "Transcript" and kind in ("Audio", "Video"):
                 source.transcripts.append(self._text_document(child, "Transcript"))
             elif SELECTION_KINDS.get(name) == kind:
-                source.selections.append(self._selection(child, kind))
+                source.selections.append(self._selection(child, kind, name))
             elif name == "Coding":
                 source.codings.append(self._coding(child))
             elif name == "NoteRef":
@@ -538,8 +589,7 @@ class QdeReader:
         source.path = self.files.canonical(source.path, source.file)
         return source
 
-    def _selection(self, element: etree._Element, kind: str) -> Selection:
-        tag = values.local_name(element.tag)
+    def _selection(self, element: etree._Element, kind: str, tag: str) -> Selection:
         self._check_attributes(element, tag)
         selection = Selection(self._guid(element, tag), kind, name=element.get("name"))
         self._authorship(selection, element)
@@ -560,11 +610,11 @@ class QdeReader:
             selection.second_x = self._int(element, "secondX")
             selection.second_y = self._int(element, "secondY")
         for child in element:
-            name = values.local_name(child.tag)
-            if name == "Description":
-                selection.description = child.text or ""
-            elif name == "Coding":
+            name = self._name(child.tag)
+            if name == "Coding":
                 selection.codings.append(self._coding(child))
+            elif name == "Description":
+                selection.description = child.text or ""
             elif name == "NoteRef":
                 selection.note_refs.append(self._ref(child))
             elif name == "Representation" and kind == "PDF":
@@ -583,7 +633,7 @@ class QdeReader:
         coding = Coding(self._guid(element, "Coding"), "", element.get("creatingUser"),
                         self._datetime(element.get("creationDateTime")))
         for child in element:
-            name = values.local_name(child.tag)
+            name = self._name(child.tag)
             if name == "CodeRef":
                 coding.code = self._ref(child)
             elif name == "NoteRef":

@@ -13,9 +13,10 @@ import zipfile
 import zlib
 
 from qdaconv.errors import FormatError, ReadError
-from qdaconv.model import Project, Source, walk_sources
+from qdaconv.model import Project, Source, decode_text, walk_sources
+from qdaconv.plugins.refi.container import Openers
 from qdaconv.positions import UNITS, PositionMap, Span, guess_unit, unit_for_origin
-from qdaconv.validation import Issue, warning
+from qdaconv.validation import Issue, info, warning
 
 #: Writer profiles and the unit each counts positions in.
 PROFILES: dict[str, str] = {"standard": "codepoint", "nvivo": "utf16", "maxqda": "crlf", "atlasti": "lf"}
@@ -52,10 +53,12 @@ def unit_for_profile(profile: str | None) -> str:
     raise FormatError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
 
 
-def _text(source: Source) -> str | None:
+def _text(source: Source, openers: Openers) -> str | None:
     """The source's text; a damaged file inside the archive is a ReadError naming it."""
+    if source.plain_text is not None or source.plain_file is None:
+        return source.plain_text
     try:
-        return source.text
+        return decode_text(openers.read(source.plain_file))
     except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
         blob = source.plain_file
         raise ReadError(blob.zip_path if blob else "", f"the text file is damaged ({exc})",
@@ -67,7 +70,7 @@ def _has_positions(source: Source) -> bool:
     return bool(source.sync_points) or any(s.kind == "PlainText" for s in source.selections)
 
 
-def _sample(project: Project) -> list[Span]:
+def _sample(project: Project, openers: Openers) -> list[Span]:
     spans: list[Span] = []
     used = 0
     for source in walk_sources(project):
@@ -75,7 +78,7 @@ def _sample(project: Project) -> list[Span]:
             break
         if not any(s.kind == "PlainText" for s in source.selections):
             continue
-        text = _text(source)
+        text = _text(source, openers)
         if not text or (text.isascii() and "\n" not in text and "\r" not in text):
             continue
         used += 1
@@ -98,7 +101,8 @@ def read_positions(project: Project, option: str | None) -> list[Issue]:
     elif recorded:
         unit = recorded
     else:
-        guess = guess_unit(_sample(project), preferred)
+        with Openers() as openers:
+            guess = guess_unit(_sample(project, openers), preferred)
         unit = guess.unit
         if guess.changed:
             issues.append(warning(
@@ -108,22 +112,23 @@ def read_positions(project: Project, option: str | None) -> list[Issue]:
                 hint="force the unit with --positions if this is wrong"))
     if unit == "codepoint":
         return issues
-    converted, missing = _convert(project, unit)
+    with Openers() as openers:
+        converted, missing = _convert(project, unit, openers)
     if converted and not recorded:
-        issues.append(warning("REFI-POSITIONS", f"text positions converted from {UNIT_NAMES[unit]} into code "
-                              f"points in {converted} text(s)", hint="force the unit with --positions"))
+        issues.append(info("REFI-POSITIONS", f"text positions converted from {UNIT_NAMES[unit]} into code "
+                           f"points in {converted} text(s)", hint="force the unit with --positions"))
     if missing:
         issues.append(warning("REFI-POSITIONS", f"positions in {missing} text(s) whose text is missing were "
                               f"kept as read ({UNIT_NAMES[unit]})"))
     return issues
 
 
-def _convert(project: Project, unit: str) -> tuple[int, int]:
+def _convert(project: Project, unit: str, openers: Openers) -> tuple[int, int]:
     converted = missing = 0
     for source in walk_sources(project):
         if not _has_positions(source):
             continue
-        text = _text(source)
+        text = _text(source, openers)
         if text is None:
             missing += 1
             continue

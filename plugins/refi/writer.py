@@ -13,6 +13,7 @@ import zipfile
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import IO
 
@@ -33,13 +34,13 @@ from qdaconv.model import (
     User,
     Variable,
     VariableValue,
+    decode_text,
     new_guid,
     walk_sources,
 )
 from qdaconv.plugins.refi import values
-from qdaconv.plugins.refi.container import QDE_NAME, SOURCES_DIR, extension_of, split_path
+from qdaconv.plugins.refi.container import QDE_NAME, SOURCES_DIR, Openers, extension_of, split_path
 from qdaconv.positions import PositionMap
-from qdaconv.safety import SafeZip, ZipLimits, open_zip
 
 #: Files larger than this cannot sit inside a .qdpx (REFI-QDA §8.5); they go beside it.
 MAX_INTERNAL_SIZE = 2**31 - 1
@@ -170,14 +171,30 @@ def _size(blob: Blob) -> int:
     return os.path.getsize(blob.file) if blob.file else 0
 
 
+#: A GUID, bare or in braces, as `values.is_guid` accepts it, in one match for speed.
+_ANY_GUID = re.compile(f"{values.GUID.pattern}|{values.BRACED_GUID.pattern}")
+#: How many recurring references (users, codes) GuidMap.ref remembers.
+_REFS_KEPT = 65536
+
+
 class GuidMap:
     """GUIDs as read, and stable GUIDs in place of ids that are not GUIDs (the schema requires them)."""
 
     def __init__(self) -> None:
         self.replaced: dict[str, str] = {}
+        self.refs: dict[str, str] = {}
+
+    def ref(self, value: str) -> str:
+        """`out` for values that recur (users, codes), remembered: a look-up is cheaper than the match."""
+        written = self.refs.get(value)
+        if written is None:
+            written = self.out(value)
+            if len(self.refs) < _REFS_KEPT:
+                self.refs[value] = written
+        return written
 
     def out(self, value: str) -> str:
-        if values.is_guid(value):
+        if _ANY_GUID.fullmatch(value):
             return value
         mapped = self.replaced.get(value)
         if mapped is None:
@@ -200,8 +217,22 @@ def _str(value: int | None) -> str | None:
     return None if value is None else str(value)
 
 
-def _date(value) -> str | None:
-    return None if value is None else values.format_datetime(value)
+_DATES: dict[datetime, str] = {}
+_DATES_KEPT = 4096
+
+
+def _date(value: datetime | None) -> str | None:
+    """The written form of a dateTime, remembered: codings made in one session share their times."""
+    if value is None:
+        return None
+    if type(value) is not datetime or value.tzinfo is not UTC:  # the usual case only: no subclass, no zone rules
+        return values.format_datetime(value)
+    text = _DATES.get(value)
+    if text is None:
+        if len(_DATES) >= _DATES_KEPT:
+            _DATES.clear()
+        text = _DATES[value] = values.format_datetime(value)
+    return text
 
 
 class _Out:
@@ -241,6 +272,7 @@ class ProjectWriter:
         self.base_path = base_path
         self.losses: Counter[str] = Counter()
         self.out: _Out | None = None
+        self.texts = Openers()
 
     def _clean(self, text: str) -> str:
         if _INVALID_XML.search(text):
@@ -258,10 +290,32 @@ class ProjectWriter:
         return "".join(f' {name}="{self._clean(value).translate(_ATTR_ESCAPES) if search(value) else value}"'
                        for name, value in pairs if value is not None)
 
+    def _attr(self, name: str, value: str | None) -> str:
+        """One attribute, escaped, or nothing for None: `_attrs` for a single pair, without the tuples."""
+        if value is None:
+            return ""
+        if _NEEDS_ESCAPE.search(value):
+            value = self._clean(value).translate(_ATTR_ESCAPES)
+        return f' {name}="{value}"'
+
     def write(self, stream: IO[bytes]) -> None:
+        self.out = _Out(stream)
+        try:
+            self._write()
+            self.out.flush()
+        finally:
+            self.texts.close()
+
+    def _text_of(self, source: Source) -> str | None:
+        """`source.text`, with texts in one input zip read through one open archive."""
+        if source.plain_text is not None or source.plain_file is None:
+            return source.plain_text
+        return decode_text(self.texts.read(source.plain_file))
+
+    def _write(self) -> None:
         project = self.project
         g = self.guids.opt
-        self.out = out = _Out(stream)
+        out = self.out
         out.add('<?xml version="1.0" encoding="utf-8" standalone="yes"?>\n')
         out.add(f'<Project xmlns="{values.PROJECT_NS}"' + self._attrs((
             ("name", project.name or ""), ("origin", self.origin),
@@ -285,7 +339,6 @@ class ProjectWriter:
             out.add(f"<Description>{self._text(project.description)}</Description>\n")
         self._refs("NoteRef", project.note_refs)
         out.add("</Project>\n")
-        out.flush()
 
     def _list(self, container: str, items: list, build) -> None:
         if not items:
@@ -397,6 +450,20 @@ class ProjectWriter:
         return (("creatingUser", g(obj.creating_user)), ("creationDateTime", _date(obj.created)),
                 ("modifyingUser", g(obj.modifying_user)), ("modifiedDateTime", _date(obj.modified)))
 
+    def _authorship_attrs(self, obj: Source | Selection) -> str:
+        """`_authorship` as markup; GUIDs and dates never need escaping."""
+        out = self.guids.ref
+        text = ""
+        if obj.creating_user is not None:
+            text = f' creatingUser="{out(obj.creating_user)}"'
+        if obj.created is not None:
+            text += f' creationDateTime="{_date(obj.created)}"'
+        if obj.modifying_user is not None:
+            text += f' modifyingUser="{out(obj.modifying_user)}"'
+        if obj.modified is not None:
+            text += f' modifiedDateTime="{_date(obj.modified)}"'
+        return text
+
     def _source(self, source: Source) -> None:
         if source.kind in TEXT_KINDS:
             self._text_document("TextSource", source)
@@ -405,7 +472,7 @@ class ProjectWriter:
 
     def _text_document(self, tag: str, source: Source) -> None:
         paths = self.plan.of(source)
-        inline = source.text if paths.inline else None
+        inline = self._text_of(source) if paths.inline else None
         self.out.add(f"<{tag}" + self._attrs((
             ("guid", self.guids.out(source.guid)), ("name", source.name), ("richTextPath", paths.rich),
             ("plainTextPath", None if inline is not None else paths.plain), *self._authorship(source))) + ">\n")
@@ -432,7 +499,7 @@ class ProjectWriter:
     def _mapping(self, source: Source) -> PositionMap | None:
         if self.unit == "codepoint" or not (source.sync_points or source.selections):
             return None
-        text = source.text
+        text = self._text_of(source)
         if text is None:
             self.losses["texts missing, so their positions were written unconverted"] += 1
             return None
@@ -462,39 +529,45 @@ class ProjectWriter:
         self.out.add(f"</{tag}>\n")
 
     def _selection(self, selection: Selection, mapping: PositionMap | None) -> None:
+        """One selection; the markup of a selection with its codings is built as one string (the hot path)."""
         kind = selection.kind
         if kind == "PlainText":
-            where = (("startPosition", str(_to_unit(mapping, selection.start) or 0)),
-                     ("endPosition", str(_to_unit(mapping, selection.end) or 0)))
+            where = (f' startPosition="{_to_unit(mapping, selection.start) or 0}"'
+                     f' endPosition="{_to_unit(mapping, selection.end) or 0}"')
         elif kind in ("Audio", "Video"):
-            where = (("begin", str(selection.start or 0)), ("end", str(selection.end or 0)))
+            where = f' begin="{selection.start or 0}" end="{selection.end or 0}"'
         elif kind == "Transcript":
-            where = (("fromSyncPoint", self.guids.opt(selection.from_sync)),
-                     ("toSyncPoint", self.guids.opt(selection.to_sync)))
+            where = (self._attr("fromSyncPoint", self.guids.opt(selection.from_sync))
+                     + self._attr("toSyncPoint", self.guids.opt(selection.to_sync)))
         else:
-            where = (("firstX", str(selection.first_x or 0)), ("firstY", str(selection.first_y or 0)),
-                     ("secondX", str(selection.second_x or 0)), ("secondY", str(selection.second_y or 0)))
+            where = (f' firstX="{selection.first_x or 0}" firstY="{selection.first_y or 0}"'
+                     f' secondX="{selection.second_x or 0}" secondY="{selection.second_y or 0}"')
             if kind == "PDF":
-                where = (("page", str(selection.page or 0)), *where)
+                where = f' page="{selection.page or 0}"' + where
         tag = _SELECTION_TAGS[kind]
-        self.out.add(f"<{tag}" + self._attrs((("guid", self.guids.out(selection.guid)), ("name", selection.name),
-                                         *where, *self._authorship(selection))) + ">\n")
-        self._description(selection.description)
+        parts = [f'<{tag} guid="{self.guids.out(selection.guid)}"', self._attr("name", selection.name), where,
+                 self._authorship_attrs(selection), ">\n"]
+        if selection.description is not None:
+            parts.append(f"<Description>{self._text(selection.description)}</Description>\n")
         if kind == "PDF" and selection.representation is not None:
+            self.out.add("".join(parts))
+            parts.clear()
             self._text_document("Representation", selection.representation)
-        for coding in selection.codings:
-            self._coding(coding)
-        self._refs("NoteRef", selection.note_refs)
-        self.out.add(f"</{tag}>\n")
+        parts += [self._coding_markup(coding) for coding in selection.codings]
+        parts += [f'<NoteRef targetGUID="{self.guids.out(ref)}"/>\n' for ref in selection.note_refs]
+        parts.append(f"</{tag}>\n")
+        self.out.add("".join(parts))
 
     def _coding(self, coding: Coding) -> None:
+        self.out.add(self._coding_markup(coding))
+
+    def _coding_markup(self, coding: Coding) -> str:
         g = self.guids
-        created = f' creationDateTime="{values.format_datetime(coding.created)}"' if coding.created else ""
-        user = f' creatingUser="{g.out(coding.creating_user)}"' if coding.creating_user is not None else ""
-        self.out.add(f'<Coding guid="{g.out(coding.guid)}"{user}{created}>\n'
-                     f'<CodeRef targetGUID="{g.out(coding.code)}"/>\n')
-        self._refs("NoteRef", coding.note_refs)
-        self.out.add("</Coding>\n")
+        created = f' creationDateTime="{_date(coding.created)}"' if coding.created else ""
+        user = f' creatingUser="{g.ref(coding.creating_user)}"' if coding.creating_user is not None else ""
+        notes = "".join([f'<NoteRef targetGUID="{g.out(ref)}"/>\n' for ref in coding.note_refs])
+        return (f'<Coding guid="{g.out(coding.guid)}"{user}{created}>\n'
+                f'<CodeRef targetGUID="{g.ref(coding.code)}"/>\n{notes}</Coding>\n')
 
     def loss_items(self) -> list[Loss]:
         items = [Loss(what, count) for what, count in {**self.plan.losses, **self.losses}.items()]
@@ -514,49 +587,60 @@ def _to_unit(mapping: PositionMap | None, position: int | None) -> int | None:
 # ---------------------------------------------------------------------- the container
 
 
-class _Openers:
-    """Opens blob streams, keeping each input zip open once for all its members.
-
-    Members are read through SafeZip, so a damaged or lying member is a ReadError naming it.
-    """
-
-    def __init__(self) -> None:
-        self.archives: dict[str, SafeZip] = {}
-
-    def open(self, blob: Blob) -> IO[bytes]:
-        if blob.data is None and blob.zip_path is not None and blob.member is not None:
-            archive = self.archives.get(blob.zip_path)
-            if archive is None:
-                archive = self.archives[blob.zip_path] = open_zip(blob.zip_path, ZipLimits(
-                    max_total=2**62, max_member=2**62, max_ratio=float("inf")))
-            return archive.open(blob.member)
-        return blob.open()
-
-    def close(self) -> None:
-        for archive in self.archives.values():
-            archive.close()
+def _member_info(name: str, compresslevel: int) -> zipfile.ZipInfo:
+    """A member's header: fixed time and mode, deflated at `compresslevel` unless already compressed."""
+    info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
+    info.external_attr = 0o644 << 16
+    if PurePosixPath(name).suffix.lower() in _STORED:
+        info.compress_type = zipfile.ZIP_STORED
+        return info
+    info.compress_type = zipfile.ZIP_DEFLATED
+    # ZipFile.open(info, "w") ignores the archive's compresslevel and deflates at level 6 unless the
+    # ZipInfo carries a level; the attribute is public (compress_level) only from Python 3.13.
+    setattr(info, "compress_level" if hasattr(info, "compress_level") else "_compresslevel", compresslevel)
+    return info
 
 
 def write_qdpx(project: Project, path: Path, writer: ProjectWriter, compresslevel: int = 1) -> None:
     """The .qdpx: project.qde first, then every planned source file, copied in chunks."""
-    openers = _Openers()
+    openers = Openers()
     try:
         with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=compresslevel) as archive:
-            qde = zipfile.ZipInfo(QDE_NAME, date_time=_ZIP_TIME)
-            qde.compress_type = zipfile.ZIP_DEFLATED
-            qde.external_attr = 0o644 << 16
-            with archive.open(qde, "w", force_zip64=True) as stream:
+            with archive.open(_member_info(QDE_NAME, compresslevel), "w", force_zip64=True) as stream:
                 writer.write(stream)
             for member, blob in writer.plan.members:
-                info = zipfile.ZipInfo(member, date_time=_ZIP_TIME)
-                info.compress_type = (zipfile.ZIP_STORED if PurePosixPath(member).suffix.lower() in _STORED
-                                      else zipfile.ZIP_DEFLATED)
-                info.external_attr = 0o644 << 16
-                with openers.open(blob) as source, archive.open(info, "w", force_zip64=True) as target:
-                    shutil.copyfileobj(source, target, _CHUNK)
+                info = _member_info(member, compresslevel)
+                if not _copy_compressed(archive, info, blob, openers):
+                    with openers.open(blob) as source, archive.open(info, "w", force_zip64=True) as target:
+                        shutil.copyfileobj(source, target, _CHUNK)
     finally:
         openers.close()
     write_beside(FilePlan(beside=writer.plan.beside), path.parent)
+
+
+def _copy_compressed(archive: zipfile.ZipFile, info: zipfile.ZipInfo, blob: Blob, openers: Openers) -> bool:
+    """Copy a member of an input zip as its bytes are stored, when it is stored the way `info` says.
+
+    Deflating a thousand transcripts again took a tenth of a conversion. zipfile has no public way
+    to add bytes that are already compressed, so this does what ZipFile.writestr does after its
+    compressor: a local header with the known CRC and sizes, the bytes, and the directory entries.
+    """
+    found = openers.compressed(blob)
+    if found is None or found[0].compress_type != info.compress_type:
+        return False
+    stored, data = found
+    info.CRC, info.compress_size, info.file_size = stored.CRC, stored.compress_size, stored.file_size
+    archive._writecheck(info)
+    archive.fp.seek(archive.start_dir)
+    info.header_offset = archive.start_dir
+    archive.fp.write(info.FileHeader(zip64=info.file_size > zipfile.ZIP64_LIMIT
+                                     or info.compress_size > zipfile.ZIP64_LIMIT))
+    archive.fp.write(data)
+    archive.start_dir = archive.fp.tell()
+    archive.filelist.append(info)
+    archive.NameToInfo[info.filename] = info
+    archive._didModify = True
+    return True
 
 
 def write_beside(plan: FilePlan, folder: Path) -> None:
@@ -566,7 +650,7 @@ def write_beside(plan: FilePlan, folder: Path) -> None:
     as when a .qde is written beside its input); one with other bytes is never replaced. Each file
     is written to a temporary name and renamed, and on failure the files written so far are removed.
     """
-    openers = _Openers()
+    openers = Openers()
     created: list[Path] = []
     try:
         for name, blob in [*plan.members, *plan.beside]:
@@ -593,7 +677,7 @@ def write_beside(plan: FilePlan, folder: Path) -> None:
         openers.close()
 
 
-def _same_bytes(openers: _Openers, blob: Blob, target: Path) -> bool:
+def _same_bytes(openers: Openers, blob: Blob, target: Path) -> bool:
     if blob.size is not None and blob.size != target.stat().st_size:
         return False
     with openers.open(blob) as source, open(target, "rb") as existing:
