@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import IO
 
+from qdaconv.api import temporary_path
 from qdaconv.errors import WriteError
 from qdaconv.formats import Loss
 from qdaconv.model import (
@@ -661,7 +662,7 @@ def write_beside(plan: FilePlan, folder: Path) -> None:
                 raise WriteError(f"{target}: already exists with other content; write into an empty folder, "
                                  "or use --option inline_text=1 for a single self-contained file")
             target.parent.mkdir(parents=True, exist_ok=True)
-            temporary = target.with_name(f".{target.name}.qdaconv.tmp")
+            temporary = temporary_path(target)
             try:
                 with openers.open(blob) as source, open(temporary, "wb") as stream:
                     shutil.copyfileobj(source, stream, _CHUNK)
