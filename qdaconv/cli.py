@@ -48,10 +48,6 @@ class QdaconvGroup(click.Group):
             ctx.exit(2)
 
 
-def _registry() -> Registry:
-    return default_registry()
-
-
 def parse_options(pairs: tuple[str, ...], **named: Any) -> dict[str, Any]:
     """Reader and writer options from named flags and repeated `--option KEY=VALUE`."""
     options = {key: value for key, value in named.items() if value not in (None, False)}
@@ -107,7 +103,7 @@ def formats_markdown(registry: Registry) -> str:
 @click.option("--markdown", is_flag=True, help="Print the formats as a Markdown table.")
 def formats(as_json: bool, markdown: bool) -> None:
     """List the formats qdaconv can read and write."""
-    registry = _registry()
+    registry = default_registry()
     if markdown:
         click.echo(formats_markdown(registry))
         return
@@ -201,7 +197,7 @@ def project_counts(project: Project) -> dict[str, int]:
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def info(file: Path, from_: str | None, as_json: bool, option_pairs: tuple[str, ...], **named: Any) -> None:
     """Summarise a study: format, origin, counts of every kind, features used."""
-    fmt = _registry().get(from_) if from_ else api.detect(file)
+    fmt = default_registry().get(from_) if from_ else api.detect(file)
     project = api.read(file, fmt.name, **parse_options(option_pairs, **named))
     used = features_used(project)
     summary = {
@@ -279,7 +275,7 @@ def validate(paths: tuple[str, ...], as_json: bool, junit: Path | None, jobs: in
 def main(argv: list[str] | None = None) -> None:
     """Load the plugins (they may add commands), then run the command line."""
     try:
-        registry = _registry()
+        registry = default_registry()
     except PluginError as exc:
         click.echo(f"qdaconv: error: {exc}", err=True)
         sys.exit(2)
