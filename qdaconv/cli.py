@@ -22,6 +22,7 @@ from qdaconv.errors import PluginError, QdaconvError
 from qdaconv.formats import Feature, features_used
 from qdaconv.model import Project, walk_codes, walk_codings, walk_selections, walk_sources
 from qdaconv.registry import Registry, default_registry
+from qdaconv.validation import Severity
 
 DEBUG_ENV = "QDACONV_DEBUG"
 
@@ -65,10 +66,14 @@ WARNINGS_SHOWN_OF_MANY = 5
 
 
 def _warn(project: Project) -> None:
-    """Reader warnings on stderr: the first few of each rule, then how many more there are."""
+    """Reader warnings on stderr: the first few of each rule, then how many more there are.
+
+    Notes of severity info (dialects the schema allows) are left to `qdaconv validate`.
+    """
     by_rule: dict[str, list] = {}
     for issue in project.warnings:
-        by_rule.setdefault(issue.rule, []).append(issue)
+        if issue.severity is not Severity.INFO:
+            by_rule.setdefault(issue.rule, []).append(issue)
     for rule, issues in by_rule.items():
         shown = issues if len(issues) <= WARNINGS_PER_RULE else issues[:WARNINGS_SHOWN_OF_MANY]
         for issue in shown:
