@@ -848,7 +848,7 @@ def interop_issues(project: Project, index: _Index, texts: _Texts) -> list[Issue
 
 def _span_issues(index: _Index, texts: _Texts) -> list[Issue]:
     """Word splits, excerpt names and position units, judged per source on its valid text selections."""
-    from qdaconv.positions import Span, guess_unit, matches_name, on_word_boundaries
+    from qdaconv.positions import matches_name, on_word_boundaries
 
     issues: list[Issue] = []
     named: list[tuple[_Located, Selection, bool]] = []
@@ -863,11 +863,12 @@ def _span_issues(index: _Index, texts: _Texts) -> list[Issue]:
         split = [s for s in spans if not on_word_boundaries(text, s.start, s.end)]  # type: ignore[arg-type]
         verdicts = [(s, matches_name(text, s.start, s.end, s.name)) for s in spans]  # type: ignore[arg-type]
         if (split or any(v is False for _s, v in verdicts)) and len(spans) >= _MIN_SPANS:
-            guess = guess_unit([Span(text, s.start, s.end, s.name) for s in spans])  # type: ignore[arg-type]
-            if guess.changed:
+            other = _other_unit(text, spans)
+            if other is not None:
+                unit, fit, fit_as_points = other
                 issues.append(RULES["INTEROP-POS-UNIT"].issue(
-                    f"{guess.scores[guess.unit]} of {len(spans)} excerpts fit the text when positions are read "
-                    f"as {guess.unit} units, {guess.scores['codepoint']} as code points", place=item.place))
+                    f"{fit} of {len(spans)} excerpts fit the text when positions are read as {unit} units, "
+                    f"{fit_as_points} as code points", place=item.place))
                 continue  # the splits and names below follow from the unit
         if split:
             first = split[0]
@@ -880,6 +881,55 @@ def _span_issues(index: _Index, texts: _Texts) -> list[Issue]:
     return issues
 
 
+def _other_unit(text: str, spans: list[Selection]) -> tuple[str, int, int] | None:
+    """The unit other than code points that the spans clearly fit better, if any, with how many
+    spans fit in it and how many as code points.
+
+    Only units that count this text differently are compared (no astral character: UTF-16 units
+    are code points; no CRLF: CRLF-as-one is code points), so an identical reading can never win.
+    Selection names weigh in only when, in some unit, they are excerpts of the text: names that are
+    labels (a speaker's name on each turn) match no unit but by chance, where a shifted span happens
+    to start at the label, and such coincidences are no evidence; word boundaries alone decide then.
+    """
+    from qdaconv.positions import GUESS_UNITS, PositionMap, Span, guess_unit
+
+    candidates = [u for u in GUESS_UNITS if u == "codepoint" or not PositionMap(text, u).identity]
+    if len(candidates) == 1:
+        return None
+    names = any(_names_are_excerpts(_name_verdicts(text, spans, unit)) for unit in candidates)
+    guess = guess_unit([Span(text, s.start, s.end, s.name if names else None) for s in spans],  # type: ignore[arg-type]
+                       candidates=candidates)
+    if not guess.changed:
+        return None
+    return guess.unit, _fitting(text, spans, guess.unit, names), _fitting(text, spans, "codepoint", names)
+
+
+def _name_verdicts(text: str, spans: list[Selection], unit: str) -> list[bool | None]:
+    """Per span read in `unit`: whether its name matches its text (None: the name is no excerpt)."""
+    from qdaconv.positions import PositionMap, matches_name
+
+    mapping = PositionMap(text, unit)
+    return [matches_name(text, mapping.to_codepoint(s.start), mapping.to_codepoint(s.end), s.name)  # type: ignore[arg-type]
+            for s in spans]
+
+
+def _names_are_excerpts(verdicts: Iterable[bool | None]) -> bool:
+    """Whether selection names are excerpts of their text: enough of them match, and most do."""
+    judged = [v for v in verdicts if v is not None]
+    matching = sum(judged)
+    return matching >= _MIN_SPANS // 2 and matching * 2 >= len(judged)
+
+
+def _fitting(text: str, spans: list[Selection], unit: str, names: bool) -> int:
+    """How many spans, read in `unit`, keep words whole (and, with `names`, match their excerpt name)."""
+    from qdaconv.positions import PositionMap, on_word_boundaries
+
+    mapping = PositionMap(text, unit)
+    verdicts = _name_verdicts(text, spans, unit) if names else [None] * len(spans)
+    return sum(on_word_boundaries(text, mapping.to_codepoint(s.start), mapping.to_codepoint(s.end))  # type: ignore[arg-type]
+               and verdict is not False for s, verdict in zip(spans, verdicts, strict=True))
+
+
 def _excerpt(text: str, start: int, end: int, width: int = 40) -> str:
     excerpt = text[start:end]
     return excerpt if len(excerpt) <= width else excerpt[:width] + "…"
@@ -887,8 +937,7 @@ def _excerpt(text: str, start: int, end: int, width: int = 40) -> str:
 
 def _excerpt_name_issues(named: list[tuple[_Located, Selection, bool]]) -> list[Issue]:
     """Names that look like excerpts but do not match, once most named selections do match."""
-    matching = sum(verdict for _item, _selection, verdict in named)
-    if matching < _MIN_SPANS // 2 or matching * 2 < len(named):
+    if not _names_are_excerpts(verdict for _item, _selection, verdict in named):
         return []  # the names are labels, not excerpts
     by_source: dict[int, list[tuple[_Located, Selection]]] = defaultdict(list)
     for item, selection, verdict in named:
@@ -1044,6 +1093,11 @@ class _Walk:
     def _claim(self, folder: Path) -> float:
         return max((_score(fmt, folder) for fmt in self.folder_formats), default=0.0)
 
+    def faint_claim(self, folder: Path) -> Format | None:
+        """The folder format that claims `folder`, but too weakly to make it a project, if one does."""
+        scores = [(score, fmt) for fmt in self.folder_formats if 0 < (score := _score(fmt, folder)) < PROBABLE_CLAIM]
+        return max(scores, key=lambda pair: pair[0])[1] if scores else None
+
     def _file_score(self, path: Path) -> float:
         if path not in self._file_scores:
             self._file_scores[path] = max((_score(fmt, path) for fmt in self.readers), default=0.0)
@@ -1076,8 +1130,11 @@ def expand_paths(args: Iterable[str | os.PathLike], registry: Registry | None = 
             matches = walk.items(path)
             if not matches:
                 endings = ", ".join(sorted(walk.suffixes)) or "none"
-                raise QdaconvError(f"{text}: the folder holds no project or file qdaconv can read "
-                                   f"(known endings: {endings})")
+                message = f"{text}: the folder holds no project or file qdaconv can read (known endings: {endings})"
+                if (faint := walk.faint_claim(path)) is not None:
+                    message += (f"; it resembles the {faint.name} format only faintly: if it is one, "
+                                f"pass --from {faint.name} to info or convert")
+                raise QdaconvError(message)
         elif glob.has_magic(text):
             matches = [Path(p) for p in sorted(glob.glob(text, recursive=True)) if Path(p).is_file()]
             if not matches:

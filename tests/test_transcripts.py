@@ -14,6 +14,7 @@ from qdaconv.errors import ReadError
 from qdaconv.model import guid_key, walk_codes
 from qdaconv.plugins.transcripts import TranscriptsFolder
 from qdaconv.plugins.transcripts.parse import parse_running_text, parse_time
+from qdaconv.validation import CERTAIN_CLAIM, PROBABLE_CLAIM
 
 ROOT = Path(__file__).resolve().parent.parent
 PATTERN = "{case}_interview{wave}"
@@ -221,12 +222,45 @@ def test_bad_options_are_clear_errors(interviews: Path, tmp_path: Path) -> None:
 
 def test_sniff(tmp_path: Path, interviews: Path) -> None:
     fmt = TranscriptsFolder()
-    assert fmt.sniff(interviews) > 0.5
+    assert PROBABLE_CLAIM < fmt.sniff(interviews) < CERTAIN_CLAIM
     assert fmt.sniff(tmp_path / "cases.csv") == 0.0
     empty = tmp_path / "empty"
     empty.mkdir()
     assert fmt.sniff(empty) == 0.0
     assert fmt.sniff(tmp_path / "missing") == 0.0
+
+
+def _folder(root: Path, name: str, files: dict[str, str]) -> Path:
+    folder = root / name
+    folder.mkdir()
+    for file_name, text in files.items():
+        (folder / file_name).write_text(text, encoding="utf-8")
+    return folder
+
+
+def test_sniff_scores_a_folder_by_what_its_files_look_like(tmp_path: Path) -> None:
+    fmt = TranscriptsFolder()
+    notes = {"ideas.txt": "Ideas for wave 2.\nNote: ask about trust.\n", "todo.txt": "Book the room.\n"}
+    plain = fmt.sniff(_folder(tmp_path, "notes", notes))
+    assert 0 < plain < PROBABLE_CLAIM  # still readable when named, never taken for transcripts unasked
+    for name, files in {
+        "turns": {**notes, "anna.txt": TXT},  # one file with repeated speakers is enough
+        "subtitles": {"neil.vtt": VTT},
+        "subtitles-as-text": {"rachel.txt": SRT},  # cue timings, whatever the ending
+    }.items():
+        assert PROBABLE_CLAIM < fmt.sniff(_folder(tmp_path, name, files)) < CERTAIN_CLAIM, name
+    utf16 = _folder(tmp_path, "utf16", {})
+    (utf16 / "anna.txt").write_bytes(TXT.encode("utf-16"))
+    word = _folder(tmp_path, "word", {})
+    _docx(word / "anna.docx")
+    assert fmt.sniff(utf16) > PROBABLE_CLAIM and fmt.sniff(word) > PROBABLE_CLAIM
+
+
+def test_a_folder_of_notes_is_still_read_as_plain_sources(tmp_path: Path) -> None:
+    folder = _folder(tmp_path, "notes", {"ideas.txt": "Ideas for wave 2.\n", "todo.txt": "Book the room.\n"})
+    assert qdaconv.detect(folder).name == "transcripts-folder"
+    project = qdaconv.read(folder, "transcripts-folder")
+    assert [s.name for s in project.sources] == ["ideas", "todo"] and not project.codes
 
 
 def test_cli_convert(interviews: Path, tmp_path: Path, cli) -> None:

@@ -12,6 +12,7 @@ import pytest
 from lxml import etree
 
 from qdaconv import hookspecs, write
+from qdaconv import read as qdaconv_read
 from qdaconv.errors import QdaconvError, ReadError
 from qdaconv.formats import Format
 from qdaconv.hookspecs import hookimpl
@@ -571,7 +572,8 @@ def relative(paths: list[Path], root: Path) -> list[str]:
 
 
 def test_a_folder_format_project_is_one_item_not_its_files(archive):
-    assert relative(expand_paths([archive]), archive) == ["docs", "interviews", "study.qdpx", "tables"]
+    # docs holds only a README.txt: notes, not transcripts, so it is no project
+    assert relative(expand_paths([archive]), archive) == ["interviews", "study.qdpx", "tables"]
     assert expand_paths([archive / "tables"]) == [archive / "tables"]  # given directly, it is still one
     assert expand_paths([archive / "interviews"]) == [archive / "interviews"]
 
@@ -579,18 +581,33 @@ def test_a_folder_format_project_is_one_item_not_its_files(archive):
 def test_the_folder_projects_validate_as_their_formats(archive):
     reports = {Path(r.file).name: r for r in validate_many(expand_paths([archive]), jobs=1)}
     assert {name: r.format for name, r in reports.items()} == {
-        "docs": "transcripts-folder", "interviews": "transcripts-folder", "study.qdpx": "refi-qdpx",
-        "tables": "tables-csv"}
+        "interviews": "transcripts-folder", "study.qdpx": "refi-qdpx", "tables": "tables-csv"}
     assert reports["tables"].valid and reports["study.qdpx"].valid and reports["interviews"].valid
 
 
 def test_a_probable_folder_claim_gives_way_to_the_files_in_it(archive):
-    # a README.txt beside a .qdpx makes a transcripts folder in name only: the .qdpx is the study
-    (archive / "README.txt").write_text("About this archive.\n", encoding="utf-8")
-    assert relative(expand_paths([archive]), archive) == ["docs", "interviews", "study.qdpx", "tables"]
+    # a transcript beside a .qdpx makes a transcripts folder in name only: the .qdpx is the study
+    (archive / "anna.txt").write_text(TEXT, encoding="utf-8")
+    assert relative(expand_paths([archive]), archive) == ["interviews", "study.qdpx", "tables"]
+    (archive / "docs" / "anna.txt").write_text(TEXT, encoding="utf-8")
+    assert expand_paths([archive / "docs"]) == [archive / "docs"]
     (archive / "docs" / "old").mkdir()
     write(small_project(), archive / "docs" / "old" / "old.qdpx")  # beneath, as well as beside
     assert relative(expand_paths([archive / "docs"]), archive) == ["docs/old/old.qdpx"]
+
+
+def test_a_folder_of_notes_is_no_transcripts_project(tmp_path):
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "ideas.txt").write_text("Ideas for the next wave.\nAsk about trust.\nNote: ask early.\n",
+                                     encoding="utf-8")
+    (notes / "todo.txt").write_text("Book the room.\n", encoding="utf-8")
+    with pytest.raises(QdaconvError, match="no project or file.*only faintly.*--from transcripts-folder"):
+        expand_paths([notes])
+    write(small_project(), tmp_path / "study.qdpx")
+    assert relative(expand_paths([tmp_path]), tmp_path) == ["study.qdpx"]  # walked past, not an item
+    (notes / "anna.txt").write_text(TEXT, encoding="utf-8")  # one transcript with speaker turns
+    assert expand_paths([notes]) == [notes]
 
 
 def test_a_tables_folder_is_claimed_although_its_csv_files_look_like_vendor_tables(archive):
@@ -613,3 +630,45 @@ def test_a_folder_with_only_unknown_files_is_refused(tmp_path):
     (tmp_path / "notes.md").write_text("not read", encoding="utf-8")
     with pytest.raises(QdaconvError, match="no project or file"):
         expand_paths([tmp_path])
+
+
+def test_positions_counted_with_line_ends_as_two_over_lf_text():
+    text, spans = many_excerpts("", 12)
+    # positions as MAXQDA counts them: every line end before the span counts twice, though the text has LF
+    crlf = [(s + text[:s].count("\n"), e + text[:e].count("\n"), name) for s, e, name in spans]
+    source = Source(new_guid(), name="maxqda", plain_text=text, selections=[
+        Selection(new_guid(), start=s, end=e, name=name) for s, e, name in crlf])
+    issues = [i for i in model_issues(Project(sources=[source])) if i.rule == "INTEROP-POS-UNIT"]
+    assert len(issues) == 1 and "when positions are read as crlf units, 1 as code points" in issues[0].message
+
+
+def test_shifted_positions_are_found_when_names_are_labels():
+    text, spans = many_excerpts("", 12)
+    utf16 = [(s + text[:s].count("🎉"), e + text[:e].count("🎉")) for s, e, _name in spans]
+    source = Source(new_guid(), name="nvivo", plain_text=text, selections=[
+        Selection(new_guid(), start=s, end=e, name=f"Speaker {n}") for n, (s, e) in enumerate(utf16)])
+    issues = [i for i in model_issues(Project(sources=[source])) if i.rule == "INTEROP-POS-UNIT"]
+    assert len(issues) == 1 and "as utf16 units" in issues[0].message
+
+
+def speaker_turns(turns: int) -> str:
+    """An LF interview whose turns alternate between two speakers, one line each."""
+    lines = []
+    for n in range(turns):
+        speaker = "Interviewer" if n % 2 == 0 else "Anna"
+        lines.append(f"{speaker}: Turn {n} says something about the plan, and then a little more.\n")
+    return "".join(lines)
+
+
+def test_a_folder_of_speaker_turns_has_no_position_unit_warning(tmp_path):
+    # turns are named after their speaker and end at the line end; read with line ends as two,
+    # a turn on line 6 starts at "Anna: ", whose label then "matches": a coincidence, not a unit
+    folder = tmp_path / "interviews"
+    folder.mkdir()
+    for name in ("anna 1", "anna 2"):
+        (folder / f"{name}.txt").write_text(speaker_turns(24), encoding="utf-8")
+    report = validate(folder)
+    assert report.format == "transcripts-folder"
+    assert report.issues == [] and report.valid
+    project = qdaconv_read(folder)
+    assert len(project.sources[0].selections) == 24 and "\r" not in project.sources[0].plain_text

@@ -201,16 +201,6 @@ def test_sample_file_checks(samples_dir, name):
     assert sum(i.rule == "REFI-XSD" for i in errors) == SCHEMA_ERRORS.get(name, 0)
 
 
-def refi_registered() -> bool:
-    from qdaconv.registry import default_registry
-
-    return "refi-qdpx" in default_registry().formats
-
-
-needs_refi = pytest.mark.skipif(not refi_registered(), reason="the refi plugin is not installed")
-
-
-@needs_refi
 @pytest.mark.parametrize("name", sorted(SAMPLE_VERDICTS))
 def test_sample_verdicts(samples_dir, name):
     """Every layer together: each sample gets its README verdict and names its actual problem."""
@@ -223,7 +213,6 @@ def test_sample_verdicts(samples_dir, name):
         assert any(shown in issue.message for issue in report.issues)
 
 
-@needs_refi
 def test_sample_warnings_name_the_known_quirks(samples_dir):
     def warned(name: str) -> set[str]:
         return validate(samples_dir / name).rule_ids(Severity.WARNING)
@@ -325,7 +314,6 @@ def study(study_path) -> Path:
     return study_path
 
 
-@needs_refi
 def test_the_study_is_valid(study):
     report = validate(study)
     assert report.format == "refi-qdpx"
@@ -334,7 +322,6 @@ def test_the_study_is_valid(study):
     assert own == []
 
 
-@needs_refi
 @pytest.mark.parametrize("name", sorted(MUTATIONS))
 def test_mutated_study(study, tmp_path, name):
     change, expected = MUTATIONS[name]
@@ -343,7 +330,6 @@ def test_mutated_study(study, tmp_path, name):
     assert found == expected, [str(i) for i in report.issues][:5]  # the reader's own notes aside
 
 
-@needs_refi
 def test_mutated_study_missing_file(study, tmp_path):
     with zipfile.ZipFile(study) as archive:
         member = next(n for n in archive.namelist() if re.match(r"sources/.+\.txt$", n, re.IGNORECASE))
@@ -352,7 +338,6 @@ def test_mutated_study_missing_file(study, tmp_path):
     assert member.split("/")[-1] in report.issues[0].message
 
 
-@needs_refi
 def test_mutated_study_broken_zip(study, tmp_path):
     data = study.read_bytes()
     (tmp_path / "broken.qdpx").write_bytes(data[: len(data) - 200])  # the central directory is cut off

@@ -10,7 +10,7 @@ import pytest
 from conftest import FIXTURES
 
 import qdaconv
-from qdaconv.errors import ReadError
+from qdaconv.errors import FormatError, ReadError
 from qdaconv.model import Code, Project, coded_segments, walk_codes, walk_codings, walk_selections
 from qdaconv.registry import default_registry
 
@@ -95,6 +95,58 @@ def test_sniff_leaves_other_files_alone(tmp_path):
         if fmt.name in VENDOR_FORMATS:
             assert fmt.sniff(text) == 0.0 and fmt.sniff(binary) == 0.0
             assert fmt.sniff(tmp_path / "missing.csv") == 0.0
+
+
+#: Tables that share a word or two with some layout's header but are about something else.
+UNRELATED = {
+    "people.csv": "name,age\nAnn,34\n",  # `name` is a Taguette, NVivo and ATLAS.ti alias
+    "contacts.csv": "Name,Description,Email,Phone,Age\nAnn,lead,ann@example.org,123,34\n",
+    "codes.csv": "code\nA12\nB07\n",  # one matching column is a coincidence, not a layout
+    "inventory.csv": "ID;Document;Codes;Shelf;Room;Owner;Bought;Price\n1;a;x;2;B;Ann;2020;3\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(UNRELATED))
+def test_a_table_that_only_shares_column_names_is_claimed_by_no_vendor(tmp_path, name):
+    path = tmp_path / name
+    path.write_text(UNRELATED[name], encoding="utf-8")
+    assert {fmt.name: fmt.sniff(path) for fmt in default_registry() if fmt.name in VENDOR_FORMATS} == \
+        dict.fromkeys(VENDOR_FORMATS, 0.0)
+    with pytest.raises(FormatError, match="not a format qdaconv can read; pass --from"):
+        qdaconv.detect(path)
+
+
+def test_an_unrelated_csv_is_refused_on_the_command_line(tmp_path, cli):
+    path = tmp_path / "people.csv"
+    path.write_text(UNRELATED["people.csv"], encoding="utf-8")
+    info = cli("info", str(path))
+    assert info.returncode == 2 and "not a format qdaconv can read; pass --from" in info.stderr
+    checked = cli("validate", str(path))
+    assert checked.returncode == 1 and "FORMAT-UNKNOWN" in checked.stdout + checked.stderr
+
+
+def test_a_header_convinces_with_two_known_columns_and_no_more_unknown_than_known():
+    from qdaconv.plugins.vendors.dedoose import EXCERPTS
+    from qdaconv.plugins.vendors.tabular import match_header
+    from qdaconv.plugins.vendors.taguette import CODEBOOK
+
+    assert match_header(CODEBOOK, ["tag", "description"]).score() > 0
+    assert match_header(CODEBOOK, ["tag", "description", "colour", "group"]).score() > 0  # two and two
+    assert match_header(CODEBOOK, ["tag", "description", "a", "b", "c"]).score() == 0
+    assert match_header(CODEBOOK, ["tag"]).score() == 0
+    assert match_header(CODEBOOK, ["description", "number of highlights"]).score() == 0  # `tag` is required
+    # an open layout expects descriptor columns beside its own
+    header = ["Media Title", "Excerpt Copy", "school", "district", "grade", "role"]
+    assert match_header(EXCERPTS, header).score() > 0
+
+
+def test_a_one_column_codebook_is_read_when_its_format_is_named(tmp_path):
+    path = tmp_path / "tags.csv"
+    path.write_text("Exported tags\ntag\nConnecting\nConnecting > Relational connecting\n", encoding="utf-8")
+    with pytest.raises(FormatError):
+        qdaconv.detect(path)
+    project = qdaconv.read(path, "taguette-codebook-csv")
+    assert paths(project) == [("Connecting",), ("Connecting", "Relational connecting")]
 
 
 # ---------------------------------------------------------------- placing excerpts

@@ -19,12 +19,6 @@ CODEBOOK_WRITERS = [("nvivo-codebook-xlsx", ".xlsx"), ("maxqda-codebook-xlsx", "
                     ("taguette-codebook-csv", ".csv")]
 
 
-def needs(name: str) -> None:
-    """Skip while the format another part of the project provides is not installed yet."""
-    if name not in default_registry().formats:
-        pytest.skip(f"format {name} is not registered")
-
-
 @pytest.fixture(scope="module")
 def project_schema() -> etree.XMLSchema:
     return etree.XMLSchema(etree.parse(str(ROOT / "schemas" / "Project-mrt2019.xsd")))
@@ -33,7 +27,6 @@ def project_schema() -> etree.XMLSchema:
 @pytest.mark.parametrize("with_sources", [False, True], ids=["text-only", "sources"])
 @pytest.mark.parametrize("export", EXPORTS, ids=lambda p: p.name)
 def test_export_becomes_a_schema_valid_qdpx(export, with_sources, tmp_path, project_schema):
-    needs("refi-qdpx")
     target = tmp_path / "out.qdpx"
     options = {"sources": str(SOURCES)} if with_sources else {}
     qdaconv.convert(export, target, to="refi-qdpx", **options)
@@ -49,7 +42,6 @@ def test_export_becomes_a_schema_valid_qdpx(export, with_sources, tmp_path, proj
 
 @pytest.mark.parametrize("export", EXPORTS, ids=lambda p: p.name)
 def test_export_becomes_tidy_tables(export, tmp_path):
-    needs("tables-xlsx")
     target = tmp_path / "tables.xlsx"
     report = qdaconv.convert(export, target, to="tables-xlsx", sources=str(SOURCES))
     assert report.lossless
@@ -65,9 +57,6 @@ def code_tree(project) -> dict:
 
 @pytest.mark.parametrize("name,suffix", CODEBOOK_WRITERS)
 def test_the_study_code_tree_round_trips(name, suffix, tmp_path):
-    needs("refi-qdpx")
-    if not STUDY.is_file():
-        pytest.skip("fixtures/study.qdpx has not been built")
     study = qdaconv.read(STUDY)
     fmt = default_registry().get(name)
     target = tmp_path / f"codebook{suffix}"
@@ -82,7 +71,6 @@ def test_the_study_code_tree_round_trips(name, suffix, tmp_path):
 
 
 def test_cli_converts_an_export_with_its_sources(cli, tmp_path):
-    needs("refi-qdpx")
     target = tmp_path / "maxqda.qdpx"
     result = cli("convert", str(VENDORS / "maxqda24-segments.xlsx"), str(target),
                  "--option", f"sources={SOURCES}")

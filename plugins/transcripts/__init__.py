@@ -20,8 +20,20 @@ from qdaconv.plugins.transcripts.build import (
     FolderBuilder,
     is_listed,
 )
+from qdaconv.plugins.transcripts.parse import looks_like_transcript
 
 __all__ = ["TranscriptsFolder"]
+
+#: The sniff score of a folder whose files show speaker turns, cues or Word transcripts: above the
+#: validator's PROBABLE_CLAIM (the folder is one project unless a file in it claims more), below its
+#: CERTAIN_CLAIM (no marker file makes a folder of transcripts certain).
+TRANSCRIPTS_CLAIM = 0.8
+#: The score of a folder of plain texts that show none of that (notes, READMEs): still readable as
+#: sources with --from, but too weak for the validator to take the folder for a project.
+PLAIN_TEXT_CLAIM = 0.2
+#: How many files, and how many bytes of each, the sniffer looks at.
+SNIFF_FILES = 20
+SNIFF_BYTES = 64 * 1024
 
 
 class TranscriptsFolder(Format):
@@ -47,13 +59,16 @@ class TranscriptsFolder(Format):
             names = [p for p in path.iterdir() if is_listed(p)]
         except OSError:
             return 0.0
-        transcripts = [p for p in names if p.suffix.lower() in TRANSCRIPT_SUFFIXES]
+        transcripts = sorted((p for p in names if p.suffix.lower() in TRANSCRIPT_SUFFIXES),
+                             key=lambda p: p.name.lower())
         if not transcripts:
             return 0.0
         # a tables folder (datapackage.json) may hold a stray .txt: leave it to its own reader
         if any(p.name.lower() == "datapackage.json" for p in names):
             return 0.1
-        return 0.6
+        if any(_shows_turns(p) for p in transcripts[:SNIFF_FILES]):
+            return TRANSCRIPTS_CLAIM
+        return PLAIN_TEXT_CLAIM
 
     def read(self, path: Path, **options: Any) -> Project:
         path = Path(path)
@@ -67,6 +82,22 @@ class TranscriptsFolder(Format):
         if not project.sources:
             raise ReadError(path, "no .txt, .docx, .vtt or .srt transcripts in this folder")
         return project
+
+
+def _shows_turns(path: Path) -> bool:
+    """Whether a transcript file looks like one: a Word document, or a text with speaker turns or cues."""
+    if path.suffix.lower() == ".docx":
+        return True  # reading it is slow and needs python-docx; Word files in such a folder are transcripts
+    try:
+        with open(path, "rb") as stream:
+            head = stream.read(SNIFF_BYTES)
+    except OSError:
+        return False
+    encoding = "utf-16" if head.startswith((b"\xff\xfe", b"\xfe\xff")) else "utf-8-sig"
+    text = head.decode(encoding, errors="replace")
+    if len(head) == SNIFF_BYTES:  # the last line may be cut short
+        text = text[: text.rfind("\n") + 1]
+    return looks_like_transcript(text)
 
 
 def _speakers(value: Any) -> frozenset[str] | None:

@@ -99,6 +99,13 @@ def _speaker_lines(lines: list[str], speakers: frozenset[str] | None) -> dict[in
     return {n: m for n, m in matches.items() if counts[m["name"].strip()] >= 2}
 
 
+def looks_like_transcript(text: str) -> bool:
+    """Whether a text shows what transcripts have and notes do not: a speaker opening two or more
+    lines ("Name: ..."), or subtitle cue timings ("00:00:01,000 --> 00:00:03,000")."""
+    lines = text.splitlines()
+    return any(_CUE_TIMING.match(line) for line in lines) or bool(_speaker_lines(lines, None))
+
+
 def parse_running_text(text: str, speakers: frozenset[str] | None = None) -> Transcript:
     """Turns of a text whose lines start with "Speaker: "; a turn runs until the next speaker line."""
     lines = text.splitlines(keepends=True)

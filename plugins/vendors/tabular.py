@@ -32,6 +32,8 @@ PEEK_BYTES = 256 * 1024
 #: First characters that make a spreadsheet program treat a cell as a formula.
 FORMULA_STARTS = ("=", "+", "-", "@")
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+#: Distinct expected columns a header row needs before a layout claims a file.
+MIN_COLUMNS_FOUND = 2
 
 
 # ----------------------------------------------------------------------------- reading tables
@@ -327,19 +329,37 @@ class HeaderMatch:
     def missing(self) -> list[Column]:
         return [c for c in self.layout.columns if c.required and c.key not in self.columns]
 
+    @property
+    def found(self) -> int:
+        """Distinct expected columns present; a family of pattern columns counts as one."""
+        return len(self.columns) + bool(self.patterns)
+
+    @property
+    def convincing(self) -> bool:
+        """Whether the row is evidence of the layout rather than a coincidence of common words.
+
+        Every required column must be there, and at least MIN_COLUMNS_FOUND distinct expected ones:
+        one matching word (`name`, `code`) is found in countless unrelated tables. Unless the layout
+        is open (it expects extra columns), the cells it knows must not be outnumbered by those it
+        does not: a table mostly about something else is not this export with a few columns added.
+        """
+        if self.missing or self.found < MIN_COLUMNS_FOUND:
+            return False
+        present = sum(1 for h in self.header if h)
+        return self.layout.open or len(self.unknown) <= present - len(self.unknown)
+
     def score(self) -> float:
-        """0 when a required column is missing; else 0.3 to 0.95, growing with expected columns found
+        """0 when the row is not convincing; else 0.3 to 0.95, growing with expected columns found
         and shrinking with columns the layout does not know."""
-        if self.missing:
+        if not self.convincing:
             return 0.0
         expected = len(self.layout.columns) + bool(self.layout.patterns)
-        found = len(self.columns) + bool(self.patterns)
         present = [h for h in self.header if h]
         known = 1.0
         if present:
             unknown_share = len(self.unknown) / len(present)
             known = 1.0 - (0.5 if self.layout.open else 1.0) * unknown_share
-        return round(0.3 + 0.65 * (found / expected) * known, 6)
+        return round(0.3 + 0.65 * (self.found / expected) * known, 6)
 
     def index(self, key: str) -> int | None:
         found = self.columns.get(key)
@@ -377,6 +397,13 @@ class Located:
     def score(self) -> float:
         return self.match.score()
 
+    @property
+    def rank(self) -> tuple[float, bool, int]:
+        """How well the row fits: by score, then (among rows that do not convince) the row with every
+        required column, then the one with most expected columns, so that a reader told the format
+        still finds a sparse header row."""
+        return self.score, not self.match.missing, self.match.found
+
 
 def locate_header(table: Table, layout: Layout) -> Located | None:
     """The sheet and header row (among the first non-blank rows) that fit the layout best."""
@@ -387,8 +414,7 @@ def locate_header(table: Table, layout: Layout) -> Located | None:
             if not any(cell_text(cell) for cell in row):
                 continue
             candidate = Located(sheet, index, match_header(layout, row))
-            if best is None or candidate.score > best.score or (
-                    candidate.score == best.score == 0 and len(candidate.match.columns) > len(best.match.columns)):
+            if best is None or candidate.rank > best.rank:
                 best = candidate
             seen += 1
             if seen >= HEADER_SEARCH_ROWS:
