@@ -4,8 +4,9 @@ from qdaconv.api import convert, detect, read, write
 from qdaconv.diff import DiffResult, diff
 from qdaconv.errors import FormatError, LossError, PluginError, QdaconvError, ReadError, WriteError
 from qdaconv.formats import Feature, Format, Loss, LossReport
+from qdaconv.issues import Issue, Severity
 from qdaconv.model import Project
-from qdaconv.validation import Issue, Report, Severity, validate
+from qdaconv.validation import Report, validate
 
 __version__ = "0.1.0"
 

@@ -11,9 +11,9 @@ from typing import Any
 
 from qdaconv.errors import FormatError, LossError, ReadError, WriteError
 from qdaconv.formats import Format, Loss, LossReport, loss_for
+from qdaconv.issues import Severity
 from qdaconv.model import Project
 from qdaconv.registry import Registry, default_registry
-from qdaconv.validation import Severity
 
 
 def _registry(registry: Registry | None) -> Registry:

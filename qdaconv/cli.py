@@ -20,9 +20,9 @@ from qdaconv import api
 from qdaconv.diff import diff as diff_projects
 from qdaconv.errors import PluginError, QdaconvError
 from qdaconv.formats import Feature, features_used
+from qdaconv.issues import Severity
 from qdaconv.model import Project, walk_codes, walk_codings, walk_selections, walk_sources
 from qdaconv.registry import Registry, default_registry
-from qdaconv.validation import Severity
 
 DEBUG_ENV = "QDACONV_DEBUG"
 

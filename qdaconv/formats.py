@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from qdaconv.issues import Issue
 from qdaconv.model import Project, walk_codes, walk_codings, walk_selections, walk_sources
-from qdaconv.validation import Issue
 
 
 class Feature(enum.Enum):
@@ -52,6 +52,25 @@ CODEBOOK_FEATURES: frozenset[Feature] = frozenset(
 )
 
 
+@dataclass(frozen=True, slots=True)
+class Option:
+    """A reader or writer option a format understands (`--option NAME=VALUE`, or `read(..., name=value)`).
+
+    `type` is str, int, float or bool (a bool option takes yes/no, true/false, 1/0); `choices`
+    limits a str option to those values; `read` and `write` say whether the reader, the writer
+    or both take it. The core checks options against these declarations before any work and
+    passes each side only its own.
+    """
+
+    name: str
+    help: str
+    type: type = str
+    default: Any = None
+    choices: tuple[str, ...] = ()
+    read: bool = True
+    write: bool = False
+
+
 class Format:
     """A file format a plugin provides. Subclass it and override what the format can do.
 
@@ -65,7 +84,7 @@ class Format:
       a list of `Loss` items for things it could not carry beyond its declared capabilities.
     - `check(path, **options)`: issues found in the file itself that reading into the model
       cannot show (container layout, schema); the validator calls it. Optional.
-    - `options`: the reader and writer options the format understands, with a line of help.
+    - `options`: the reader and writer options the format understands, as `Option`s.
     - `primary`: True for the format written by default when several share an extension.
     - `keeps_guids`: False when the format has nowhere to keep GUIDs, so objects read back get
       new ones (compare such round trips with `diff(match="content")`).
@@ -78,7 +97,7 @@ class Format:
     primary: bool = False
     keeps_guids: bool = True
     capabilities: frozenset[Feature] = frozenset()
-    options: dict[str, str] = {}
+    options: tuple[Option, ...] = ()
     plugin: str = ""
     version: str = ""
 

@@ -10,8 +10,8 @@ import pluggy
 
 if TYPE_CHECKING:
     from qdaconv.formats import Format
+    from qdaconv.issues import Issue
     from qdaconv.model import Project
-    from qdaconv.validation import Issue
 
 hookspec = pluggy.HookspecMarker("qdaconv")
 hookimpl = pluggy.HookimplMarker("qdaconv")

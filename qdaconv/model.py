@@ -3,7 +3,10 @@
 The classes are slotted dataclasses with no validation and no I/O of their own (the one exception
 is `Blob`, which fetches a source file's bytes from where the reader found them, on demand).
 Objects refer to each other by GUID strings kept exactly as read; `guid_key` gives the form to
-compare them by. Text positions are Unicode code points into the source's text as stored
+compare them by, and `stable_guid` makes GUIDs from a program's own ids. `native` on an object
+keeps what a program's own project says of it and REFI-QDA cannot (its ids, flags, extra
+attributes), so that a program's project read and written back keeps them; other formats ignore it
+and diff does not compare it. Text positions are Unicode code points into the source's text as stored
 (BOM removed, line endings kept); media positions are milliseconds; picture and PDF
 coordinates are pixels and points as in REFI-QDA.
 """
@@ -21,12 +24,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Literal
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
 from qdaconv.errors import ReadError
 
 if TYPE_CHECKING:
-    from qdaconv.validation import Issue
+    from qdaconv.issues import Issue
 
 VariableType = Literal["Text", "Boolean", "Integer", "Float", "Date", "DateTime"]
 VARIABLE_TYPES: tuple[str, ...] = ("Text", "Boolean", "Integer", "Float", "Date", "DateTime")
@@ -50,6 +53,21 @@ def new_guid() -> str:
 def guid_key(guid: str | None) -> str:
     """The form GUIDs are compared by: braces removed, lower case (REFI allows both variants)."""
     return (guid or "").strip().strip("{}").lower()
+
+
+#: The namespace of GUIDs made from a program's own ids (see `stable_guid`).
+_STABLE_NAMESPACE = uuid.UUID("6f1b3c2e-8a4d-5e0f-9b7a-2c1d4e5f6a7b")
+
+
+def stable_guid(program: str, *parts: object) -> str:
+    """A GUID derived from a program's own ids (`stable_guid("taguette", "highlight", 42)`).
+
+    Formats that have no GUIDs of their own use it, so that two reads or two exports of the same
+    project give the same GUIDs and can be compared or merged by GUID. Include everything that
+    makes the id unique in the program (the project id for a database holding several).
+    """
+    name = "/".join([program, *(str(part) for part in parts)])
+    return str(uuid.uuid5(_STABLE_NAMESPACE, name)).upper()
 
 
 @dataclass(slots=True)
@@ -164,6 +182,7 @@ class User:
     guid: str
     name: str | None = None
     id: str | None = None
+    native: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(slots=True)
@@ -175,6 +194,7 @@ class Code:
     description: str | None = None
     note_refs: list[str] = field(default_factory=list)
     children: list[Code] = field(default_factory=list)
+    native: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(slots=True)
@@ -183,6 +203,7 @@ class Variable:
     name: str
     type: str = "Text"
     description: str | None = None
+    native: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(slots=True)
@@ -201,6 +222,7 @@ class Coding:
     creating_user: str | None = None
     created: datetime | None = None
     note_refs: list[str] = field(default_factory=list)
+    native: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(slots=True)
@@ -239,6 +261,7 @@ class Selection:
     created: datetime | None = None
     modifying_user: str | None = None
     modified: datetime | None = None
+    native: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(slots=True)
@@ -277,6 +300,7 @@ class Source:
     modifying_user: str | None = None
     modified: datetime | None = None
 
+    native: dict[str, Any] | None = field(default=None, compare=False, repr=False)
     @property
     def text(self) -> str | None:
         """The plain text in code points, decoded on each call; None when it is not available."""
@@ -296,6 +320,7 @@ class Case:
     variable_values: list[VariableValue] = field(default_factory=list)
     source_refs: list[str] = field(default_factory=list)
     selection_refs: list[str] = field(default_factory=list)
+    native: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(slots=True)
@@ -306,6 +331,7 @@ class Set:
     member_codes: list[str] = field(default_factory=list)
     member_sources: list[str] = field(default_factory=list)
     member_notes: list[str] = field(default_factory=list)
+    native: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(slots=True)
@@ -317,6 +343,7 @@ class Link:
     origin: str | None = None
     target: str | None = None
     note_refs: list[str] = field(default_factory=list)
+    native: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(slots=True)
@@ -350,6 +377,7 @@ class Graph:
     name: str | None = None
     vertices: list[Vertex] = field(default_factory=list)
     edges: list[Edge] = field(default_factory=list)
+    native: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(slots=True)
@@ -377,6 +405,7 @@ class Project:
     sets: list[Set] = field(default_factory=list)
     graphs: list[Graph] = field(default_factory=list)
     note_refs: list[str] = field(default_factory=list)
+    native: dict[str, Any] | None = field(default=None, compare=False, repr=False)
     warnings: list[Issue] = field(default_factory=list, compare=False, repr=False)
 
     def to_frames(self):

@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from qdaconv.model import Source
 
 #: Units a text position can be counted in.
 #: codepoint: Unicode code points (the REFI-QDA rule and the model's unit);
@@ -176,3 +180,23 @@ def guess_unit(spans: Sequence[Span], preferred: str = "codepoint",
     if best != preferred and scores[best] >= scores[preferred] + margin:
         return UnitGuess(best, scores, len(spans), True)
     return UnitGuess(preferred, scores, len(spans), False)
+
+
+def remap_text_positions(source: Source, start: Callable[[int], int], end: Callable[[int], int] | None = None) -> None:
+    """Move everything that points into `source`'s own text through the given functions.
+
+    `start` maps selection starts and sync point positions, `end` (default: `start`) selection
+    ends, so a caller can move a start and an end that fall inside a changed stretch outwards.
+    Text selections and sync points are all that point into a text; nested documents
+    (representations, transcripts) have their own text and are remapped on their own.
+    """
+    end = end or start
+    for selection in source.selections:
+        if selection.kind == "PlainText":
+            if selection.start is not None:
+                selection.start = start(selection.start)
+            if selection.end is not None:
+                selection.end = end(selection.end)
+    for point in source.sync_points:
+        if point.position is not None:
+            point.position = start(point.position)

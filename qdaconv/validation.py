@@ -10,7 +10,6 @@ whatever goes wrong becomes an error Issue in the Report.
 
 from __future__ import annotations
 
-import enum
 import glob
 import json
 import os
@@ -27,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qdaconv.errors import QdaconvError
+from qdaconv.issues import Issue, Severity
 from qdaconv.model import (
     VARIABLE_TYPES,
     Project,
@@ -41,47 +41,6 @@ from qdaconv.model import (
 if TYPE_CHECKING:
     from qdaconv.formats import Format
     from qdaconv.registry import Registry
-
-
-class Severity(enum.Enum):
-    ERROR = "error"
-    WARNING = "warning"
-    INFO = "info"
-
-
-@dataclass(slots=True)
-class Issue:
-    """One finding: a stable rule id, how bad it is, what and where, and how to fix it."""
-
-    rule: str
-    severity: Severity
-    message: str
-    file: str | None = None
-    place: str | None = None
-    hint: str | None = None
-
-    def __str__(self) -> str:
-        where = ":".join(part for part in (self.file, self.place) if part)
-        text = f"{self.severity.value} {self.rule}: {self.message}"
-        if self.hint:
-            text += f" ({self.hint})"
-        return f"{where}: {text}" if where else text
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"rule": self.rule, "severity": self.severity.value, "message": self.message,
-                "place": self.place, "hint": self.hint}
-
-
-def warning(rule: str, message: str, place: str | None = None, hint: str | None = None,
-            file: str | None = None) -> Issue:
-    """A warning Issue, the kind readers attach to `Project.warnings`."""
-    return Issue(rule, Severity.WARNING, message, file=file, place=place, hint=hint)
-
-
-def info(rule: str, message: str, place: str | None = None, hint: str | None = None,
-         file: str | None = None) -> Issue:
-    """An info Issue: a reader's note about something it handled that is not a problem (not failing --strict)."""
-    return Issue(rule, Severity.INFO, message, file=file, place=place, hint=hint)
 
 
 # ------------------------------------------------------------------------------------ the catalogue

@@ -16,6 +16,7 @@ from qdaconv import read as qdaconv_read
 from qdaconv.errors import QdaconvError, ReadError
 from qdaconv.formats import Format
 from qdaconv.hookspecs import hookimpl
+from qdaconv.issues import Issue, Severity, info, warning
 from qdaconv.model import (
     Blob,
     Case,
@@ -38,11 +39,8 @@ from qdaconv.model import (
 from qdaconv.registry import Registry
 from qdaconv.validation import (
     RULES,
-    Issue,
     Report,
-    Severity,
     expand_paths,
-    info,
     model_issues,
     render_json,
     render_junit,
@@ -52,7 +50,6 @@ from qdaconv.validation import (
     summary_line,
     validate,
     validate_many,
-    warning,
 )
 
 TEXT = ("Interviewer: How did the programme start?\n"

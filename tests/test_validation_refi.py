@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
+from qdaconv.issues import Severity
 from qdaconv.plugins.refi.checks import check_file
-from qdaconv.validation import RULES, Severity, validate
+from qdaconv.validation import RULES, validate
 
 NS = "urn:QDA-XML:project:1.0"
 CODE = "8D4E3C6A-0F2B-4A5E-9C11-2B6F0E7A1D01"

@@ -19,6 +19,7 @@ from typing import Any
 import qdaconv
 from qdaconv.api import commit_output, detect, read, temporary_path, write
 from qdaconv.errors import FormatError, WriteError
+from qdaconv.issues import Severity
 from qdaconv.model import Blob, Project, Source
 from qdaconv.plugins.archive.bag import (
     Package,
@@ -32,7 +33,6 @@ from qdaconv.plugins.archive.bag import (
 from qdaconv.plugins.archive.codebook import codebook_html, codebook_markdown
 from qdaconv.plugins.archive.readme import readme_text
 from qdaconv.registry import default_registry
-from qdaconv.validation import Severity
 
 PROJECT_FORMAT = "refi-qdpx"
 CODEBOOK_FORMAT = "refi-qdc"

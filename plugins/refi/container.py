@@ -19,9 +19,9 @@ from pathlib import Path, PurePosixPath
 from typing import IO
 
 from qdaconv.errors import ReadError
+from qdaconv.issues import Issue, warning
 from qdaconv.model import Blob
 from qdaconv.safety import MIB, SafeZip, ZipLimits, open_zip
-from qdaconv.validation import Issue, warning
 
 QDE_NAME = "project.qde"
 #: Members up to this compressed size can be copied zip to zip as stored, without inflating and deflating.

@@ -11,6 +11,7 @@ from typing import Any
 import qdaconv
 from qdaconv.errors import WriteError
 from qdaconv.formats import ALL_FEATURES, CODEBOOK_FEATURES, Format, Loss
+from qdaconv.issues import Issue, info, warning
 from qdaconv.model import Project, Source, walk_sources
 from qdaconv.plugins.refi.codebook import write_codebook
 from qdaconv.plugins.refi.container import SourceFiles, find_qde, qde_member
@@ -26,7 +27,6 @@ from qdaconv.plugins.refi.writer import (
     write_qdpx,
 )
 from qdaconv.safety import ZipLimits, open_zip
-from qdaconv.validation import Issue, info, warning
 
 READ_OPTIONS = {
     "positions": "unit of text positions in the input: auto (by origin, checked on the coded spans), "

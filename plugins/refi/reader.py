@@ -20,6 +20,7 @@ from typing import IO
 from lxml import etree
 
 from qdaconv.errors import ReadError
+from qdaconv.issues import Issue, info, warning
 from qdaconv.model import (
     Case,
     Code,
@@ -41,7 +42,6 @@ from qdaconv.model import (
 from qdaconv.plugins.refi import values
 from qdaconv.plugins.refi.container import SourceFiles
 from qdaconv.safety import guarded, iterparse, refuse_entities, xml_read_error
-from qdaconv.validation import Issue, info, warning
 
 _AUTHORSHIP = {"creatingUser", "creationDateTime", "modifyingUser", "modifiedDateTime"}
 _TEXT_ATTRS = {"guid", "name", "richTextPath", "plainTextPath", *_AUTHORSHIP}

@@ -13,10 +13,10 @@ import zipfile
 import zlib
 
 from qdaconv.errors import FormatError, ReadError
+from qdaconv.issues import Issue, info, warning
 from qdaconv.model import Project, Source, decode_text, walk_sources
 from qdaconv.plugins.refi.container import Openers
-from qdaconv.positions import UNITS, PositionMap, Span, guess_unit, unit_for_origin
-from qdaconv.validation import Issue, info, warning
+from qdaconv.positions import UNITS, PositionMap, Span, guess_unit, remap_text_positions, unit_for_origin
 
 #: Writer profiles and the unit each counts positions in.
 PROFILES: dict[str, str] = {"standard": "codepoint", "nvivo": "utf16", "maxqda": "crlf", "atlasti": "lf"}
@@ -136,13 +136,5 @@ def _convert(project: Project, unit: str, openers: Openers) -> tuple[int, int]:
         if mapping.identity:
             continue
         converted += 1
-        for selection in source.selections:
-            if selection.kind == "PlainText":
-                if selection.start is not None:
-                    selection.start = mapping.to_codepoint(selection.start)
-                if selection.end is not None:
-                    selection.end = mapping.to_codepoint(selection.end)
-        for point in source.sync_points:
-            if point.position is not None:
-                point.position = mapping.to_codepoint(point.position)
+        remap_text_positions(source, mapping.to_codepoint)
     return converted, missing

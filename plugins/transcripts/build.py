@@ -18,6 +18,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from qdaconv.errors import ReadError
+from qdaconv.issues import warning
 from qdaconv.model import (
     Blob,
     Case,
@@ -32,7 +33,6 @@ from qdaconv.model import (
     VariableValue,
 )
 from qdaconv.plugins.transcripts.parse import Transcript, format_time, parse_file
-from qdaconv.validation import warning
 
 TRANSCRIPT_SUFFIXES = (".txt", ".docx", ".vtt", ".srt")
 AUDIO_SUFFIXES = (".mp3", ".m4a", ".wav", ".aac", ".ogg", ".oga", ".opus", ".flac", ".wma")

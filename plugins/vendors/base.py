@@ -8,9 +8,9 @@ from typing import Any
 
 from qdaconv.errors import ReadError
 from qdaconv.formats import CODEBOOK_FEATURES, Feature, Format, Loss
+from qdaconv.issues import warning
 from qdaconv.model import Project, walk_codes
 from qdaconv.safety import ZipLimits
-from qdaconv.validation import warning
 
 from .build import ProjectBuilder
 from .tabular import Column, Layout, Located, Table, locate_header, parse_bool, peek_table, read_table

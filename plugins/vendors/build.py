@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 from qdaconv.errors import ReadError
+from qdaconv.issues import warning
 from qdaconv.model import (
     Code,
     Coding,
@@ -29,7 +30,6 @@ from qdaconv.model import (
     VariableValue,
     new_guid,
 )
-from qdaconv.validation import warning
 
 STANDIN_SEPARATOR = "\n\n"
 NAME_LENGTH = 80
