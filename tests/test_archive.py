@@ -103,7 +103,7 @@ def test_package_holds_everything_and_describes_it(small_qdpx: Path, tmp_path: P
         assert manifest[name] == hashlib.sha256((out / name).read_bytes()).hexdigest()
     readme = (out / "README.md").read_text(encoding="utf-8")
     assert "| transcripts | 2 |" in readme and "`data/sources/Anna wave_1.txt`" in readme
-    assert "Created" not in readme or "2021-05-03" in readme
+    assert "The project was created 2021-05-03T10:00:00+00:00." in readme
     codebook = (out / "data" / "codebook" / "codebook.md").read_text(encoding="utf-8")
     assert "Building trust \\| one to one" in codebook and "| theme | 0 | 4 | 2 |" in codebook
 

@@ -300,6 +300,14 @@ def read_everything(path: Path, fmt: str | None) -> None:
                 blob.read_bytes()
 
 
+def assert_clear(exc: QdaconvError, path: Path) -> None:
+    """A refusal a user can act on: one line that names the file and says what is wrong."""
+    message = str(exc)
+    assert path.name in message, message
+    assert "\n" not in message and "Traceback" not in message, message
+    assert len(message) > len(str(path)) + 10, message
+
+
 @pytest.mark.parametrize("fmt", sorted(CORRUPTIBLE))
 @PROPERTIES
 @given(data=st.data())
@@ -311,8 +319,8 @@ def test_damaged_files_fail_only_with_qdaconv_errors(fmt: str, data: st.DataObje
         path.write_bytes(damaged)
         try:
             read_everything(path, fmt if forced else None)
-        except QdaconvError:
-            pass
+        except QdaconvError as exc:
+            assert_clear(exc, path)
 
 
 @pytest.mark.parametrize("fmt", ["refi-qdpx", "tables-csv"])
@@ -360,8 +368,8 @@ def test_random_bytes_fail_only_with_qdaconv_errors(data: bytes, suffix: str) ->
         path.write_bytes(data)
         try:
             read_everything(path, None)
-        except QdaconvError:
-            pass
+        except QdaconvError as exc:
+            assert_clear(exc, path)
 
 
 def test_the_strategy_makes_rich_projects() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import warnings
 import zipfile
 from pathlib import Path
@@ -55,20 +54,17 @@ def make_zip(path: Path, members: list[tuple[str, bytes]], symlink: str | None =
 def test_entity_declarations_are_refused_fast(tmp_path, payload):
     path = tmp_path / "evil.qde"
     path.write_bytes(payload)
-    began = time.perf_counter()
     with pytest.raises(ReadError, match="entities"):
         qdaconv.read(path, "refi-qde")
-    assert time.perf_counter() - began < 1.0
     with pytest.raises(ReadError, match="entities"):
         parse_xml(payload, path)
 
 
 def test_entities_inside_a_qdpx_are_refused_with_the_member_named(tmp_path):
     path = make_zip(tmp_path / "evil.qdpx", [("project.qde", BILLION_LAUGHS)])
-    began = time.perf_counter()
     with pytest.raises(ReadError, match="project.qde") as caught:
         qdaconv.read(path)
-    assert "entities" in str(caught.value) and time.perf_counter() - began < 1.0
+    assert "entities" in str(caught.value)
 
 
 @pytest.mark.parametrize(("name", "reason"), [

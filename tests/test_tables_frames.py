@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 import pandas as pd
@@ -24,8 +24,10 @@ def test_frames_have_every_table_with_proper_dtypes():
     assert segments["start"].dtype == "Int64" and segments["guid"].dtype == "string"
     assert frames["codes"]["codable"].dtype == "boolean"
     values = frames["values"]["value"].tolist()
-    assert values[:6] == ["Director", False, -3, Decimal("2.50"), values[4], values[5]]
-    assert isinstance(values[5], datetime) and values[5].tzinfo == CEST  # the offset is kept, not made UTC
+    assert values[:6] == ["Director", False, -3, Decimal("2.50"), date(1970, 1, 31),
+                          datetime(2019, 3, 1, 9, 30, 5, 123456, tzinfo=CEST)]
+    assert type(values[4]) is date  # a Date stays a date, not a midnight datetime
+    assert values[5].utcoffset() == CEST.utcoffset(None)  # the offset is kept, not made UTC
     assert all(isinstance(blob, Blob) for blob in frames["files"]["blob"])
 
 
