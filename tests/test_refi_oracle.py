@@ -194,9 +194,10 @@ def differences(before: Opened, after: Opened, rejected: set[tuple[str, str]] = 
             if (name, attribute) in ALLOWED or ("*", attribute) in ALLOWED or attribute in POSITION_ATTRIBUTES \
                     or (name, attribute) in rejected:
                 continue
-            if attribute not in other.attrib and value.strip():  # an empty value holds nothing to lose
+            kept = other.get(attribute)
+            if kept is None and value.strip():  # an empty value holds nothing to lose
                 problems.append(f"<{name} guid={guid}> lost {attribute}={value!r}")
-            elif attribute in other.attrib and normal(name, attribute, value) != normal(name, attribute, other.get(attribute)):
+            elif kept is not None and normal(name, attribute, value) != normal(name, attribute, kept):
                 problems.append(f"<{name} guid={guid}> {attribute}: {value!r} became {other.get(attribute)!r}")
         if plain_children(element) != plain_children(other):
             problems.append(f"<{name} guid={guid}> children differ: {plain_children(element) - plain_children(other)}"
