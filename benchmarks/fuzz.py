@@ -3,6 +3,7 @@
     python benchmarks/fuzz.py --seconds 60                     # every readable format, time shared
     python benchmarks/fuzz.py --seconds 60 --format refi-qdpx  # one format
     python benchmarks/fuzz.py --engine hypothesis              # even when atheris is installed
+    python benchmarks/fuzz.py --cli --seconds 120              # the command line, end to end
 
 Each format starts from a small valid file written by qdaconv itself (a vendor format that has no
 writer starts from the file in fixtures/vendors that it reads). With atheris installed it drives
@@ -11,11 +12,18 @@ bytes. An input counts as a crash when reading it (and the source texts it names
 but a QdaconvError, or takes longer than --slow seconds. Crashes are grouped by exception type and
 the qdaconv line that raised it; one example of each is saved under --out. Exit code 1 when any
 crash was found.
+
+With --cli each input goes through `qdaconv convert` and `qdaconv validate` in a subprocess, as a
+user would run them: the exit code must be 0, 1 or 2, stderr must hold no traceback and no
+"internal error", and the output folder must hold the converted file after a success and nothing
+at all after a failure.
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -133,6 +141,44 @@ def target(fmt_name: str, suffix: str, work: Path, findings: Findings, slow: flo
     return one_input
 
 
+def cli_problem(path: Path, fmt_name: str, out: Path, slow: float) -> str | None:
+    """What is wrong with how the command line handled one input, or None."""
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir()
+    target = out / "converted.qdpx"
+    runs = [["convert", "--from", fmt_name, str(path), str(target)], ["validate", str(path)]]
+    for arguments in runs:
+        try:
+            done = subprocess.run([sys.executable, "-m", "qdaconv", *arguments], capture_output=True, text=True,
+                                  timeout=slow + 10, stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            return f"{arguments[0]}: slower than {slow + 10:g} s"
+        if done.returncode not in (0, 1, 2):
+            return f"{arguments[0]}: exit code {done.returncode}"
+        if "Traceback" in done.stderr or "internal error" in done.stderr:
+            return f"{arguments[0]}: {done.stderr.strip().splitlines()[-1][:120]}"
+        if arguments[0] == "convert":
+            left = sorted(p.name for p in out.iterdir())
+            if left != (["converted.qdpx"] if done.returncode == 0 else []):
+                return f"convert exit {done.returncode} left {left}"
+    return None
+
+
+def cli_target(fmt_name: str, suffix: str, work: Path, findings: Findings, slow: float) -> Callable[[bytes], None]:
+    """A function that runs one input through the command line and records what goes wrong."""
+    path = work / f"input{suffix}"
+
+    def one_input(data: bytes) -> None:
+        findings.runs += 1
+        path.write_bytes(data)
+        problem = cli_problem(path, fmt_name, work / "out", slow)
+        if problem is not None:
+            findings.record(fmt_name, data, problem)
+
+    return one_input
+
+
 def fuzz_with_hypothesis(seed: bytes, one_input: Callable[[bytes], None], seconds: float) -> None:
     """Rounds of up to 200 mutated inputs, each round with a new seed, until the time is up."""
     from hypothesis import HealthCheck, Phase, given, settings
@@ -194,6 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--engine", choices=["auto", "atheris", "hypothesis"], default="auto")
     parser.add_argument("--slow", type=float, default=5.0, help="seconds after which one input counts as a hang")
     parser.add_argument("--out", type=Path, default=Path("fuzz-crashes"), help="folder for crash examples")
+    parser.add_argument("--cli", action="store_true", help="run each input through the command line instead")
     args = parser.parse_args(argv)
 
     engine = args.engine
@@ -217,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
         for name, seed in ready.items():
             suffix = "".join(seed.suffixes[-2:]) if seed.name.endswith(".csv.zip") else seed.suffix
             before = findings.runs
-            one_input = target(name, suffix, work, findings, args.slow)
+            one_input = (cli_target if args.cli else target)(name, suffix, work, findings, args.slow)
             print(f"{name}: fuzzing {seed.name} with {engine} for {share:.0f} s", flush=True)
             if engine == "atheris":
                 fuzz_with_atheris(seed, one_input, share)
