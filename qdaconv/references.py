@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from qdaconv.model import Project, Source, guid_key, walk_codes
+from qdaconv.model import Project, guid_key, walk_codes, walk_sources
 
 #: The kinds of object a reference may have to point to. "object" means any object with a GUID
 #: (links and graph vertices may represent codes, sources, notes, selections, cases, ...).
@@ -57,17 +57,6 @@ def _authorship(holder: Any) -> Iterator[Reference]:
     yield from _one(holder, "modifying_user", "user")
 
 
-def _documents(project: Project) -> Iterator[Source]:
-    """Every source, note and nested text document (the model's walk, without importing more)."""
-    stack = list(reversed(project.sources)) + list(reversed(project.notes))
-    while stack:
-        source = stack.pop()
-        yield source
-        nested = [source.representation, source.text_description, *source.transcripts]
-        nested += [selection.representation for selection in source.selections]
-        stack.extend(doc for doc in reversed(nested) if doc is not None)
-
-
 def references(project: Project) -> Iterator[Reference]:
     """Every GUID reference of the project, in a stable order (empty ones are left out)."""
     yield from _authorship(project)
@@ -80,7 +69,7 @@ def references(project: Project) -> Iterator[Reference]:
         yield from _many(case, "selection_refs", "selection")
         for value in case.variable_values:
             yield from _one(value, "variable", "variable")
-    for source in _documents(project):
+    for source in walk_sources(project):
         yield from _authorship(source)
         yield from _many(source, "note_refs", "note")
         for value in source.variable_values:
@@ -131,7 +120,7 @@ def objects(project: Project) -> Iterator[tuple[str, Any]]:
         yield "variable", variable
     for case in project.cases:
         yield "case", case
-    for source in _documents(project):
+    for source in walk_sources(project):
         yield ("note" if source.kind == "Note" else "source"), source
         for point in source.sync_points:
             yield "sync point", point
