@@ -247,6 +247,9 @@ class _Merger:
             into.append(source)
             index[guid_key(source.guid)] = source
             self._new(kind, source.guid, name)
+            for document in _documents(source):
+                self.added["selection"] += len(document.selections)
+                self.added["coding"] += len(document.codings) + sum(len(s.codings) for s in document.selections)
         else:
             self._document(kept, source, kind, name)
 
@@ -330,6 +333,16 @@ class _Merger:
                     getattr(kept, attribute).append(item)
                 elif found != item:
                     self._differ("graph", label, kept.guid, name, [(f"{attribute[:-1]} {item.guid}", found, item)])
+
+
+def _documents(source: Source) -> list[Source]:
+    """A source and the text documents nested in it."""
+    found = [source]
+    for nested in (source.representation, source.text_description, *source.transcripts,
+                   *(selection.representation for selection in source.selections)):
+        if nested is not None:
+            found += _documents(nested)
+    return found
 
 
 def _quote(text: str | None) -> str:
