@@ -302,3 +302,28 @@ def test_agree_refuses_what_it_cannot_compute_with_exit_2(args, message, cli):
     assert done.returncode == 2, done.stdout + done.stderr
     assert "Traceback" not in done.stderr and done.stderr.count("qdaconv: error:") == 1
     assert message in done.stderr
+
+
+# ------------------------------------------------------------------ the report
+
+
+def test_the_report_charts_per_code_kappa_for_each_pair_of_coders(study_path):
+    from qdaconv.plugins.report import render_report
+
+    page = render_report(qdaconv.read(study_path))
+    section = page[page.index('<section id="agreement">'):]
+    section = section[:section.index("</section>")]
+    assert section.count("<h3>") == 3 and "Priya Shah and Tomás Ruiz" in section
+    result = agreement(qdaconv.read(study_path), ("Priya Shah", "Tomás Ruiz"))
+    first_chart = section[:section.index("</svg>")]
+    assert first_chart.count("<rect ") == len(result.codes)
+    lowest = result.by_kappa()[0]
+    assert first_chart.index(lowest.path[-1]) < first_chart.index(result.by_kappa()[-1].path[-1])
+    assert '<script' not in section
+
+
+def test_the_report_has_no_agreement_section_with_one_coder():
+    from qdaconv.plugins.report import render_report
+
+    assert 'id="agreement"' not in render_report(made_up(BASE, []))
+    assert 'id="agreement"' in render_report(made_up(BASE, PAIRS["recoded excerpts"]))
