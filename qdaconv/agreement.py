@@ -240,53 +240,82 @@ def coder_of(coding: Coding, selection: Selection | None) -> str | None:
 
 
 class _Reader:
-    """Text documents of a project and the coded spans in them, for the coders `which` picks."""
+    """Text documents of a project and the coded spans in them, for the coders `which` picks.
 
-    def __init__(self, project: Project, which: Callable[[str | None], int | None], sides: int) -> None:
+    `which(user)` gives a user's side (0 or 1) or None to leave the coding out; without it every
+    coding counts for side 0. `digests` keeps a digest of each text, to match texts across files.
+    """
+
+    def __init__(self, project: Project, which: Callable[[str | None], int | None] | None, sides: int,
+                 digests: bool = False) -> None:
         self.texts: dict[str, _Text] = {}
         self.coded = [_Coded() for _ in range(sides)]
         self.skipped: Counter[str] = Counter()
+        self._which = which
+        self._digests = digests
+        self._keys: dict[str | None, str] = {}  # GUID as written -> guid_key, for codes and users
+        self.users: set[str | None] = set()  # users whose codings were read (as written)
         for source in walk_sources(project):
-            self._document(source, which)
+            self._document(source)
 
-    def _document(self, source: Source, which: Callable[[str | None], int | None]) -> None:
-        has_codings = source.codings or any(sel.codings for sel in source.selections)
-        if not has_codings:
+    def _key(self, guid: str | None) -> str:
+        key = self._keys.get(guid)
+        if key is None:
+            key = self._keys[guid] = guid_key(guid)
+        return key
+
+    def _side(self, coding: Coding, selection: Selection | None) -> int | None:
+        user = coding.creating_user or (selection.creating_user if selection is not None else None)
+        if self._which is None:
+            self.users.add(user)
+            return 0
+        return self._which(self._key(user) if user else None)
+
+    def _document(self, source: Source) -> None:
+        count = len(source.codings) + sum(len(sel.codings) for sel in source.selections)
+        if not count:
             return
         if source.kind not in TEXT_DOCUMENTS:
-            count = len(source.codings) + sum(len(sel.codings) for sel in source.selections)
             self.skipped[f"codings on {source.kind} sources"] += count
             return
         text = source.text
         if text is None:
-            self.skipped["codings on texts that could not be read"] += len(source.codings) + sum(
-                len(sel.codings) for sel in source.selections)
+            self.skipped["codings on texts that could not be read"] += count
             return
-        key = guid_key(source.guid)
-        self.texts[key] = _Text(source.guid, source.name or source.guid, len(text),
-                                hashlib.sha256(text.encode("utf-8")).hexdigest())
+        key, length = guid_key(source.guid), len(text)
+        digest = hashlib.sha256(text.encode("utf-8")).hexdigest() if self._digests else ""
+        self.texts[key] = _Text(source.guid, source.name or source.guid, length, digest)
         positions = {guid_key(p.guid): p.position for p in source.sync_points}
+        spans = [coded.spans for coded in self.coded]
+        used = [False] * len(self.coded)
         for coding in source.codings:  # a whole-text coding covers every character
-            self._add(which(coder_of(coding, None)), key, coding, 0, len(text))
+            side = self._side(coding, None)
+            if side is not None and length:
+                spans[side][(key, self._key(coding.code))].append((0, length))
+                used[side] = True
         for selection in source.selections:
-            span = _span(selection, positions)
-            for coding in selection.codings:
+            if selection.kind == "PlainText" and selection.start is not None and selection.end is not None:
+                start, end = selection.start, selection.end
+            else:
+                span = _span(selection, positions)
                 if span is None:
-                    self.skipped[f"codings of {selection.kind} selections without a text span"] += 1
-                else:
-                    self._add(which(coder_of(coding, selection)), key, coding, *span)
-
-    def _add(self, side: int | None, text: str, coding: Coding, start: int, end: int) -> None:
-        if side is None:
-            return
-        length = self.texts[text].length
-        start, end = max(0, start), min(end, length)
-        if start >= end:
-            self.skipped["codings of empty or out-of-range spans"] += 1
-            return
-        coded = self.coded[side]
-        coded.spans[(text, guid_key(coding.code))].append((start, end))
-        coded.texts.add(text)
+                    self.skipped[f"codings of {selection.kind} selections without a text span"] += \
+                        len(selection.codings)
+                    continue
+                start, end = span
+            start, end = max(0, start), min(end, length)
+            for coding in selection.codings:
+                side = self._side(coding, selection)
+                if side is None:
+                    continue
+                if start >= end:
+                    self.skipped["codings of empty or out-of-range spans"] += 1
+                    continue
+                spans[side][(key, self._key(coding.code))].append((start, end))
+                used[side] = True
+        for side, coded in enumerate(self.coded):
+            if used[side]:
+                coded.texts.add(key)
 
 
 def _span(selection: Selection, positions: dict[str, int | None]) -> tuple[int, int] | None:
@@ -304,63 +333,75 @@ def _span(selection: Selection, positions: dict[str, int | None]) -> tuple[int, 
 # ------------------------------------------------------------------------------ computing
 
 
-def _char_tables(keys: list[tuple[str, str]], coded_a: _Coded, coded_b: _Coded) -> np.ndarray:
-    """(both, only_a, only_b) characters per (text, code) key, by a sweep over span boundaries.
+def _span_arrays(index: dict[tuple[str, str], int], coded: _Coded) -> np.ndarray:
+    """One coder's spans as rows (unit, start, end), unit being the (text, code) key's number."""
+    units: list[int] = []
+    spans: list[tuple[int, int]] = []
+    for key, found in coded.spans.items():
+        unit = index.get(key)
+        if unit is not None:
+            units.extend([unit] * len(found))
+            spans.extend(found)
+    rows = np.empty((len(units), 3), dtype=np.int64)
+    if units:
+        rows[:, 0] = units
+        rows[:, 1:] = spans
+    return rows
 
-    Every span gives a +1 event at its start and -1 at its end for its coder; sorted by key and
+
+def _char_tables(units: int, rows_a: np.ndarray, rows_b: np.ndarray) -> np.ndarray:
+    """(both, only_a, only_b) characters per unit, by a sweep over span boundaries.
+
+    Every span gives a +1 event at its start and -1 at its end for its coder; sorted by unit and
     position, the running sums say who covers each stretch between two events, and the stretch's
     length goes to that cell. Spans of one coder that overlap each other count once.
     """
-    index = {key: i for i, key in enumerate(keys)}
-    units, positions, deltas_a, deltas_b = [], [], [], []
-    for side, coded in ((0, coded_a), (1, coded_b)):
-        for key, spans in coded.spans.items():
-            unit = index.get(key)
-            if unit is None:
-                continue
-            for start, end in spans:
-                units += (unit, unit)
-                positions += (start, end)
-                if side == 0:
-                    deltas_a += (1, -1)
-                    deltas_b += (0, 0)
-                else:
-                    deltas_a += (0, 0)
-                    deltas_b += (1, -1)
-    result = np.zeros((len(keys), 3), dtype=np.int64)
-    if not units:
+    result = np.zeros((units, 3), dtype=np.int64)
+    if not len(rows_a) and not len(rows_b):
         return result
-    unit_arr = np.asarray(units, dtype=np.int64)
-    pos_arr = np.asarray(positions, dtype=np.int64)
-    order = np.lexsort((pos_arr, unit_arr))
-    unit_arr, pos_arr = unit_arr[order], pos_arr[order]
-    cover_a = np.cumsum(np.asarray(deltas_a, dtype=np.int64)[order]) > 0
-    cover_b = np.cumsum(np.asarray(deltas_b, dtype=np.int64)[order]) > 0
-    lengths_between = np.diff(pos_arr)
-    same_unit = unit_arr[1:] == unit_arr[:-1]
-    stretch = np.where(same_unit, lengths_between, 0)
-    unit_of = unit_arr[:-1]
-    a, b = cover_a[:-1], cover_b[:-1]
-    for column, mask in enumerate((a & b, a & ~b, ~a & b)):
-        result[:, column] = np.bincount(unit_of, weights=stretch * mask, minlength=len(keys)).astype(np.int64)
+    rows = np.concatenate([rows_a, rows_b])
+    second = np.concatenate([np.zeros(len(rows_a), dtype=bool), np.ones(len(rows_b), dtype=bool)])
+    unit = np.concatenate([rows[:, 0], rows[:, 0]])
+    position = np.concatenate([rows[:, 1], rows[:, 2]])
+    delta = np.concatenate([np.ones(len(rows), dtype=np.int64), -np.ones(len(rows), dtype=np.int64)])
+    second = np.concatenate([second, second])
+    order = np.lexsort((position, unit))
+    unit, position, delta, second = unit[order], position[order], delta[order], second[order]
+    cover_a = (np.cumsum(np.where(second, 0, delta)) > 0)[:-1]
+    cover_b = (np.cumsum(np.where(second, delta, 0)) > 0)[:-1]
+    stretch = np.where(unit[1:] == unit[:-1], np.diff(position), 0)
+    for column, mask in enumerate((cover_a & cover_b, cover_a & ~cover_b, ~cover_a & cover_b)):
+        result[:, column] = np.bincount(unit[:-1], weights=stretch * mask, minlength=units).astype(np.int64)
     return result
 
 
-def _iou_matches(mine: list[tuple[int, int]], theirs: list[tuple[int, int]], overlap: float) -> int:
-    """How many of `mine` overlap some span of `theirs` by at least `overlap` (intersection / union)."""
-    if not theirs:
-        return 0
-    ends = sorted(theirs)
-    matched = 0
-    for start, end in mine:
-        for other_start, other_end in ends:
-            if other_start >= end:
-                break
-            common = min(end, other_end) - max(start, other_start)
-            if common > 0 and common / (max(end, other_end) - min(start, other_start)) >= overlap - 1e-12:
-                matched += 1
-                break
-    return matched
+def _segment_counts(units: int, rows_a: np.ndarray, rows_b: np.ndarray, overlap: float) -> np.ndarray:
+    """(segments_a, segments_b, matched_a, matched_b) per unit.
+
+    A segment is a distinct span of a coder in a unit; it matches when a segment of the other
+    coder in the same unit overlaps it by at least `overlap` of the two together (intersection /
+    union). Every pair of segments in a unit is looked at, all at once.
+    """
+    rows_a, rows_b = np.unique(rows_a, axis=0), np.unique(rows_b, axis=0)  # sorted by unit, distinct
+    result = np.zeros((units, 4), dtype=np.int64)
+    result[:, 0] = np.bincount(rows_a[:, 0], minlength=units)
+    result[:, 1] = np.bincount(rows_b[:, 0], minlength=units)
+    low = np.searchsorted(rows_b[:, 0], rows_a[:, 0], side="left")
+    high = np.searchsorted(rows_b[:, 0], rows_a[:, 0], side="right")
+    pairs = high - low
+    first = np.repeat(np.arange(len(rows_a)), pairs)
+    offsets = np.cumsum(pairs) - pairs
+    other = low[first] + np.arange(len(first)) - offsets[first]
+    start_a, end_a = rows_a[first, 1], rows_a[first, 2]
+    start_b, end_b = rows_b[other, 1], rows_b[other, 2]
+    common = np.minimum(end_a, end_b) - np.maximum(start_a, start_b)
+    union = np.maximum(end_a, end_b) - np.minimum(start_a, start_b)
+    match = (common > 0) & (common >= (overlap - 1e-12) * union)
+    matched_a = np.bincount(first[match], minlength=len(rows_a)) > 0
+    matched_b = np.bincount(other[match], minlength=len(rows_b)) > 0
+    result[:, 2] = np.bincount(rows_a[:, 0], weights=matched_a, minlength=units)
+    result[:, 3] = np.bincount(rows_b[:, 0], weights=matched_b, minlength=units)
+    return result
 
 
 def _compute(texts: dict[str, _Text], codes: dict[str, tuple[str | None, str, tuple[str, ...]]],
@@ -375,35 +416,33 @@ def _compute(texts: dict[str, _Text], codes: dict[str, tuple[str | None, str, tu
         raise AgreementError(f"{coders[0]} and {coders[1]} coded no text in common, so there is nothing to "
                              "compare" + (f" ({'; '.join(left_out)})" if left_out else "")
                              + "; give two coders who coded the same texts")
-    shared_set = set(shared)
-    code_keys = sorted({code for coded in (coded_a, coded_b) for (text, code) in coded.spans if text in shared_set},
-                       key=lambda k: (codes.get(k, (None, k, (k,)))[2], k))
-    keys = [(text, code) for code in code_keys for text in shared]
-    counts = _char_tables(keys, coded_a, coded_b)
-    results: list[CodeAgreement] = []
+    order = {text: number for number, text in enumerate(shared)}
+    keys = sorted({key for coded in (coded_a, coded_b) for key in coded.spans if key[0] in order},
+                  key=lambda key: (key[1], order[key[0]]))
+    index = {key: number for number, key in enumerate(keys)}
+    rows_a, rows_b = _span_arrays(index, coded_a), _span_arrays(index, coded_b)
+    counts = np.hstack([_char_tables(len(keys), rows_a, rows_b),
+                        _segment_counts(len(keys), rows_a, rows_b, overlap)]).tolist()
+    characters = sum(texts[text].length for text in shared)
+    entries: dict[str, CodeAgreement] = {}
+    for (text, code), (both, only_a, only_b, seg_a, seg_b, match_a, match_b) in zip(keys, counts, strict=True):
+        entry = entries.get(code)
+        if entry is None:
+            entry = entries[code] = CodeAgreement(*codes.get(code, (None, code, (code,))))
+        table = CharTable(both, only_a, only_b, texts[text].length - both - only_a - only_b)
+        entry.sources.append(SourceAgreement(texts[text].guid, texts[text].name, table))
+        total, segments = entry.characters, entry.segments
+        total.both, total.only_a, total.only_b = total.both + both, total.only_a + only_a, total.only_b + only_b
+        segments.segments_a, segments.segments_b = segments.segments_a + seg_a, segments.segments_b + seg_b
+        segments.matched_a, segments.matched_b = segments.matched_a + match_a, segments.matched_b + match_b
+    results = sorted(entries.values(), key=lambda entry: (entry.path, entry.guid or ""))
     overall = CodeAgreement(None, "all codes", ("all codes",))
-    row = 0
-    for code in code_keys:
-        guid, name, path = codes.get(code, (None, code, (code,)))
-        entry = CodeAgreement(guid, name, path)
-        for text in shared:
-            both, only_a, only_b = (int(v) for v in counts[row])
-            row += 1
-            neither = texts[text].length - both - only_a - only_b
-            table = CharTable(both, only_a, only_b, neither)
-            entry.characters.add(table)
-            if both or only_a or only_b:
-                entry.sources.append(SourceAgreement(texts[text].guid, texts[text].name, table))
-            spans_a = coded_a.spans.get((text, code), [])
-            spans_b = coded_b.spans.get((text, code), [])
-            segments_a, segments_b = sorted(set(spans_a)), sorted(set(spans_b))
-            entry.segments.add(SegmentCounts(len(segments_a), len(segments_b),
-                                             _iou_matches(segments_a, segments_b, overlap),
-                                             _iou_matches(segments_b, segments_a, overlap)))
-        entry.alpha = krippendorff_alpha([entry.characters])
-        overall.characters.add(entry.characters)
+    for entry in results:
+        table = entry.characters
+        table.neither = characters - table.both - table.only_a - table.only_b
+        entry.alpha = krippendorff_alpha([table])
+        overall.characters.add(table)
         overall.segments.add(entry.segments)
-        results.append(entry)
     overall.alpha = krippendorff_alpha([entry.characters for entry in results])
     return Agreement(coders, overlap, [(texts[k].guid, texts[k].name, texts[k].length) for k in shared],
                      results, overall, left_out)
@@ -501,10 +540,11 @@ def agreement_between(a: Project, b: Project, names: tuple[str, str] = ("A", "B"
     left_out: list[str] = []
     readers = []
     for project, name in ((a, names[0]), (b, names[1])):
-        reader = _Reader(project, lambda user: 0, 1)
-        users = coders(project)
-        if len(users) > 1:
-            left_out.append(f"{name} holds codings by {len(users)} users ({_listing([u.name for u in users])}); "
+        reader = _Reader(project, None, 1, digests=True)
+        users = {u.guid: u.name or u.id or u.guid for u in project.users}
+        found = sorted({users.get(user, user or "no user") for user in reader.users})
+        if len(found) > 1:
+            left_out.append(f"{name} holds codings by {len(found)} users ({_listing(found)}); "
                             "they count together as one coder")
         left_out += _skipped_notes(reader.skipped, f" in {name}")
         readers.append(reader)
