@@ -376,17 +376,22 @@ class _Pairs:
         self.mapping: dict[str, str] = {}  # guid_key in the later input -> GUID in the result
 
     def pair(self, kept: Iterable[Any], incoming: Iterable[Any], key: Callable[[Any, bool], Any]) -> list[tuple]:
-        """Pair objects whose keys are equal (in order among equal keys); returns the (kept, incoming) pairs."""
+        """Pair objects whose keys are equal (in order among equal keys), then the rest by GUID."""
         waiting: dict[Any, deque] = defaultdict(deque)
         for obj in kept:
             waiting[key(obj, True)].append(obj)
-        pairs = []
+        pairs, unpaired = [], []
         for obj in incoming:
             queue = waiting.get(key(obj, False))
             if queue:
-                mine = queue.popleft()
-                self.mapping[guid_key(obj.guid)] = mine.guid
-                pairs.append((mine, obj))
+                pairs.append((queue.popleft(), obj))
+            else:
+                unpaired.append(obj)
+        # an object whose content changed but whose GUID was kept (a renamed code) is still the same object
+        left = {guid_key(obj.guid): obj for queue in waiting.values() for obj in queue}
+        pairs += [(left.pop(guid_key(obj.guid)), obj) for obj in unpaired if guid_key(obj.guid) in left]
+        for mine, obj in pairs:
+            self.mapping[guid_key(obj.guid)] = mine.guid
         return pairs
 
     def ref(self, guid: str | None, kept: bool) -> str:

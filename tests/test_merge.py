@@ -257,3 +257,9 @@ def test_merge_refuses_an_existing_output_or_a_single_input(study_path, tmp_path
     assert cli("merge", str(study_path), "-o", str(tmp_path / "x.qdpx")).returncode == 2
     into_input = cli("merge", str(study_path), str(out), "-o", str(out), "--force")
     assert into_input.returncode == 2 and "is an input" in into_input.stderr
+
+
+def test_content_matching_still_pairs_a_renamed_code_that_kept_its_guid(study_path):
+    result = merge([qdaconv.read(study_path), changed_copy(study_path)], match="content")
+    assert ("code", "name") in {(c.kind, c.field) for c in result.conflicts}
+    assert not result.added.get("code")
