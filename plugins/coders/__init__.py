@@ -11,7 +11,7 @@ import io
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -21,6 +21,9 @@ from qdaconv.errors import WriteError
 from qdaconv.hookspecs import hookimpl
 from qdaconv.issues import Severity
 from qdaconv.model import Project
+
+if TYPE_CHECKING:  # the agreement module loads numpy: only when `agree` runs
+    from qdaconv.agreement import Agreement
 
 
 def _read(path: Path, from_: str | None, options: dict[str, Any]) -> Project:
@@ -96,7 +99,7 @@ def _figure(value: float | None, digits: int = 3) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
 
 
-def _rows(result) -> list[dict[str, Any]]:
+def _rows(result: Agreement) -> list[dict[str, Any]]:
     compared = len(result.codes)
     rows = []
     for code in [*result.by_kappa(), result.overall]:
@@ -112,7 +115,7 @@ def _rows(result) -> list[dict[str, Any]]:
     return rows
 
 
-def _text_report(result) -> str:
+def _text_report(result: Agreement) -> str:
     a, b = result.coders
     overall = result.overall
     lines = [f"agreement of {a} (A) and {b} (B) over {len(result.sources)} shared texts "
