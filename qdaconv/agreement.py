@@ -269,7 +269,10 @@ class _Reader:
         if self._which is None:
             self.users.add(user)
             return 0
-        return self._which(self._key(user) if user else None)
+        if not user:
+            self.skipped["codings without a coder (no creating user)"] += 1
+            return None
+        return self._which(self._key(user))
 
     def _document(self, source: Source) -> None:
         count = len(source.codings) + sum(len(sel.codings) for sel in source.selections)

@@ -327,3 +327,11 @@ def test_the_report_has_no_agreement_section_with_one_coder():
 
     assert 'id="agreement"' not in render_report(made_up(BASE, []))
     assert 'id="agreement"' in render_report(made_up(BASE, PAIRS["recoded excerpts"]))
+
+
+def test_codings_without_a_coder_are_named_as_left_out():
+    project = made_up(BASE, PAIRS["recoded excerpts"])
+    anonymous = project.sources[0].selections[0]
+    anonymous.creating_user = anonymous.codings[0].creating_user = None
+    result = agreement(project, ("Ann", "Bo"))
+    assert "1 codings without a coder (no creating user) (left out)" in result.left_out
