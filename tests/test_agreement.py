@@ -335,3 +335,24 @@ def test_codings_without_a_coder_are_named_as_left_out():
     anonymous.creating_user = anonymous.codings[0].creating_user = None
     result = agreement(project, ("Ann", "Bo"))
     assert "1 codings without a coder (no creating user) (left out)" in result.left_out
+
+
+def test_transcript_selections_count_through_their_sync_points():
+    from qdaconv.model import SyncPoint
+
+    project = made_up([(13, 43, "X")], [(13, 43, "X")])
+    points = [SyncPoint(f"90000000-0000-4000-8000-00000000000{n}", position, position * 10)
+              for n, position in enumerate((13, 43, 50), start=1)]
+    transcript = Source("70000000-0000-4000-8000-000000000001", "Transcript", "recording", plain_text=TEXT,
+                        sync_points=points)
+    for number, (user, last) in enumerate(((project.users[0], points[1]), (project.users[1], points[2])), start=1):
+        transcript.selections.append(Selection(
+            f"E3000000-0000-4000-8000-00000000000{number}", "Transcript", from_sync=points[0].guid,
+            to_sync=last.guid, creating_user=user.guid,
+            codings=[Coding(f"F3000000-0000-4000-8000-00000000000{number}", project.codes[1].guid, user.guid)]))
+    project.sources.append(Source("70000000-0000-4000-8000-000000000002", "Audio", "recording",
+                                  transcripts=[transcript]))
+    result = agreement(project, ("Ann", "Bo"))
+    assert "recording" in [name for _g, name, _c in result.sources]
+    y = next(code for code in result.codes if code.name == "Y")
+    assert (y.characters.both, y.characters.only_b, y.characters.only_a) == (30, 7, 0)
