@@ -20,6 +20,7 @@ from qdaconv.model import (
     transcripts,
     walk_codings,
 )
+from qdaconv.plugins.report.agreement import agreement_section
 from qdaconv.plugins.report.stats import (
     CodeCount,
     co_occurrence,
@@ -106,6 +107,7 @@ def render_report(project: Project, title: str | None = None) -> str:
         ("cooccurrence", "Code co-occurrence", _co_occurrence(project)),
         ("diagrams", "Theme diagrams", _diagrams(project)),
         ("coders", "Coders", _coders(project)),
+        *([("agreement", "Coder agreement", agreed)] if (agreed := agreement_section(project)) else []),
         ("variables", "Cases and variables", _case_variables(project)),
         ("notes", "Notes and microstories", _notes(project)),
     ]

@@ -1,0 +1,472 @@
+"""Merging several coders' copies of a study into one project, with every conflict listed.
+
+It lives in the core so that every front end (the `merge` command, a web page) merges the same way.
+Objects are matched by GUID or, with `match="content"`, by what a reader sees (source text, code
+path, case and variable names, selection spans, a coding's code and coder) for programs that make
+new GUIDs on every export; content matching renames the later inputs' GUIDs to the first input's
+and then merges by GUID. Everything matched is kept once: a selection present in two inputs with
+the same GUID is one selection, holding the codings of both. What differs between two copies of
+one object (a renamed code, a source whose text differs, a variable value that differs, a
+selection whose span moved) is never resolved silently: the first input's value is kept and a
+`Conflict` names both. Dates, authorship and the project's own name and description are taken from
+the first input without comparison: they differ between any two copies.
+
+The inputs are consumed: the result is built from their objects, so read them afresh for anything else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+from qdaconv.errors import QdaconvError
+from qdaconv.model import (
+    Case,
+    Graph,
+    Project,
+    Selection,
+    Set,
+    Source,
+    VariableValue,
+    guid_key,
+    stable_guid,
+    walk_codes,
+)
+from qdaconv.references import objects, rewrite_references
+
+Match = Literal["guid", "content"]
+
+
+@dataclass(slots=True)
+class Conflict:
+    """One object that two inputs describe differently; `kept` is the value in the result."""
+
+    kind: str
+    label: str
+    field: str
+    kept: Any
+    other: Any
+    kept_from: str
+    other_from: str
+
+    def __str__(self) -> str:
+        return (f"{self.kind} {self.label}: {self.field} is {_show(self.kept)} in {self.kept_from} but "
+                f"{_show(self.other)} in {self.other_from} (kept {_show(self.kept)})")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "label": self.label, "field": self.field, "kept": _plain(self.kept),
+                "other": _plain(self.other), "kept_from": self.kept_from, "other_from": self.other_from}
+
+
+@dataclass(slots=True)
+class MergeResult:
+    project: Project
+    conflicts: list[Conflict] = field(default_factory=list)
+    added: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # objects taken from later inputs
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"conflicts": [c.as_dict() for c in self.conflicts], "added": dict(sorted(self.added.items()))}
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _plain(value: Any) -> Any:
+    return value if value is None or isinstance(value, (str, int, float, bool)) else str(value)
+
+
+def _digest(text: str | None) -> str | None:
+    return None if text is None else hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+
+
+def merge(projects: Sequence[Project], names: Sequence[str] | None = None, match: Match = "guid") -> MergeResult:
+    """One project holding the work of all `projects`; the first one's values win conflicts."""
+    if not projects:
+        raise QdaconvError("nothing to merge: give at least one project")
+    if match not in ("guid", "content"):
+        raise ValueError(f"match must be 'guid' or 'content', not {match!r}")
+    names = list(names) if names is not None else [f"input {i + 1}" for i in range(len(projects))]
+    merger = _Merger(projects[0], names[0])
+    for number, (project, name) in enumerate(zip(projects[1:], names[1:], strict=True), start=2):
+        if match == "content":
+            _align(merger.result, project, number)
+        merger.take(project, name)
+    return MergeResult(merger.result, merger.conflicts, merger.added)
+
+
+# ------------------------------------------------------------------------------ merging by GUID
+
+
+class _Merger:
+    def __init__(self, first: Project, name: str) -> None:
+        self.result = first
+        self.first_name = name
+        self.conflicts: list[Conflict] = []
+        self.added: dict[str, int] = defaultdict(int)
+        self.where: dict[tuple[str, str], str] = {}  # (kind, guid_key) -> input the kept object came from
+        self.users = {guid_key(u.guid): u for u in first.users}
+        self.codes = {guid_key(e.code.guid): (e.code, e.parent) for e in walk_codes(first)}
+        self.variables = {guid_key(v.guid): v for v in first.variables}
+        self.cases = {guid_key(c.guid): c for c in first.cases}
+        self.sources = {guid_key(s.guid): s for s in first.sources}
+        self.notes = {guid_key(n.guid): n for n in first.notes}
+        self.sets = {guid_key(s.guid): s for s in first.sets}
+        self.links = {guid_key(link.guid): link for link in first.links}
+        self.graphs = {guid_key(g.guid): g for g in first.graphs}
+
+    def _differ(self, kind: str, label: str, guid: str, name: str, pairs: Iterable[tuple[str, Any, Any]]) -> None:
+        for field_name, kept, other in pairs:
+            if kept != other:
+                self.conflicts.append(Conflict(kind, label, field_name, kept, other,
+                                               self.where.get((kind, guid_key(guid)), self.first_name), name))
+
+    def _new(self, kind: str, guid: str, name: str) -> None:
+        self.added[kind] += 1
+        self.where[(kind, guid_key(guid))] = name
+
+    def take(self, project: Project, name: str) -> None:
+        result = self.result
+        for user in project.users:
+            kept = self.users.get(guid_key(user.guid))
+            if kept is None:
+                result.users.append(user)
+                self.users[guid_key(user.guid)] = user
+                self._new("user", user.guid, name)
+            else:
+                self._differ("user", _quote(kept.name or kept.guid), kept.guid, name,
+                             [("name", kept.name, user.name), ("id", kept.id, user.id)])
+        self._codes(project, name)
+        for variable in project.variables:
+            kept = self.variables.get(guid_key(variable.guid))
+            if kept is None:
+                result.variables.append(variable)
+                self.variables[guid_key(variable.guid)] = variable
+                self._new("variable", variable.guid, name)
+            else:
+                self._differ("variable", _quote(kept.name), kept.guid, name, [
+                    ("name", kept.name, variable.name), ("type", kept.type, variable.type),
+                    ("description", kept.description, variable.description)])
+        for case in project.cases:
+            kept = self.cases.get(guid_key(case.guid))
+            if kept is None:
+                result.cases.append(case)
+                self.cases[guid_key(case.guid)] = case
+                self._new("case", case.guid, name)
+            else:
+                self._case(kept, case, name)
+        for source in project.sources:
+            self._top_document(source, self.sources, result.sources, "source", name)
+        for note in project.notes:
+            self._top_document(note, self.notes, result.notes, "note", name)
+        for group in project.sets:
+            kept = self.sets.get(guid_key(group.guid))
+            if kept is None:
+                result.sets.append(group)
+                self.sets[guid_key(group.guid)] = group
+                self._new("set", group.guid, name)
+            else:
+                self._set(kept, group, name)
+        for link in project.links:
+            kept = self.links.get(guid_key(link.guid))
+            if kept is None:
+                result.links.append(link)
+                self.links[guid_key(link.guid)] = link
+                self._new("link", link.guid, name)
+            else:
+                self._differ("link", _quote(kept.name or kept.guid), kept.guid, name, [
+                    (f, getattr(kept, f), getattr(link, f))
+                    for f in ("name", "direction", "color", "origin", "target")])
+                _union(kept.note_refs, link.note_refs)
+        for graph in project.graphs:
+            kept = self.graphs.get(guid_key(graph.guid))
+            if kept is None:
+                result.graphs.append(graph)
+                self.graphs[guid_key(graph.guid)] = graph
+                self._new("graph", graph.guid, name)
+            else:
+                self._graph(kept, graph, name)
+        _union(result.note_refs, project.note_refs)
+
+    def _codes(self, project: Project, name: str) -> None:
+        for entry in walk_codes(project):
+            code, key = entry.code, guid_key(entry.code.guid)
+            found = self.codes.get(key)
+            if found is not None:
+                kept, parent = found
+                self._differ("code", _quote(kept.name), kept.guid, name, [
+                    ("name", kept.name, code.name), ("codable", kept.codable, code.codable),
+                    ("color", (kept.color or "").upper() or None, (code.color or "").upper() or None),
+                    ("description", kept.description, code.description),
+                    ("parent", self._code_name(parent), self._code_name(entry.parent))])
+                _union(kept.note_refs, code.note_refs)
+                continue
+            copy = replace(code, children=[])
+            parent = self.codes.get(guid_key(entry.parent)) if entry.parent else None
+            (parent[0].children if parent is not None else self.result.codes).append(copy)
+            self.codes[key] = (copy, parent[0].guid if parent is not None else None)
+            self._new("code", code.guid, name)
+
+    def _code_name(self, guid: str | None) -> str | None:
+        if guid is None:
+            return None
+        found = self.codes.get(guid_key(guid))
+        return found[0].name if found is not None else guid
+
+    def _case(self, kept: Case, case: Case, name: str) -> None:
+        label = _quote(kept.name or kept.guid)
+        self._differ("case", label, kept.guid, name, [("name", kept.name, case.name),
+                                                     ("description", kept.description, case.description)])
+        _union(kept.code_refs, case.code_refs)
+        _union(kept.source_refs, case.source_refs)
+        _union(kept.selection_refs, case.selection_refs)
+        self._values("case", label, kept.guid, kept.variable_values, case.variable_values, name)
+
+    def _values(self, kind: str, label: str, guid: str, kept: list[VariableValue], other: list[VariableValue],
+                name: str) -> None:
+        by_variable = {guid_key(v.variable): v for v in kept}
+        for value in other:
+            mine = by_variable.get(guid_key(value.variable))
+            if mine is None:
+                kept.append(value)
+                by_variable[guid_key(value.variable)] = value
+            elif (mine.type, mine.value) != (value.type, value.value):
+                variable = self.variables.get(guid_key(value.variable))
+                self._differ(kind, label, guid, name, [(
+                    f"value of {_quote(variable.name if variable else value.variable)}",
+                    mine.value, value.value)])
+
+    def _top_document(self, source: Source, index: dict[str, Source], into: list[Source], kind: str,
+                      name: str) -> None:
+        kept = index.get(guid_key(source.guid))
+        if kept is None:
+            into.append(source)
+            index[guid_key(source.guid)] = source
+            self._new(kind, source.guid, name)
+            for document in _documents(source):
+                self.added["selection"] += len(document.selections)
+                self.added["coding"] += len(document.codings) + sum(len(s.codings) for s in document.selections)
+        else:
+            self._document(kept, source, kind, name)
+
+    def _document(self, kept: Source, source: Source, kind: str, name: str) -> None:
+        label = _quote(kept.name or kept.guid)
+        kept_text, other_text = _digest(kept.text), _digest(source.text)
+        self._differ(kind, label, kept.guid, name, [
+            ("kind", kept.kind, source.kind), ("name", kept.name, source.name),
+            ("description", kept.description, source.description),
+            ("text (SHA-256 prefix)", kept_text, other_text if kept_text and other_text else kept_text),
+            ("path", kept.path, source.path)])
+        _union(kept.note_refs, source.note_refs)
+        self._values(kind, label, kept.guid, kept.variable_values, source.variable_values, name)
+        _union_by_guid(kept.sync_points, source.sync_points)
+        self._codings(kept.codings, source.codings, f"{kind} {label}", name)
+        selections = {guid_key(s.guid): s for s in kept.selections}
+        for selection in source.selections:
+            mine = selections.get(guid_key(selection.guid))
+            if mine is None:
+                kept.selections.append(selection)
+                selections[guid_key(selection.guid)] = selection
+                self._new("selection", selection.guid, name)
+            else:
+                self._selection(mine, selection, label, name)
+        for attribute in ("representation", "text_description"):
+            mine, theirs = getattr(kept, attribute), getattr(source, attribute)
+            if mine is None and theirs is not None:
+                setattr(kept, attribute, theirs)
+            elif mine is not None and theirs is not None:
+                self._document(mine, theirs, "source", name)
+        transcripts = {guid_key(t.guid): t for t in kept.transcripts}
+        for transcript in source.transcripts:
+            mine = transcripts.get(guid_key(transcript.guid))
+            if mine is None:
+                kept.transcripts.append(transcript)
+            else:
+                self._document(mine, transcript, "source", name)
+
+    def _selection(self, kept: Selection, selection: Selection, where: str, name: str) -> None:
+        label = f"{kept.guid} in {where}"
+        self._differ("selection", label, kept.guid, name, [
+            (f, getattr(kept, f), getattr(selection, f))
+            for f in ("kind", "start", "end", "page", "first_x", "first_y", "second_x", "second_y", "from_sync",
+                      "to_sync", "name", "description")])
+        _union(kept.note_refs, selection.note_refs)
+        self._codings(kept.codings, selection.codings, f"selection {label}", name)
+        if kept.representation is None and selection.representation is not None:
+            kept.representation = selection.representation
+        elif kept.representation is not None and selection.representation is not None:
+            self._document(kept.representation, selection.representation, "source", name)
+
+    def _codings(self, kept: list, other: list, where: str, name: str) -> None:
+        by_guid = {guid_key(c.guid): c for c in kept}
+        for coding in other:
+            mine = by_guid.get(guid_key(coding.guid))
+            if mine is None:
+                kept.append(coding)
+                by_guid[guid_key(coding.guid)] = coding
+                self._new("coding", coding.guid, name)
+            else:
+                self._differ("coding", f"{coding.guid} on {where}", mine.guid, name, [
+                    ("code", self._code_name(mine.code), self._code_name(coding.code)),
+                    ("creating_user", mine.creating_user, coding.creating_user)])
+                _union(mine.note_refs, coding.note_refs)
+
+    def _set(self, kept: Set, group: Set, name: str) -> None:
+        self._differ("set", _quote(kept.name), kept.guid, name, [
+            ("name", kept.name, group.name), ("description", kept.description, group.description)])
+        _union(kept.member_codes, group.member_codes)
+        _union(kept.member_sources, group.member_sources)
+        _union(kept.member_notes, group.member_notes)
+
+    def _graph(self, kept: Graph, graph: Graph, name: str) -> None:
+        label = _quote(kept.name or kept.guid)
+        self._differ("graph", label, kept.guid, name, [("name", kept.name, graph.name)])
+        for attribute in ("vertices", "edges"):
+            mine = {guid_key(item.guid): item for item in getattr(kept, attribute)}
+            for item in getattr(graph, attribute):
+                found = mine.get(guid_key(item.guid))
+                if found is None:
+                    getattr(kept, attribute).append(item)
+                elif found != item:
+                    self._differ("graph", label, kept.guid, name, [(f"{attribute[:-1]} {item.guid}", found, item)])
+
+
+def _documents(source: Source) -> list[Source]:
+    """A source and the text documents nested in it."""
+    found = [source]
+    for nested in (source.representation, source.text_description, *source.transcripts,
+                   *(selection.representation for selection in source.selections)):
+        if nested is not None:
+            found += _documents(nested)
+    return found
+
+
+def _quote(text: str | None) -> str:
+    return f'"{text}"'
+
+
+def _union(kept: list[str], other: Iterable[str]) -> None:
+    """Append the GUIDs of `other` that `kept` lacks, in their order."""
+    seen = {guid_key(g) for g in kept}
+    for guid in other:
+        if guid_key(guid) not in seen:
+            kept.append(guid)
+            seen.add(guid_key(guid))
+
+
+def _union_by_guid(kept: list, other: Iterable) -> None:
+    seen = {guid_key(item.guid) for item in kept}
+    for item in other:
+        if guid_key(item.guid) not in seen:
+            kept.append(item)
+            seen.add(guid_key(item.guid))
+
+
+# ------------------------------------------------------------------------------ matching by content
+
+
+class _Pairs:
+    """GUID renames of a later input, content key by content key; each kept object is paired once."""
+
+    def __init__(self) -> None:
+        self.mapping: dict[str, str] = {}  # guid_key in the later input -> GUID in the result
+
+    def pair(self, kept: Iterable[Any], incoming: Iterable[Any], key: Callable[[Any, bool], Any]) -> list[tuple]:
+        """Pair objects whose keys are equal (in order among equal keys), then the rest by GUID."""
+        waiting: dict[Any, deque] = defaultdict(deque)
+        for obj in kept:
+            waiting[key(obj, True)].append(obj)
+        pairs, unpaired = [], []
+        for obj in incoming:
+            queue = waiting.get(key(obj, False))
+            if queue:
+                pairs.append((queue.popleft(), obj))
+            else:
+                unpaired.append(obj)
+        # an object whose content changed but whose GUID was kept (a renamed code) is still the same object
+        left = {guid_key(obj.guid): obj for queue in waiting.values() for obj in queue}
+        pairs += [(left.pop(guid_key(obj.guid)), obj) for obj in unpaired if guid_key(obj.guid) in left]
+        for mine, obj in pairs:
+            self.mapping[guid_key(obj.guid)] = mine.guid
+        return pairs
+
+    def ref(self, guid: str | None, kept: bool) -> str:
+        """A reference as a key: the result's GUID, whichever side it comes from."""
+        if kept or guid is None:
+            return guid_key(guid)
+        return guid_key(self.mapping.get(guid_key(guid), guid))
+
+
+def _align(result: Project, project: Project, number: int) -> None:
+    """Give `project`'s objects the GUIDs of the result's objects with the same content.
+
+    Objects without a counterpart keep their GUIDs, unless the result already uses the GUID for
+    something else; then they get a new GUID (the same for the same input every time).
+    """
+    pairs = _Pairs()
+    pairs.pair(result.users, project.users, lambda u, _k: (u.name or u.id or "").casefold())
+    paths = {id(e.code): e.path for tree in (result, project) for e in walk_codes(tree)}
+    pairs.pair([e.code for e in walk_codes(result)], [e.code for e in walk_codes(project)],
+               lambda code, _k: paths[id(code)])
+    pairs.pair(result.variables, project.variables, lambda v, _k: v.name)
+    pairs.pair(result.cases, project.cases, lambda c, _k: c.name or c.guid)
+
+    def text_key(source: Source, _kept: bool) -> tuple:
+        text = source.text
+        return (source.kind, _digest(text)) if text is not None else (source.kind, source.name, source.path)
+
+    documents = pairs.pair(result.sources, project.sources, text_key)
+    documents += pairs.pair(result.notes, project.notes, text_key)
+    while documents:
+        kept, incoming = documents.pop()
+        documents += _pair_inside(pairs, kept, incoming, text_key)
+    pairs.pair(result.sets, project.sets, lambda s, _k: s.name)
+    pairs.pair(result.links, project.links,
+               lambda link, k: (pairs.ref(link.origin, k), pairs.ref(link.target, k), link.name))
+    for kept_graph, graph in pairs.pair(result.graphs, project.graphs, lambda g, _k: g.name or g.guid):
+        pairs.pair(kept_graph.vertices, graph.vertices, lambda v, k: (pairs.ref(v.represented, k), v.name))
+        pairs.pair(kept_graph.edges, graph.edges, lambda e, k: (
+            pairs.ref(e.source_vertex, k), pairs.ref(e.target_vertex, k), e.name))
+    taken = {guid_key(obj.guid) for _kind, obj in objects(result)}
+    for _kind, obj in objects(project):
+        key = guid_key(obj.guid)
+        if key in pairs.mapping:
+            continue
+        if key in taken:  # a new object whose GUID the result already uses for another one
+            pairs.mapping[key] = stable_guid("qdaconv-merge", number, obj.guid)
+    for _kind, obj in list(objects(project)):
+        new = pairs.mapping.get(guid_key(obj.guid))
+        if new is not None:
+            obj.guid = new
+    rewrite_references(project, pairs.mapping)
+
+
+def _pair_inside(pairs: _Pairs, kept: Source, incoming: Source,
+                 text_key: Callable[[Source, bool], tuple]) -> list[tuple[Source, Source]]:
+    """Pair what two matched documents hold; returns the nested documents paired, to look into next."""
+    pairs.pair(kept.sync_points, incoming.sync_points, lambda p, _k: (p.position, p.timestamp))
+
+    def span(selection: Selection, k: bool) -> tuple:
+        return (selection.kind, selection.start, selection.end, selection.page, selection.first_x,
+                selection.first_y, selection.second_x, selection.second_y,
+                pairs.ref(selection.from_sync, k), pairs.ref(selection.to_sync, k))
+
+    def coding_key(coding: Any, k: bool) -> tuple:
+        return pairs.ref(coding.code, k), pairs.ref(coding.creating_user, k)
+
+    pairs.pair(kept.codings, incoming.codings, coding_key)
+    nested: list[tuple[Source, Source]] = []
+    for mine, theirs in pairs.pair(kept.selections, incoming.selections, span):
+        pairs.pair(mine.codings, theirs.codings, coding_key)
+        if mine.representation is not None and theirs.representation is not None:
+            nested += pairs.pair([mine.representation], [theirs.representation], text_key)
+    for attribute in ("representation", "text_description"):
+        mine, theirs = getattr(kept, attribute), getattr(incoming, attribute)
+        if mine is not None and theirs is not None:
+            nested += pairs.pair([mine], [theirs], text_key)
+    nested += pairs.pair(kept.transcripts, incoming.transcripts, text_key)
+    return nested
