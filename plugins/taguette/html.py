@@ -1,0 +1,192 @@
+"""Taguette's documents are HTML: their text as Taguette counts it, and plain text turned into such HTML.
+
+Taguette stores each document as sanitised HTML and counts highlight offsets in UTF-8 bytes of the
+document's text: the strings of the HTML's text nodes, one after the other, as an HTML5 parser
+builds them (Taguette parses with html5lib; its browser code counts the same nodes). `document_text`
+gives that text; the HTML5 rules that change it are applied: line endings become LF, character
+references are decoded, white space before the first element is dropped, and so is a line feed
+right after `<pre>`. The writer's HTML is one `<p>` per line with a line feed between paragraphs,
+so the text nodes give back the text exactly, and snippets have the shape Taguette's own
+`extract()` gives them.
+"""
+
+from __future__ import annotations
+
+import bisect
+import html
+import re
+import unicodedata
+from dataclasses import dataclass
+from html.parser import HTMLParser
+
+#: HTML's white space (the parser drops it before the first element).
+HTML_SPACE = "\t\n\x0c\r "
+#: Elements that drop a line feed right after their start tag.
+_NEWLINE_EATERS = {"pre", "listing", "textarea"}
+_LINE_ENDS = re.compile(r"\r\n?")
+#: Characters HTML cannot carry as text (C0 controls other than tab and line feed, DEL, NUL).
+UNCARRIED = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
+
+
+class _TextNodes(HTMLParser):
+    """Collects the text nodes of an HTML document in order, as an HTML5 parser makes them."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.nodes: list[str] = []
+        self.started = False
+        self.eat_newline = False
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        self.started = True
+        self.eat_newline = tag in _NEWLINE_EATERS
+
+    def handle_startendtag(self, tag: str, attrs: list) -> None:
+        self.started = True
+        self.eat_newline = False
+
+    def handle_endtag(self, tag: str) -> None:
+        self.eat_newline = False
+
+    def handle_data(self, data: str) -> None:
+        if self.eat_newline and data.startswith("\n"):
+            data = data[1:]
+        self.eat_newline = False
+        if not self.started:
+            data = data.lstrip(HTML_SPACE)
+            if not data:
+                return
+            self.started = True
+        if data:
+            self.nodes.append(data.replace("\x00", ""))
+
+    def handle_comment(self, data: str) -> None:
+        # html5lib keeps comments as strings, and Taguette's offsets count them (sanitised HTML has none)
+        self.started = True
+        self.nodes.append(data)
+
+
+def document_text(contents: str) -> str:
+    """The text of a Taguette document (its HTML contents) over which highlight offsets count."""
+    parser = _TextNodes()
+    parser.feed(_LINE_ENDS.sub("\n", contents))
+    parser.close()
+    return "".join(parser.nodes)
+
+
+def snippet_text(snippet: str) -> str:
+    """A snippet's text, white space runs made single spaces (as Taguette's highlight exports show it)."""
+    return " ".join(document_text(snippet).split())
+
+
+# ------------------------------------------------------------------------------------- byte offsets
+
+
+class ByteOffsets:
+    """Converts between code point positions and UTF-8 byte offsets of one text, in O(log n)."""
+
+    __slots__ = ("_points", "_bytes", "length", "byte_length")
+
+    def __init__(self, text: str) -> None:
+        self._points: list[int] = [0]  # code point position after each run of one width
+        self._bytes: list[int] = [0]
+        position = offset = 0
+        for match in re.finditer("[\x00-\x7f]+|[\x80-\u07ff]+|[\u0800-\uffff]+|[\U00010000-\U0010ffff]+", text):
+            run = match.end() - match.start()
+            width = len(match.group()[0].encode("utf-8", "surrogatepass"))
+            position += run
+            offset += run * width
+            self._points.append(position)
+            self._bytes.append(offset)
+        self.length = position
+        self.byte_length = offset
+
+    def to_bytes(self, point: int) -> int:
+        """The byte offset of code point position `point` (clamped to the text)."""
+        point = max(0, min(point, self.length))
+        k = bisect.bisect_right(self._points, point) - 1
+        if k + 1 >= len(self._points):
+            return self._bytes[k]
+        width = (self._bytes[k + 1] - self._bytes[k]) // (self._points[k + 1] - self._points[k])
+        return self._bytes[k] + (point - self._points[k]) * width
+
+    def to_point(self, offset: int) -> int:
+        """The code point position of byte offset `offset`; inside a character it moves past it, as
+        Taguette's `split_utf8` does."""
+        offset = max(0, min(offset, self.byte_length))
+        k = bisect.bisect_right(self._bytes, offset) - 1
+        if k + 1 >= len(self._bytes):
+            return self._points[k]
+        width = (self._bytes[k + 1] - self._bytes[k]) // (self._points[k + 1] - self._points[k])
+        return self._points[k] - (-(offset - self._bytes[k]) // width)
+
+
+# ------------------------------------------------------------------------------------- writing
+
+
+@dataclass(slots=True)
+class TaguetteText:
+    """A text made fit for Taguette: what it holds, its HTML, and how many characters had to change."""
+
+    text: str
+    html: str
+    line_ends: int  # CR LF pairs made one LF (positions after them move back)
+    replaced: int  # characters HTML cannot carry, replaced with a space
+
+
+def carried_text(text: str) -> tuple[str, int, int]:
+    """The text as Taguette can hold it: CR LF and lone CR become LF, control characters a space."""
+    crlf = text.count("\r\n")
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text, replaced = UNCARRIED.subn(" ", text)
+    return text, crlf, replaced
+
+
+def _paragraph(line: str) -> str:
+    return "<p>" + html.escape(line, quote=False) + "</p>"
+
+
+def text_to_html(text: str) -> TaguetteText:
+    """HTML whose text nodes are exactly `text` (after `carried_text`): a paragraph per line."""
+    carried, crlf, replaced = carried_text(text)
+    return TaguetteText(carried, "\n".join(_paragraph(line) for line in carried.split("\n")), crlf, replaced)
+
+
+def snippet_html(text: str, start: int, end: int) -> str:
+    """The snippet Taguette stores for [start, end) of a text written by `text_to_html`.
+
+    Like Taguette's `extract()`: the paragraphs the range touches, cut at its ends, with the line
+    feeds between them; the range starts in the first text node that ends after `start` and ends
+    in the first that reaches `end`.
+    """
+    lines = text.split("\n")
+    # the document's nodes: (kind, start, end) with kind "p" for a paragraph, "sep" for a line feed
+    nodes: list[tuple[str, int, int]] = []
+    position = 0
+    for index, line in enumerate(lines):
+        if index:
+            nodes.append(("sep", position, position + 1))
+            position += 1
+        nodes.append(("p", position, position + len(line)))
+        position += len(line)
+    texts = [n for n in range(len(nodes)) if nodes[n][2] > nodes[n][1]]
+    first = next((n for n in texts if nodes[n][2] > start), texts[-1] if texts else 0)
+    last = next((n for n in texts if nodes[n][2] >= end), texts[-1] if texts else 0)
+    parts = []
+    for n in range(first, last + 1):
+        kind, node_start, node_end = nodes[n]
+        piece = text[max(node_start, start if n == first else node_start):min(node_end, end if n == last else node_end)]
+        parts.append(_paragraph(piece) if kind == "p" else piece)
+    return "".join(parts)
+
+
+def right_to_left(text: str, sample: int = 2000) -> bool:
+    """Whether the text reads right to left: most of its first strongly directed letters are RTL."""
+    rtl = ltr = 0
+    for char in text[:sample]:
+        kind = unicodedata.bidirectional(char)
+        if kind in ("R", "AL"):
+            rtl += 1
+        elif kind == "L":
+            ltr += 1
+    return rtl > ltr
