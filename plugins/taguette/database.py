@@ -2,10 +2,10 @@
 
 The schema is what Taguette 1.5 creates for a new database (its SQLAlchemy models, stamped with the
 newest alembic revision, `application_id` 'Tgtt'). An input database is never changed: it is opened
-read-only, and when a hot journal or a write-ahead log lies beside it (a crash, or a program still
-writing), the database and those files are copied to a private folder and the copy is opened, so
-SQLite's recovery happens on the copy. Untrusted schemas are not run (`trusted_schema=OFF`), and a
-quick integrity check runs before anything is read.
+read-only, and when it needs recovery (a hot journal left by a writer that crashed) or is in
+write-ahead-log mode, the database and the files beside it are copied to a private folder and the
+copy is opened, so SQLite's recovery happens there. Untrusted schemas are not run
+(`trusted_schema=OFF`), and a quick integrity check runs before anything is read.
 """
 
 from __future__ import annotations
@@ -173,42 +173,69 @@ def _error(path: Path, exc: sqlite3.Error) -> ReadError:
     return ReadError(path, f"the database is damaged ({text})", hint="export the project again from Taguette")
 
 
+def _wal_mode(path: Path) -> bool:
+    """Whether the header says write-ahead logging (a reader would create files beside the database)."""
+    with open(path, "rb") as stream:
+        header = stream.read(20)
+    return len(header) == 20 and (header[18] == 2 or header[19] == 2)
+
+
+def _connect(path: Path, uri: str) -> sqlite3.Connection:
+    connection = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S)
+    try:
+        connection.execute("SELECT count(*) FROM sqlite_master").fetchone()  # takes the lock, or recovers a copy
+    except BaseException:
+        connection.close()
+        raise
+    return connection
+
+
+def _private_copy(path: Path, folder: Path) -> Path:
+    """The database and the files SQLite keeps beside it, copied so that recovery happens on the copy."""
+    target = folder / "copy.sqlite3"
+    shutil.copyfile(path, target)
+    for suffix in SIDECARS:
+        if Path(f"{path}{suffix}").exists():
+            shutil.copyfile(f"{path}{suffix}", f"{target}{suffix}")
+    return target
+
+
 @contextlib.contextmanager
 def open_readonly(path: Path) -> Iterator[sqlite3.Connection]:
-    """A read-only connection to a Taguette database that leaves the file and its neighbours untouched."""
+    """A read-only connection to a Taguette database that leaves the file and its neighbours untouched.
+
+    A database with a hot journal (a writer that crashed) or in write-ahead-log mode is read from a
+    private copy; one locked by a writer is an error that says so.
+    """
     path = Path(path)
     if not has_sqlite_header(path):
         raise ReadError(path, "not a SQLite database (damaged, encrypted, or another kind of file)",
                         hint="a Taguette database starts with the SQLite header; export it again from Taguette")
     with contextlib.ExitStack() as stack:
-        target = path
-        if any(Path(f"{path}{suffix}").exists() for suffix in SIDECARS):
-            # a hot journal or a log: recover on a private copy, never on the user's file
-            folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="qdaconv-taguette-")))
-            target = folder / "copy.sqlite3"
-            shutil.copyfile(path, target)
-            for suffix in SIDECARS:
-                if Path(f"{path}{suffix}").exists():
-                    shutil.copyfile(f"{path}{suffix}", f"{target}{suffix}")
-            uri = target.as_uri()
-        else:
-            uri = f"{path.resolve().as_uri()}?mode=ro"
         try:
-            connection = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S)
-        except sqlite3.Error as exc:
-            raise _error(path, exc) from None
-        stack.callback(connection.close)
-        try:
-            if target != path:
-                connection.execute("SELECT count(*) FROM sqlite_master").fetchone()  # recovers the copy
+            if _wal_mode(path) or Path(f"{path}-wal").exists():
+                connection = None
+            else:
+                try:
+                    connection = _connect(path, f"{path.resolve().as_uri()}?mode=ro")
+                except sqlite3.OperationalError as exc:
+                    # a hot journal: a read-only connection may not roll it back
+                    if not (getattr(exc, "sqlite_errorname", "").startswith("SQLITE_READONLY")
+                            and Path(f"{path}-journal").exists()):
+                        raise
+                    connection = None
+            if connection is None:
+                folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="qdaconv-taguette-")))
+                connection = _connect(path, _private_copy(path, folder).as_uri())
+            stack.callback(connection.close)
             _secure(connection)
             check = connection.execute("PRAGMA quick_check").fetchone()
+            tables = table_names(connection)
         except sqlite3.Error as exc:
             raise _error(path, exc) from None
         if not check or check[0] != "ok":
             raise ReadError(path, f"the database is damaged (integrity check: {check[0] if check else 'no answer'})",
                             hint="export the project again from Taguette")
-        tables = table_names(connection)
         missing = CORE_TABLES - tables
         if missing:
             found = ", ".join(sorted(tables)[:6]) or "none"
