@@ -229,12 +229,14 @@ def open_readonly(path: Path) -> Iterator[sqlite3.Connection]:
                 connection = _connect(path, _private_copy(path, folder).as_uri())
             stack.callback(connection.close)
             _secure(connection)
-            check = connection.execute("PRAGMA quick_check").fetchone()
+            check = [line for row in connection.execute("PRAGMA quick_check(20)") for line in row[0].splitlines()]
             tables = table_names(connection)
         except sqlite3.Error as exc:
             raise _error(path, exc) from None
-        if not check or check[0] != "ok":
-            raise ReadError(path, f"the database is damaged (integrity check: {check[0] if check else 'no answer'})",
+        if check != ["ok"]:
+            problems = [line for line in check if not line.startswith("***")] or ["no answer"]
+            raise ReadError(path, f"the database is damaged (integrity check: {problems[0]}"
+                                  + (f", and {len(problems) - 1} more problems)" if len(problems) > 1 else ")"),
                             hint="export the project again from Taguette")
         missing = CORE_TABLES - tables
         if missing:

@@ -167,20 +167,20 @@ class _Writer:
         for source in self.project.sources:
             text = source.text if source.kind == "Text" else None
             if text is None:
-                self._drop_codings(source, "codings on media, PDF or missing-text sources")
                 if source.kind == "Text":
                     self.loss.add("text sources without their text", repr(source.name))
                 continue
             written.add(id(source))
             self._document(source, text, tags)
         for source in walk_sources(self.project):
-            if source.kind in ("Transcript", "Representation", "TextDescription") and id(source) not in written:
-                self._drop_codings(source, "codings on transcripts and on PDF or picture texts")
+            if id(source) not in written and source.kind != "Note":
+                self._drop_coded(source)
 
-    def _drop_codings(self, source: Source, what: str) -> None:
-        count = len(source.codings) + sum(len(selection.codings) for selection in source.selections)
+    def _drop_coded(self, source: Source) -> None:
+        """What was coded in a source Taguette cannot hold (media, PDFs, their texts, transcripts)."""
+        count = len(source.codings) + sum(1 + len(selection.codings) for selection in source.selections)
         if count:
-            self.loss.add(what, repr(source.name), count)
+            self.loss.add("selections and codings in sources that are not text documents", repr(source.name), count)
 
     def _document(self, source: Source, text: str, tags: dict[str, int]) -> None:
         made = text_to_html(text)
@@ -272,7 +272,10 @@ def owners_for(user: Any) -> list[str]:
 def write_database(project: Project, path: Path, user: Any = None, separator: Any = None) -> list[Loss]:
     """Write `project` to a new Taguette database at `path`; returns what it could not hold."""
     owners = owners_for(user)
-    joiner = separator_of(separator) or separator_of(None)
+    joiner = separator_of(separator)
+    if joiner is None:
+        raise WriteError("separator=none cannot be written: tag paths need a separator to keep the code tree "
+                         "(leave the option out for ' > ')")
     connection = sqlite3.connect(path, isolation_level=None)
     try:
         connection.execute("PRAGMA auto_vacuum=1")  # as Taguette makes its databases; before any table
