@@ -74,9 +74,12 @@ def document_text(contents: str) -> str:
     return "".join(parser.nodes)
 
 
-def snippet_text(snippet: str) -> str:
-    """A snippet's text, white space runs made single spaces (as Taguette's highlight exports show it)."""
-    return " ".join(document_text(snippet).split())
+_MARKUP = re.compile(r"<[^>]*>")
+
+
+def snippet_words(snippet: str) -> str:
+    """A snippet's text without any white space, quickly: to compare it with the text at a highlight's offsets."""
+    return "".join(html.unescape(_MARKUP.sub("", snippet)).split())
 
 
 # ------------------------------------------------------------------------------------- byte offsets
@@ -152,32 +155,41 @@ def text_to_html(text: str) -> TaguetteText:
     return TaguetteText(carried, "\n".join(_paragraph(line) for line in carried.split("\n")), crlf, replaced)
 
 
-def snippet_html(text: str, start: int, end: int) -> str:
-    """The snippet Taguette stores for [start, end) of a text written by `text_to_html`.
+class Snippets:
+    """Snippets of a text written by `text_to_html`, as Taguette stores them for its highlights.
 
-    Like Taguette's `extract()`: the paragraphs the range touches, cut at its ends, with the line
-    feeds between them; the range starts in the first text node that ends after `start` and ends
-    in the first that reaches `end`.
+    Like Taguette's `extract()`: the paragraphs a range touches, cut at its ends, with the line feeds
+    between them. The document's text nodes are its non-empty lines and the line feeds; a range starts
+    in the node that holds its first character and ends in the node that holds its last one.
     """
-    lines = text.split("\n")
-    # the document's nodes: (kind, start, end) with kind "p" for a paragraph, "sep" for a line feed
-    nodes: list[tuple[str, int, int]] = []
-    position = 0
-    for index, line in enumerate(lines):
-        if index:
-            nodes.append(("sep", position, position + 1))
-            position += 1
-        nodes.append(("p", position, position + len(line)))
-        position += len(line)
-    texts = [n for n in range(len(nodes)) if nodes[n][2] > nodes[n][1]]
-    first = next((n for n in texts if nodes[n][2] > start), texts[-1] if texts else 0)
-    last = next((n for n in texts if nodes[n][2] >= end), texts[-1] if texts else 0)
-    parts = []
-    for n in range(first, last + 1):
-        kind, node_start, node_end = nodes[n]
-        piece = text[max(node_start, start if n == first else node_start):min(node_end, end if n == last else node_end)]
-        parts.append(_paragraph(piece) if kind == "p" else piece)
-    return "".join(parts)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.starts = [0]  # where each line starts
+        self.starts.extend(match.end() for match in re.finditer("\n", text))
+
+    def _node(self, position: int) -> int:
+        """The node holding the character at `position`: 2k for line k, 2k + 1 for the line feed after it."""
+        line = bisect.bisect_right(self.starts, position) - 1
+        line_end = self.starts[line + 1] - 1 if line + 1 < len(self.starts) else len(self.text)
+        return 2 * line if position < line_end else 2 * line + 1
+
+    def snippet(self, start: int, end: int) -> str:
+        parts = []
+        for node in range(self._node(start), self._node(end - 1) + 1):
+            line = node // 2
+            if node % 2:
+                parts.append("\n")
+                continue
+            line_start = self.starts[line]
+            line_end = self.starts[line + 1] - 1 if line + 1 < len(self.starts) else len(self.text)
+            parts.append(_paragraph(self.text[max(line_start, start):min(line_end, end)]))
+        return "".join(parts)
+
+
+def snippet_html(text: str, start: int, end: int) -> str:
+    """The snippet Taguette stores for [start, end) of a text written by `text_to_html` (see Snippets)."""
+    return Snippets(text).snippet(start, end)
 
 
 def right_to_left(text: str, sample: int = 2000) -> bool:

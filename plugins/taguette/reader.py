@@ -25,7 +25,7 @@ from qdaconv.issues import warning
 from qdaconv.model import Blob, Code, Coding, Project, Selection, Set, Source, User, stable_guid
 
 from .database import open_readonly, table_names
-from .html import ByteOffsets, document_text, snippet_text
+from .html import ByteOffsets, document_text, snippet_words
 
 PROGRAM = "taguette"
 DEFAULT_SEPARATOR = " > "
@@ -287,7 +287,7 @@ def _read_highlights(connection: sqlite3.Connection, reading: _Reading, document
         start, end = offsets.to_point(start_offset), offsets.to_point(end_offset)
         start, end = min(start, end), max(start, end)
         text = document.text[start:end]
-        if snippet and "".join(snippet_text(snippet).split()) != "".join(text.split()):
+        if snippet and snippet_words(snippet) != "".join(text.split()):
             mismatched += 1
             first_mismatch = first_mismatch or f"highlight {highlight_id} in {source.name!r}"
         login, added = history.get(highlight_id, (None, None))

@@ -12,6 +12,7 @@ who added each document, tag and highlight, and when. What Taguette cannot hold 
 from __future__ import annotations
 
 import json
+import os
 import re
 import sqlite3
 import unicodedata
@@ -21,11 +22,11 @@ from typing import Any
 
 from qdaconv.errors import WriteError
 from qdaconv.formats import Loss
-from qdaconv.model import Project, Source, guid_key, walk_codes, walk_sources
+from qdaconv.model import Project, Selection, Source, guid_key, walk_codes, walk_sources
 from qdaconv.positions import PositionMap
 
 from .database import ALEMBIC_REVISION, APPLICATION_ID, SCHEMA
-from .html import ByteOffsets, right_to_left, snippet_html, text_to_html
+from .html import ByteOffsets, Snippets, right_to_left, text_to_html
 from .reader import excerpt_name, separator_of
 
 OWNER = "admin"
@@ -209,7 +210,7 @@ class _Writer:
             self.loss.add("whole-document codings (Taguette highlights spans of text)", repr(name),
                           len(source.codings))
         to_carried = PositionMap(text, "lf").to_unit if made.line_ends else None
-        offsets = ByteOffsets(made.text)
+        offsets, snippets = ByteOffsets(made.text), Snippets(made.text)
         for selection in source.selections:
             if selection.kind != "PlainText":
                 continue  # media selections of a text source do not exist; counted by the core if any
@@ -227,14 +228,14 @@ class _Writer:
             if selection.name and selection.name != excerpt_name(made.text[start:end]):
                 self.loss.add("selection names (read back as the excerpt's first six words)",
                               repr(selection.name))
-            self._highlight(document_id, made.text, offsets, start, end, selection, tags)
+            self._highlight(document_id, snippets, offsets, start, end, selection, tags)
 
-    def _highlight(self, document_id: int, text: str, offsets: ByteOffsets, start: int, end: int,
-                   selection, tags: dict[str, int]) -> None:
+    def _highlight(self, document_id: int, snippets: Snippets, offsets: ByteOffsets, start: int, end: int,
+                   selection: Selection, tags: dict[str, int]) -> None:
         start_offset, end_offset = offsets.to_bytes(start), offsets.to_bytes(end)
         cursor = self.db.execute("INSERT INTO highlights (document_id, start_offset, end_offset, snippet) "
                                  "VALUES (?, ?, ?, ?)",
-                                 (document_id, start_offset, end_offset, snippet_html(text, start, end)))
+                                 (document_id, start_offset, end_offset, snippets.snippet(start, end)))
         highlight_id = cursor.lastrowid
         tag_ids: list[int] = []
         for coding in selection.codings:
@@ -278,10 +279,10 @@ def write_database(project: Project, path: Path, user: Any = None, separator: An
                          "(leave the option out for ' > ')")
     connection = sqlite3.connect(path, isolation_level=None)
     try:
-        connection.execute("PRAGMA auto_vacuum=1")  # as Taguette makes its databases; before any table
-        connection.execute("PRAGMA foreign_keys=ON")
-        connection.executescript(SCHEMA)
-        connection.execute("BEGIN")
+        # auto_vacuum as Taguette makes its databases (before any table); the file is a temporary one that
+        # is discarded on failure, so it needs no journal and no syncing until it is complete
+        connection.executescript("PRAGMA auto_vacuum=1; PRAGMA foreign_keys=ON; PRAGMA journal_mode=MEMORY; "
+                                 f"PRAGMA synchronous=OFF; BEGIN; {SCHEMA}")
         connection.execute("INSERT INTO alembic_version (version_num) VALUES (?)", (ALEMBIC_REVISION,))
         writer = _Writer(project, connection, owners, joiner)
         writer.users()
@@ -293,4 +294,6 @@ def write_database(project: Project, path: Path, user: Any = None, separator: An
         raise WriteError(f"{path}: cannot write the Taguette database ({exc})") from None
     finally:
         connection.close()
+    with open(path, "rb+") as stream:  # on disk before the core renames it into place
+        os.fsync(stream.fileno())
     return writer.loss.report()
