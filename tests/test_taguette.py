@@ -13,6 +13,7 @@ import csv
 import hashlib
 import http.cookiejar
 import io
+import json
 import os
 import queue
 import re
@@ -413,11 +414,26 @@ def test_a_round_trip_differs_only_by_what_the_loss_report_names(fixture, tmp_pa
 class Server:
     url: str
     opener: urllib.request.OpenerDirector
+    cookies: http.cookiejar.CookieJar
 
     def get(self, path: str) -> bytes:
         with self.opener.open(self.url + path, timeout=HTTP_TIMEOUT_S) as response:
             assert response.status == 200
             return response.read()
+
+    def post_file(self, path: str, fields: dict[str, str], upload: Path) -> dict:
+        """A form with a file, as Taguette's pages send it (with the XSRF token of its cookie)."""
+        token = next(c.value for c in self.cookies if c.name == "_xsrf")
+        boundary = "qdaconv-form-boundary"
+        body = b"".join(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+                        for name, value in fields.items())
+        body += (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{upload.name}"\r\n'
+                 "Content-Type: application/vnd.sqlite3\r\n\r\n").encode() + upload.read_bytes()
+        body += f"\r\n--{boundary}--\r\n".encode()
+        request = urllib.request.Request(self.url + path, data=body, method="POST", headers={
+            "Content-Type": f"multipart/form-data; boundary={boundary}", "X-XSRFToken": token})
+        with self.opener.open(request, timeout=HTTP_TIMEOUT_S) as response:
+            return json.loads(response.read())
 
 
 def _free_port() -> int:
@@ -457,8 +473,8 @@ def serve(tmp_path_factory):
             seen.append(line)
             if found := re.search(r"http://localhost:(\d+)/\?token=(\w+)", line):
                 url = f"http://127.0.0.1:{found.group(1)}"
-                opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
-                server = Server(url, opener)
+                cookies = http.cookiejar.CookieJar()
+                server = Server(url, urllib.request.build_opener(urllib.request.HTTPCookieProcessor(cookies)), cookies)
                 index = server.get(f"/?token={found.group(2)}")  # logs in as admin, then shows its projects
                 assert b'href="/project/1"' in index, index[:500]
                 return server
@@ -536,6 +552,19 @@ def test_taguettes_workbooks_of_its_own_database_are_read(made, serve, tmp_path)
     expected = sorted((tag, squeeze(excerpt)) for key, _n, excerpt, tags, _u in made.excerpts if key == "A"
                       for tag in tags)
     assert found == expected  # Taguette leaves the highlight without tags out of its export
+
+
+def test_taguette_imports_what_qdaconv_wrote(made, study_db, serve, tmp_path):
+    copy = tmp_path / "workspace.sqlite3"
+    shutil.copyfile(made.path, copy)
+    server = serve(copy)
+    server.get("/project/1")  # sets the XSRF cookie
+    listed = server.post_file("/api/import", {}, study_db)
+    assert [p["name"] for p in listed["projects"]] == ["Allegiance to an emergent future world: NHS leade…"]
+    imported = server.post_file("/api/import", {"project_id": str(listed["projects"][0]["id"])}, study_db)
+    new = imported["project_id"]
+    rows = list(csv.DictReader(io.StringIO(server.get(f"/project/{new}/export/highlights/.csv").decode("utf-8"))))
+    assert sorted((row["document"], row["tag"], squeeze(row["content"])) for row in rows) == _expected_excerpts()
 
 
 # ----------------------------------------------------------------------------- safety

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from qdaconv.errors import ReadError
-from qdaconv.issues import warning
+from qdaconv.issues import info, warning
 from qdaconv.model import Blob, Code, Coding, Project, Selection, Set, Source, User, stable_guid
 
 from .database import open_readonly, table_names
@@ -184,8 +184,9 @@ def _read(connection: sqlite3.Connection, reading: _Reading, wanted: Any) -> Non
         model.created = chosen[0].created
     else:
         model.name = path.stem
-        reading.warn("TAGUETTE-PROJECTS", f"{len(chosen)} Taguette projects read together, each as a set of its "
-                     "documents and tags", hint="pass --option project=ID to read one project")
+        model.warnings.append(info("TAGUETTE-PROJECTS", f"{len(chosen)} Taguette projects read together, each as a "
+                                   "set of its documents and tags", hint="pass --option project=ID to read one project",
+                                   file=str(path)))
     model.native = {"program": PROGRAM, "revision": revision, "projects": [p.id for p in chosen]}
     ids = [p.id for p in chosen]
     marks = ",".join("?" * len(ids))
