@@ -220,6 +220,20 @@ def test_a_project_is_chosen_by_name_and_an_unknown_one_is_refused(made):
         qdaconv.read(made.path, project="Nope")
 
 
+def test_a_database_from_before_text_directions_and_members_is_read(made, tmp_path):
+    old = tmp_path / "taguette-2021.sqlite3"
+    shutil.copyfile(made.path, old)
+    with sqlite3.connect(old) as connection:  # as revision 43d6c240309d had it
+        connection.execute("ALTER TABLE documents DROP COLUMN text_direction")
+        connection.execute("DROP TABLE project_members")
+        connection.execute("UPDATE alembic_version SET version_num = '43d6c240309d'")
+    project = qdaconv.read(old, project=made.projects["B"])
+    assert project.origin == "Taguette (database revision 43d6c240309d)"
+    (source,) = project.sources
+    assert source.native["text_direction"] == "LEFT_TO_RIGHT" and source.text == made.texts["Árabe"]
+    assert [u.name for u in project.users] == ["admin"]  # known from the history only
+
+
 def test_a_taguette_database_becomes_a_qdpx_with_every_highlight_in_place(made, tmp_path):
     target = tmp_path / "joana.qdpx"
     done = run_cli("convert", str(made.path), str(target), "--option", f"project={made.projects['A']}")
