@@ -179,7 +179,7 @@ class _Writer:
 
     def _drop_coded(self, source: Source) -> None:
         """What was coded in a source Taguette cannot hold (media, PDFs, their texts, transcripts)."""
-        count = len(source.codings) + sum(1 + len(selection.codings) for selection in source.selections)
+        count = sum(1 + len(selection.codings) for selection in source.selections)  # whole-source: the core's
         if count:
             self.loss.add("selections and codings in sources that are not text documents", repr(source.name), count)
 
@@ -206,9 +206,6 @@ class _Writer:
         self.command(self.login(source.creating_user), created, document_id,
                      {"type": "document_add", "document_name": _shorten(name, NAME_LIMIT),
                       "description": description, "text_direction": direction})
-        if source.codings:
-            self.loss.add("whole-document codings (Taguette highlights spans of text)", repr(name),
-                          len(source.codings))
         to_carried = PositionMap(text, "lf").to_unit if made.line_ends else None
         offsets, snippets = ByteOffsets(made.text), Snippets(made.text)
         for selection in source.selections:
