@@ -38,7 +38,8 @@ import qdaconv
 from qdaconv.errors import ReadError, WriteError
 from qdaconv.model import walk_codes, walk_selections
 from qdaconv.plugins.taguette.database import ALEMBIC_REVISION
-from qdaconv.plugins.taguette.html import ByteOffsets, document_text, snippet_html, text_to_html
+from qdaconv.plugins.taguette.html import document_text, snippet_html, text_to_html
+from qdaconv.positions import PositionMap
 from qdaconv.registry import default_registry
 
 with warnings.catch_warnings():  # Taguette's models use SQLAlchemy 1.4 APIs that 2.0 removes
@@ -283,12 +284,12 @@ def test_the_text_of_sanitised_html_is_taguettes(pieces):
 @settings(max_examples=80, deadline=None)
 @given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40))
 def test_byte_offsets_map_exactly(text):
-    offsets = ByteOffsets(text)
+    offsets = PositionMap(text, "utf8")  # what the reader and the writer count Taguette's offsets with
     for point in range(len(text) + 1):
         byte = len(text[:point].encode("utf-8"))
-        assert offsets.to_bytes(point) == byte and offsets.to_point(byte) == point
+        assert offsets.to_unit(point) == byte and offsets.to_codepoint(byte) == point
     for byte in range(len(text.encode("utf-8")) + 1):  # inside a character: Taguette moves past it
-        assert offsets.to_point(byte) == len(extract.split_utf8(text, byte)[0])
+        assert offsets.to_codepoint(byte) == len(extract.split_utf8(text, byte)[0])
 
 
 @settings(max_examples=40, deadline=None)
@@ -300,9 +301,9 @@ def test_written_html_and_snippets_are_taguettes(text, data):
     assert taguette_text(made_text.html) == made_text.text
     start = data.draw(st.integers(0, len(made_text.text) - 1))
     end = data.draw(st.integers(start + 1, len(made_text.text)))
-    offsets = ByteOffsets(made_text.text)
+    offsets = PositionMap(made_text.text, "utf8")
     assert snippet_html(made_text.text, start, end) == extract.extract(
-        made_text.html, offsets.to_bytes(start), offsets.to_bytes(end))
+        made_text.html, offsets.to_unit(start), offsets.to_unit(end))
 
 
 # ----------------------------------------------------------------------------- writing

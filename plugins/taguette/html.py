@@ -82,48 +82,6 @@ def snippet_words(snippet: str) -> str:
     return "".join(html.unescape(_MARKUP.sub("", snippet)).split())
 
 
-# ------------------------------------------------------------------------------------- byte offsets
-
-
-class ByteOffsets:
-    """Converts between code point positions and UTF-8 byte offsets of one text, in O(log n)."""
-
-    __slots__ = ("_points", "_bytes", "length", "byte_length")
-
-    def __init__(self, text: str) -> None:
-        self._points: list[int] = [0]  # code point position after each run of one width
-        self._bytes: list[int] = [0]
-        position = offset = 0
-        for match in re.finditer("[\x00-\x7f]+|[\x80-\u07ff]+|[\u0800-\uffff]+|[\U00010000-\U0010ffff]+", text):
-            run = match.end() - match.start()
-            width = len(match.group()[0].encode("utf-8", "surrogatepass"))
-            position += run
-            offset += run * width
-            self._points.append(position)
-            self._bytes.append(offset)
-        self.length = position
-        self.byte_length = offset
-
-    def to_bytes(self, point: int) -> int:
-        """The byte offset of code point position `point` (clamped to the text)."""
-        point = max(0, min(point, self.length))
-        k = bisect.bisect_right(self._points, point) - 1
-        if k + 1 >= len(self._points):
-            return self._bytes[k]
-        width = (self._bytes[k + 1] - self._bytes[k]) // (self._points[k + 1] - self._points[k])
-        return self._bytes[k] + (point - self._points[k]) * width
-
-    def to_point(self, offset: int) -> int:
-        """The code point position of byte offset `offset`; inside a character it moves past it, as
-        Taguette's `split_utf8` does."""
-        offset = max(0, min(offset, self.byte_length))
-        k = bisect.bisect_right(self._bytes, offset) - 1
-        if k + 1 >= len(self._bytes):
-            return self._points[k]
-        width = (self._bytes[k + 1] - self._bytes[k]) // (self._points[k + 1] - self._points[k])
-        return self._points[k] - (-(offset - self._bytes[k]) // width)
-
-
 # ------------------------------------------------------------------------------------- writing
 
 

@@ -23,9 +23,10 @@ from typing import Any
 from qdaconv.errors import ReadError
 from qdaconv.issues import info, warning
 from qdaconv.model import Blob, Code, Coding, Project, Selection, Set, Source, User, stable_guid
+from qdaconv.positions import PositionMap
 
 from .database import open_readonly, table_names
-from .html import ByteOffsets, document_text, snippet_words
+from .html import document_text, snippet_words
 
 PROGRAM = "taguette"
 DEFAULT_SEPARATOR = " > "
@@ -238,7 +239,7 @@ def _read_tags(connection: sqlite3.Connection, reading: _Reading, projects: dict
 class _Document:
     source: Source
     text: str
-    offsets: ByteOffsets
+    offsets: PositionMap  # code points <-> UTF-8 bytes
 
 
 def _read_documents(connection: sqlite3.Connection, reading: _Reading, projects: dict[int, _TaguetteProject],
@@ -263,7 +264,7 @@ def _read_documents(connection: sqlite3.Connection, reading: _Reading, projects:
                          "filename": filename, "text_direction": text_direction or "LEFT_TO_RIGHT"}
         reading.project.sources.append(source)
         groups[project_id].member_sources.append(source.guid)
-        documents[document_id] = _Document(source, text, ByteOffsets(text))
+        documents[document_id] = _Document(source, text, PositionMap(text, "utf8"))
     return documents
 
 
@@ -283,9 +284,11 @@ def _read_highlights(connection: sqlite3.Connection, reading: _Reading, document
             continue
         source, offsets = document.source, document.offsets
         start_offset, end_offset = int(start_offset or 0), int(end_offset or 0)
-        if not 0 <= start_offset <= end_offset <= offsets.byte_length:
+        if not 0 <= start_offset <= end_offset <= offsets.unit_length:
             outside += 1
-        start, end = offsets.to_point(start_offset), offsets.to_point(end_offset)
+        # inside a character, a position moves past it (as Taguette's split_utf8 does)
+        start, end = (offsets.to_codepoint(max(0, min(offset, offsets.unit_length)))
+                      for offset in (start_offset, end_offset))
         start, end = min(start, end), max(start, end)
         text = document.text[start:end]
         if snippet and snippet_words(snippet) != "".join(text.split()):
@@ -297,7 +300,7 @@ def _read_highlights(connection: sqlite3.Connection, reading: _Reading, document
         selection = Selection(stable_guid(PROGRAM, scope, "highlight", highlight_id), "PlainText",
                               name=excerpt_name(text), start=start, end=end, creating_user=user, created=added)
         selection.native = {"program": PROGRAM, "highlight_id": highlight_id, "start_offset": start_offset,
-                            "end_offset": end_offset, "snippet": snippet}
+                            "end_offset": end_offset}
         for tag_id in tags_of.get(highlight_id, []):
             code = tag_codes.get(tag_id)
             if code is not None:

@@ -26,7 +26,7 @@ from qdaconv.model import Project, Selection, Source, guid_key, walk_codes, walk
 from qdaconv.positions import PositionMap
 
 from .database import ALEMBIC_REVISION, APPLICATION_ID, SCHEMA
-from .html import ByteOffsets, Snippets, right_to_left, text_to_html
+from .html import Snippets, right_to_left, text_to_html
 from .reader import excerpt_name, separator_of
 
 OWNER = "admin"
@@ -207,7 +207,7 @@ class _Writer:
                      {"type": "document_add", "document_name": _shorten(name, NAME_LIMIT),
                       "description": description, "text_direction": direction})
         to_carried = PositionMap(text, "lf").to_unit if made.line_ends else None
-        offsets, snippets = ByteOffsets(made.text), Snippets(made.text)
+        offsets, snippets = PositionMap(made.text, "utf8"), Snippets(made.text)
         for selection in source.selections:
             if selection.kind != "PlainText":
                 continue  # media selections of a text source do not exist; counted by the core if any
@@ -227,9 +227,9 @@ class _Writer:
                               repr(selection.name))
             self._highlight(document_id, snippets, offsets, start, end, selection, tags)
 
-    def _highlight(self, document_id: int, snippets: Snippets, offsets: ByteOffsets, start: int, end: int,
+    def _highlight(self, document_id: int, snippets: Snippets, offsets: PositionMap, start: int, end: int,
                    selection: Selection, tags: dict[str, int]) -> None:
-        start_offset, end_offset = offsets.to_bytes(start), offsets.to_bytes(end)
+        start_offset, end_offset = offsets.to_unit(start), offsets.to_unit(end)
         cursor = self.db.execute("INSERT INTO highlights (document_id, start_offset, end_offset, snippet) "
                                  "VALUES (?, ?, ?, ?)",
                                  (document_id, start_offset, end_offset, snippets.snippet(start, end)))
