@@ -671,6 +671,21 @@ def test_other_sqlite_files_are_refused_in_one_line(kind, study_db, tmp_path):
     assert _digest(path) == before and not (tmp_path / "out.qdpx").exists()
 
 
+def test_a_schema_that_would_run_functions_is_refused_in_one_line(tmp_path):
+    path = tmp_path / "hostile.sqlite3"
+    with sqlite3.connect(path) as connection:  # `projects` is a view that loads a library when it is read
+        connection.executescript(
+            "CREATE VIEW projects AS SELECT 1 AS id, load_extension('/tmp/qdaconv-no-such-library') AS name,"
+            " '' AS description, '2024-01-01' AS created;"
+            "CREATE TABLE documents (id, project_id, name, description, filename, created, contents);"
+            "CREATE TABLE tags (id, project_id, path, description);"
+            "CREATE TABLE highlights (id, document_id, start_offset, end_offset, snippet);"
+            "CREATE TABLE highlight_tags (highlight_id, tag_id);")
+    assert "not a format qdaconv can read" in _one_line_error(run_cli("info", str(path)))
+    line = _one_line_error(run_cli("convert", str(path), str(tmp_path / "out.qdpx"), "--from", "taguette-db"))
+    assert str(path) in line and "without Taguette's tables (missing projects" in line
+
+
 def test_a_locked_database_is_refused_in_one_line(study_db, tmp_path):
     path = tmp_path / "locked.sqlite3"
     shutil.copyfile(study_db, path)

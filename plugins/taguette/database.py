@@ -134,11 +134,11 @@ def has_sqlite_header(path: Path) -> bool:
 
 
 def _secure(connection: sqlite3.Connection) -> None:
-    """What SQLite advises for database files from elsewhere: no schema-defined functions, checked cells."""
+    """What SQLite advises for database files from elsewhere (no functions run from the schema, checked
+    cells, no memory mapping), set before the schema is first read."""
     connection.execute("PRAGMA trusted_schema=OFF")
     connection.execute("PRAGMA cell_size_check=ON")
     connection.execute("PRAGMA mmap_size=0")
-    connection.execute("PRAGMA query_only=ON")
 
 
 def table_names(connection: sqlite3.Connection) -> set[str]:
@@ -155,6 +155,7 @@ def sniff_tables(path: Path) -> set[str] | None:
         return None
     try:
         _secure(connection)
+        connection.execute("PRAGMA query_only=ON")
         return table_names(connection)
     except sqlite3.Error:
         return None
@@ -183,7 +184,9 @@ def _wal_mode(path: Path) -> bool:
 def _connect(path: Path, uri: str) -> sqlite3.Connection:
     connection = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S)
     try:
+        _secure(connection)
         connection.execute("SELECT count(*) FROM sqlite_master").fetchone()  # takes the lock, or recovers a copy
+        connection.execute("PRAGMA query_only=ON")
     except BaseException:
         connection.close()
         raise
@@ -228,7 +231,6 @@ def open_readonly(path: Path) -> Iterator[sqlite3.Connection]:
                 folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="qdaconv-taguette-")))
                 connection = _connect(path, _private_copy(path, folder).as_uri())
             stack.callback(connection.close)
-            _secure(connection)
             check = [line for row in connection.execute("PRAGMA quick_check(20)") for line in row[0].splitlines()]
             tables = table_names(connection)
         except sqlite3.Error as exc:
