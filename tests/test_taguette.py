@@ -377,6 +377,19 @@ def test_the_owner_can_be_another_login(tmp_path):
     assert not (tmp_path / "bad.sqlite3").exists()
 
 
+def test_right_to_left_texts_are_marked_so(tmp_path):
+    from qdaconv.model import Project, Source
+
+    project = Project(name="RTL", sources=[Source("A", "Text", name="ar", plain_text="العائلة مهمة جدا\nnote"),
+                                            Source("B", "Text", name="en", plain_text="Family matters")])
+    qdaconv.write(project, tmp_path / "rtl.sqlite3")
+    with sqlite3.connect(tmp_path / "rtl.sqlite3") as connection:
+        directions = dict(connection.execute("SELECT name, text_direction FROM documents"))
+    assert directions == {"ar": "RIGHT_TO_LEFT", "en": "LEFT_TO_RIGHT"}
+    back = qdaconv.read(tmp_path / "rtl.sqlite3")
+    assert [s.native["text_direction"] for s in back.sources] == ["RIGHT_TO_LEFT", "LEFT_TO_RIGHT"]
+
+
 LOSS_WORDS = {  # what a difference after a round trip is, and the loss report's words for it
     "theme": "theme flags", "crlf": "CR LF line ends", "name": "selection names",
     "description": "selection descriptions", "document name": "document names longer",

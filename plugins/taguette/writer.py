@@ -40,9 +40,8 @@ _LOGIN_CHARACTERS = re.compile(r"[^a-z0-9._-]+")
 _VALID_LOGIN = re.compile(r"[a-z0-9._+@ -]{1,25}")
 
 
-def _stamp(moment: datetime | None) -> str:
+def _stamp(moment: datetime) -> str:
     """A date as Taguette stores it: naive UTC, with microseconds."""
-    moment = moment or datetime.now(UTC)
     if moment.tzinfo is not None:
         moment = moment.astimezone(UTC).replace(tzinfo=None)
     return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
@@ -83,7 +82,7 @@ class _Writer:
         self.loss = _Losses()
         self.logins: dict[str, str] = {}  # user guid_key -> login
         self.project_id = 0
-        self.created = project.created or project.modified
+        self.created = project.created or project.modified or datetime.now(UTC)  # Taguette needs a date
 
     # ---------------------------------------------------------------- users and the project
 
