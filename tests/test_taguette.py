@@ -249,6 +249,15 @@ def test_a_taguette_database_becomes_a_qdpx_with_every_highlight_in_place(made, 
     assert qdaconv.validate(target).valid
 
 
+def test_a_taguette_database_is_archived_and_the_package_verifies(made, tmp_path):
+    package = tmp_path / "deposit.zip"
+    done = run_cli("archive", str(made.path), str(package))
+    assert done.returncode == 0, done.stderr
+    verified = run_cli("archive", "--verify", str(package))
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert "project and tables agree" in verified.stdout
+
+
 # ----------------------------------------------------------------------------- text and offsets as Taguette counts
 
 

@@ -259,6 +259,7 @@ def _read_documents(connection: sqlite3.Connection, reading: _Reading, projects:
         if text.startswith("\ufeff"):  # a text file's BOM would be dropped; keep the character
             source.plain_text = text
         else:  # the text as a UTF-8 file, as text sources are held in a project
+            source.plain_text_path = f"internal://{guid}.txt"
             source.plain_file = Blob(f"{guid}.txt", data=text.encode("utf-8"))
         source.native = {"program": PROGRAM, "project_id": project_id, "document_id": document_id,
                          "filename": filename, "text_direction": text_direction or "LEFT_TO_RIGHT"}
