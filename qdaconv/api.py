@@ -142,4 +142,6 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike, from_: str | None = 
     if strict and warnings:
         detail = str(warnings[0])
         raise LossError(LossReport(str(dst), [Loss("warnings while reading", len(warnings), detail)]))
+    # an option named like a writer's own argument can only be the reader's (Taguette's project=ID)
+    options = {key: value for key, value in options.items() if key not in ("project", "path")}
     return write(project, dst, to, force=force, strict=strict, registry=registry, **options)

@@ -265,7 +265,8 @@ class _Flattener:
         record.fields.update({
             "kind": source.kind, "name": source.name, "description": source.description,
             "text": _text_digest(source.text), "plain_text_inline": source.plain_text is not None,
-            "plain_text_path": source.plain_text_path, "plain_bytes": _digest(source.plain_file),
+            "plain_text_path": source.plain_text_path if self.match == "guid" else None,  # names the GUID
+            "plain_bytes": _digest(source.plain_file),
             "rich_text_path": source.rich_text_path, "rich_bytes": _digest(source.rich_file),
             "path": source.path, "current_path": source.current_path, "bytes": _digest(source.file),
             "values": self._values(source.variable_values), "note_refs": self.refs(source.note_refs),
@@ -294,7 +295,7 @@ class _Flattener:
         code = self.ref(coding.code)
         code_record = self.records.get(("code", code or ""))
         label = f"{code_record.label if code_record else coding.code} on {where_label}"
-        self.add("coding", coding.guid, f"{where_key}|{code}|{self.ref(coding.creating_user)}", label, feature, {
+        self.add("coding", coding.guid, f"{where_key}|{code}", label, feature, {  # the coder is a field
             "code": code, "on": where_key, "creating_user": self.ref(coding.creating_user),
             "created": coding.created, "note_refs": self.refs(coding.note_refs)})
 

@@ -17,7 +17,10 @@ from qdaconv.formats import CODEBOOK_FEATURES, Feature, features_used
 from qdaconv.registry import default_registry
 
 FIXTURE_FILES = sorted([STUDY, *(FIXTURES / "edge").glob("*.qdpx")])
-WRITERS = [fmt for fmt in default_registry() if fmt.can_write]
+#: Programs' own databases lose what no Feature names (CR LF line ends, names they have no field for);
+#: their own tests check that every difference after a round trip is one their loss report names.
+OWN_ROUND_TRIP_TESTS = {"taguette-db"}
+WRITERS = [fmt for fmt in default_registry() if fmt.can_write and fmt.name not in OWN_ROUND_TRIP_TESTS]
 
 
 def _target(tmp_path: Path, fmt) -> Path:

@@ -16,11 +16,12 @@ from .dedoose import DedooseCodes, DedooseExcerpts
 from .maxqda import MaxqdaCodebook, MaxqdaSegmentsCsv, MaxqdaSegmentsXlsx
 from .nvivo import NvivoCodebook
 from .qualcoder import QualcoderCodebook, QualcoderSegments
-from .taguette import TaguetteCodebook, TaguetteHighlights
+from .taguette import TaguetteCodebook, TaguetteCodebookXlsx, TaguetteHighlights, TaguetteHighlightsXlsx
 
 FORMATS: tuple[type[Format], ...] = (
     NvivoCodebook, MaxqdaSegmentsXlsx, MaxqdaSegmentsCsv, MaxqdaCodebook, AtlasQuotations, AtlasCodes,
     DedooseExcerpts, DedooseCodes, TaguetteCodebook, TaguetteHighlights, QualcoderCodebook, QualcoderSegments,
+    TaguetteCodebookXlsx, TaguetteHighlightsXlsx,
 )
 
 

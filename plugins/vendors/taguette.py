@@ -1,10 +1,12 @@
-"""Taguette: the codebook CSV (which Taguette also imports) and the highlights CSV.
+"""Taguette: the codebook (CSV, which Taguette also imports, and Excel) and the highlights (CSV and Excel).
 
 Verified: codebook `tag, description, number of highlights, number of documents` (older versions
 without the last column; Taguette's importer takes the name from `tag`, `name` or `path`), highlights
 `id, document, tag, content` with one row per tag of a highlight (newer versions add `tag_parent`,
-`tag_full_path`, `tag_description`). Taguette tags are flat names: qdaconv reads ` > ` inside a tag as a
-path and writes a code's path joined with it (reader and writer option `separator`, `none` for flat).
+`tag_full_path`, `tag_description`). The Excel exports (Taguette 1.5's `export.py`) have the same
+columns, on a sheet named `codebook` or `highlights`, ids written as text. Taguette tags are flat
+names: qdaconv reads ` > ` inside a tag as a path and writes a code's path joined with it (reader and
+writer option `separator`, `none` for flat).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from .base import (
     has_themes,
 )
 from .build import ProjectBuilder
-from .tabular import Column, Layout, Located, cell_text, data_rows, split_code_path, write_csv
+from .tabular import Column, Layout, Located, cell_text, data_rows, split_code_path, write_csv, write_xlsx
 
 DEFAULT_SEPARATOR = " > "
 SEPARATOR_OPTION = "text between parent and child in a tag name (default ' > '; 'none' keeps tags flat)"
@@ -78,16 +80,43 @@ class TaguetteCodebook(CodebookFormat):
 
     def write(self, project: Project, path: Path, **options: Any) -> list[Loss]:
         separator = separator_of(options) or DEFAULT_SEPARATOR
-        counts = coding_counts(project)
-        header = ("tag", "description", "number of highlights", "number of documents", "codable")
-        header = header if has_themes(project) else header[:-1]
-        rows = []
-        for entry in walk_codes(project):
-            highlights, documents = counts.get(guid_key(entry.code.guid), (0, 0))
-            rows.append((separator.join(entry.path), entry.code.description or "", highlights, documents,
-                         "yes" if entry.code.codable else "no")[: len(header)])
-        write_csv(path, header, rows)
+        write_csv(path, *codebook_rows(project, separator))
         return codebook_losses(project, separator)
+
+
+def codebook_rows(project: Project, separator: str) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
+    """The header and rows of Taguette's codebook export (plus `codable` when some codes are themes)."""
+    counts = coding_counts(project)
+    header = ("tag", "description", "number of highlights", "number of documents", "codable")
+    header = header if has_themes(project) else header[:-1]
+    rows = []
+    for entry in walk_codes(project):
+        highlights, documents = counts.get(guid_key(entry.code.guid), (0, 0))
+        rows.append((separator.join(entry.path), entry.code.description or "", highlights, documents,
+                     "yes" if entry.code.codable else "no")[: len(header)])
+    return header, rows
+
+
+#: Taguette's workbook always names the tag column `tag` (`name` and `path` are only its CSV importer's).
+CODEBOOK_XLSX = Layout(columns=(Column("tag", ("tag",), required=True), *CODEBOOK.columns[1:]))
+
+
+class TaguetteCodebookXlsx(TaguetteCodebook):
+    """Taguette's codebook export as a workbook: the CSV's columns on a sheet named `codebook`."""
+
+    name = "taguette-codebook-xlsx"
+    title = "Taguette codebook (Excel)"
+    extensions = (".xlsx",)
+    kinds = ("xlsx",)
+    layout = CODEBOOK_XLSX
+
+    def write(self, project: Project, path: Path, **options: Any) -> list[Loss]:
+        separator = separator_of(options) or DEFAULT_SEPARATOR
+        cleaned = write_xlsx(path, "codebook", *codebook_rows(project, separator))
+        losses = codebook_losses(project, separator)
+        if cleaned:
+            losses.append(Loss("characters xlsx cannot hold removed", cleaned))
+        return losses
 
 
 HIGHLIGHTS = Layout(
@@ -131,3 +160,12 @@ class TaguetteHighlights(VendorFormat):
                     path = (*tag_path(parent, separator), *path)
                 codes.append(builder.code(path, description=get(row, "description"), codable=True))
             builder.segment(document, get(row, "content"), codes, key=f"highlight {get(row, 'id')}")
+
+
+class TaguetteHighlightsXlsx(TaguetteHighlights):
+    """Taguette's highlights export as a workbook: the CSV's columns on a sheet named `highlights`."""
+
+    name = "taguette-highlights-xlsx"
+    title = "Taguette highlights (Excel)"
+    extensions = (".xlsx",)
+    kinds = ("xlsx",)
