@@ -9,8 +9,8 @@ from itertools import combinations
 from qdaconv.model import (
     CodeEntry,
     Project,
-    Source,
     code_index,
+    coded_segments,
     guid_key,
     themes,
     transcripts,
@@ -86,52 +86,17 @@ def code_counts(project: Project) -> list[CodeCount]:
     return rows
 
 
-def _cases_of_sources(project: Project) -> dict[str, list[int]]:
-    """Case indexes by source key: a source belongs to every case that refers to it."""
-    found: dict[str, list[int]] = defaultdict(list)
-    for index, case in enumerate(project.cases):
-        for ref in case.source_refs:
-            found[guid_key(ref)].append(index)
-    return found
-
-
-def _owner_keys(project: Project) -> dict[int, str]:
-    """For every nested document (transcript, representation), the key of the source that holds it."""
-    owners: dict[int, str] = {}
-    for source in project.sources:
-        for document in _nested(source):
-            owners[id(document)] = guid_key(source.guid)
-    return owners
-
-
-def _nested(source: Source) -> list[Source]:
-    found = [source]
-    for doc in (source.representation, source.text_description, *source.transcripts,
-                *(sel.representation for sel in source.selections)):
-        if doc is not None:
-            found.extend(_nested(doc))
-    return found
-
-
 def code_case_matrix(project: Project) -> tuple[list[CodeEntry], list[str], list[list[int]]]:
-    """Codings per (code, case) for codes that have codings; a source counts for each of its cases."""
+    """Codings per (code, case) for codes that have codings; a coding counts for each case of its
+    segment, by the rule of `qdaconv.model.coded_segments`."""
     case_names = [case.name or case.guid for case in project.cases]
     if not case_names:
         return [], [], []
-    cases_of = _cases_of_sources(project)
-    owners = _owner_keys(project)
+    index_of = {guid_key(case.guid): index for index, case in reversed(list(enumerate(project.cases)))}
     cells: Counter[tuple[str, int]] = Counter()
-    selection_cases: dict[str, list[int]] = defaultdict(list)
-    for index, case in enumerate(project.cases):
-        for ref in case.selection_refs:
-            selection_cases[guid_key(ref)].append(index)
-    for source, selection, coding in walk_codings(project):
-        owner = owners.get(id(source), guid_key(source.guid))
-        indexes = set(cases_of.get(owner, []))
-        if selection is not None:
-            indexes |= set(selection_cases.get(guid_key(selection.guid), []))
-        for index in indexes:
-            cells[(guid_key(coding.code), index)] += 1
+    for segment in coded_segments(project):
+        for guid in segment.case_guids:
+            cells[(guid_key(segment.code_guid), index_of[guid_key(guid)])] += 1
     codes = [entry for entry in walk_codes(project)
              if any(cells[(guid_key(entry.code.guid), i)] for i in range(len(case_names)))]
     matrix = [[cells[(guid_key(entry.code.guid), i)] for i in range(len(case_names))] for entry in codes]

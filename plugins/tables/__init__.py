@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from qdaconv.formats import ALL_FEATURES, Format
+from qdaconv.formats import ALL_FEATURES, ZIP_LIMIT_OPTIONS, Format
 from qdaconv.hookspecs import hookimpl
 from qdaconv.model import Project
 from qdaconv.safety import ZipLimits
@@ -18,12 +18,6 @@ from qdaconv.safety import ZipLimits
 from .build import build_project
 from .csvfiles import CsvTablesReader, write_csv_tables
 from .sniff import sniff_csv_tables, sniff_workbook
-
-_LIMIT_OPTIONS = {
-    "max_uncompressed": "reading a .csv.zip or .xlsx: most bytes all members may unpack to (default 32 GiB)",
-    "max_member_size": "reading a .csv.zip or .xlsx: most bytes one member may unpack to (default 8 GiB)",
-    "max_ratio": "reading a .csv.zip or .xlsx: highest compression ratio accepted (default 200)",
-}
 
 
 def _sniff(check, path: Path) -> float:
@@ -40,7 +34,7 @@ class CsvTables(Format):
     folder = True
     primary = True
     capabilities = ALL_FEATURES
-    options = _LIMIT_OPTIONS
+    options = ZIP_LIMIT_OPTIONS
 
     def sniff(self, path: Path) -> float:
         return _sniff(sniff_csv_tables, path)
@@ -55,6 +49,16 @@ class CsvTables(Format):
     def write(self, project: Project, path: Path, **options: Any) -> None:
         write_csv_tables(project, Path(path))
 
+    def to_frames(self, project: Project) -> dict[str, Any]:
+        from .frames import project_to_frames  # loads pandas, so only when frames are asked for
+
+        return project_to_frames(project)
+
+    def from_frames(self, frames: Any) -> Project:
+        from .frames import project_from_frames
+
+        return project_from_frames(frames)
+
 
 class XlsxTables(Format):
     name = "tables-xlsx"
@@ -62,7 +66,7 @@ class XlsxTables(Format):
     extensions = (".xlsx",)
     primary = True
     capabilities = ALL_FEATURES
-    options = _LIMIT_OPTIONS
+    options = ZIP_LIMIT_OPTIONS
 
     def sniff(self, path: Path) -> float:
         return _sniff(sniff_workbook, path)

@@ -18,6 +18,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from qdaconv.errors import ReadError
+from qdaconv.files import decode_guess
 from qdaconv.issues import warning
 from qdaconv.model import (
     Blob,
@@ -323,7 +324,7 @@ def _turn_name(speaker: str, start_ms: int | None) -> str:
 def read_case_table(path: Path) -> tuple[list[str], list[list[str]]]:
     """Header and rows of a CSV of case variables; the first column names the case."""
     try:
-        text = path.read_bytes().decode("utf-8-sig")
+        text = decode_guess(path.read_bytes(), fallback=None)[0]
     except FileNotFoundError:
         raise ReadError(path, "the case variables file does not exist", hint="check --case-variables") from None
     except UnicodeDecodeError:

@@ -13,13 +13,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from qdaconv.formats import CODEBOOK_FEATURES, Feature
+from qdaconv.formats import CODEBOOK_FEATURES, Feature, Option
 
-from .base import SEGMENT_FEATURES, SOURCES_OPTION, CodebookFormat, VendorFormat, split_cell
+from .base import SEGMENT_FEATURES, VENDOR_OPTIONS, CodebookFormat, VendorFormat, split_cell
 from .build import ProjectBuilder
-from .tabular import Column, Layout, Located, cell_text, data_rows, parse_bool, parse_colour, parse_datetime
+from .tabular import Column, Layout, Located, cell_text, data_rows, parse_colour, parse_datetime
 
-COLON_OPTION = "true: read `Prefix: name` codes as `name` under a parent code `Prefix` (default: flat)"
+COLON_OPTION = Option("colon_tree", "read `Prefix: name` codes as `name` under a parent code `Prefix` "
+                      "(default: flat)", bool, False)
 
 QUOTATIONS = Layout(
     columns=(
@@ -63,11 +64,11 @@ class AtlasQuotations(VendorFormat):
     tool = "ATLAS.ti"
     layout = QUOTATIONS
     capabilities = SEGMENT_FEATURES | {Feature.SETS}
-    options = {"sources": SOURCES_OPTION, "colon_tree": COLON_OPTION}
+    options = (*VENDOR_OPTIONS, COLON_OPTION)
     fill_down = ("document", "groups")
 
     def parse(self, located: Located, builder: ProjectBuilder, options: dict[str, Any]) -> None:
-        colon_tree = bool(parse_bool(options.get("colon_tree")))
+        colon_tree = bool(options.get("colon_tree"))
         col = {key: located.match.index(key) for key in located.match.columns}
 
         def get(row: list[Any], key: str) -> str | None:
@@ -121,10 +122,10 @@ class AtlasCodes(CodebookFormat):
     tool = "ATLAS.ti"
     layout = CODES
     capabilities = CODEBOOK_FEATURES | {Feature.SETS}
-    options = {"colon_tree": COLON_OPTION}
+    options = (*VENDOR_OPTIONS, COLON_OPTION)
 
     def parse(self, located: Located, builder: ProjectBuilder, options: dict[str, Any]) -> None:
-        colon_tree = bool(parse_bool(options.get("colon_tree")))
+        colon_tree = bool(options.get("colon_tree"))
         col = {key: located.match.index(key) for key in located.match.columns}
 
         def get(row: list[Any], key: str) -> Any:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from qdaconv.errors import ReadError
-from qdaconv.formats import CODEBOOK_FEATURES, Feature, Format, Loss
+from qdaconv.formats import CODEBOOK_FEATURES, ZIP_LIMIT_OPTIONS, Feature, Format, Loss, Option
 from qdaconv.issues import warning
 from qdaconv.model import Project, walk_codes
 from qdaconv.safety import ZipLimits
@@ -15,8 +15,11 @@ from qdaconv.safety import ZipLimits
 from .build import ProjectBuilder
 from .tabular import Column, Layout, Located, Table, locate_header, parse_bool, peek_table, read_table
 
-SOURCES_OPTION = ("folder of the documents as .txt files named like them; excerpts are placed in that text "
-                  "(without it, each document becomes a stand-in made of its excerpts)")
+SOURCES_OPTION = Option("sources", "folder of the documents as .txt files named like them; excerpts are placed "
+                        "in that text (without it, each document becomes a stand-in made of its excerpts; "
+                        "codebooks have no documents and leave it unused)")
+#: What every vendor reader takes, so one set of options serves a folder of different exports.
+VENDOR_OPTIONS = (*ZIP_LIMIT_OPTIONS, SOURCES_OPTION)
 
 #: What a coded-segment export can hold at most; each format narrows it.
 SEGMENT_FEATURES = frozenset({
@@ -34,6 +37,7 @@ class VendorFormat(Format):
 
     layout: Layout
     tool: str = ""
+    options = VENDOR_OPTIONS
     keeps_guids = False
     kinds: tuple[str, ...] = ("xlsx", "csv")
     #: columns whose empty cells repeat the value above (merged cells, grouped reports)

@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 from qdaconv.errors import ReadError
+from qdaconv.files import decode_guess
 from qdaconv.issues import warning
 from qdaconv.model import (
     Code,
@@ -57,12 +58,10 @@ def paragraph_offsets(text: str) -> list[int]:
 
 
 def read_source_text(path: Path) -> tuple[str, bool]:
-    """A document's text as the model stores it, and whether it had to be read as Windows-1252."""
-    raw = path.read_bytes()
-    try:
-        return raw.decode("utf-8-sig"), False
-    except UnicodeDecodeError:
-        return raw.decode("cp1252", errors="replace"), True
+    """A document's text as the model stores it (a BOM decides, else UTF-8), and whether it had to be
+    read as Windows-1252."""
+    text, encoding = decode_guess(path.read_bytes())
+    return text, encoding == "cp1252"
 
 
 @dataclass(slots=True)

@@ -16,7 +16,7 @@ from typing import Any
 from qdaconv.errors import ReadError
 from qdaconv.formats import CODEBOOK_FEATURES, Feature
 
-from .base import SEGMENT_FEATURES, SOURCES_OPTION, CodebookFormat, VendorFormat, split_cell, warn_dropped
+from .base import SEGMENT_FEATURES, CodebookFormat, VendorFormat, split_cell, warn_dropped
 from .build import ProjectBuilder, resolve_parent_paths
 from .tabular import (
     Column,
@@ -68,7 +68,6 @@ class DedooseExcerpts(VendorFormat):
     tool = "Dedoose"
     layout = EXCERPTS
     capabilities = SEGMENT_FEATURES | {Feature.VARIABLES}
-    options = {"sources": SOURCES_OPTION}
     fill_down = ("media",)
 
     def parse(self, located: Located, builder: ProjectBuilder, options: dict[str, Any]) -> None:

@@ -13,13 +13,13 @@ import re
 from pathlib import Path
 from typing import Any
 
-from qdaconv.formats import Feature, Loss
+from qdaconv.formats import Feature, Loss, Option
 from qdaconv.model import Project, walk_codes
 
 from .base import (
     CODABLE,
     SEGMENT_FEATURES,
-    SOURCES_OPTION,
+    VENDOR_OPTIONS,
     CodebookFormat,
     VendorFormat,
     codable_cell,
@@ -77,7 +77,6 @@ def _paragraph(value: Any) -> int | None:
 class MaxqdaSegments(VendorFormat):
     tool = "MAXQDA"
     capabilities = SEGMENT_FEATURES | {Feature.CODE_COLORS, Feature.SETS}
-    options = {"sources": SOURCES_OPTION}
     layout = SEGMENTS
     fill_down = ("group", "document")
 
@@ -153,7 +152,8 @@ class MaxqdaCodebook(CodebookFormat):
     tool = "MAXQDA"
     layout = CODEBOOK
     capabilities = frozenset({Feature.CODES, Feature.CODE_TREE, Feature.DESCRIPTIONS})
-    options = {"separator": "path separator written between parent and child codes (default '\\')"}
+    options = (*VENDOR_OPTIONS, Option("separator", "path separator written between parent and child codes",
+                                          default="\\", read=False, write=True))
 
     def parse(self, located: Located, builder: ProjectBuilder, options: dict[str, Any]) -> None:
         col = {key: located.match.index(key) for key in located.match.columns}

@@ -15,7 +15,7 @@ from typing import Any
 
 from qdaconv.formats import Feature
 
-from .base import SEGMENT_FEATURES, SOURCES_OPTION, CodebookFormat, VendorFormat
+from .base import SEGMENT_FEATURES, CodebookFormat, VendorFormat
 from .build import ProjectBuilder
 from .tabular import Column, Layout, Located, Pattern, cell_text, data_rows, parse_colour, split_code_path
 
@@ -79,7 +79,6 @@ class QualcoderSegments(VendorFormat):
     tool = "QualCoder"
     layout = SEGMENTS
     capabilities = SEGMENT_FEATURES | {Feature.VARIABLES}
-    options = {"sources": SOURCES_OPTION}
     category_codable = False
     fill_down = ("file",)
 

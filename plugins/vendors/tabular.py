@@ -8,7 +8,6 @@ stored are read instead.
 
 from __future__ import annotations
 
-import codecs
 import csv
 import functools
 import io
@@ -21,7 +20,9 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from qdaconv import values as core_values
 from qdaconv.errors import ReadError
+from qdaconv.files import decode_guess
 from qdaconv.safety import ZipLimits, open_zip
 
 #: Rows looked at when sniffing, and rows above the header that may hold a title.
@@ -67,21 +68,6 @@ def is_xlsx(path: Path) -> bool:
         return False
 
 
-def decode_bytes(raw: bytes, partial: bool = False) -> tuple[str, str]:
-    """Text and the encoding used: a BOM decides, else UTF-8, else Windows-1252 (what Excel writes)."""
-    for bom, encoding in ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
-                          (codecs.BOM_UTF16_BE, "utf-16")):
-        if raw.startswith(bom):
-            return raw.decode(encoding, errors="replace"), encoding
-    try:
-        return raw.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError as exc:
-        # a peek may cut a multi-byte character in two at its end
-        if partial and exc.start >= len(raw) - 3:
-            return raw[: exc.start].decode("utf-8"), "utf-8"
-    return raw.decode("cp1252", errors="replace"), "cp1252"
-
-
 def sniff_delimiter(text: str) -> str:
     """Comma, semicolon, tab or bar: the one the header line uses most, else csv.Sniffer's guess."""
     lines = [line for line in text.splitlines()[:HEADER_SEARCH_ROWS] if line.strip()]
@@ -99,7 +85,7 @@ def _csv_table(path: Path, limit: int | None) -> Table:
     with open(path, "rb") as stream:
         raw = stream.read(PEEK_BYTES if limit else -1)
     partial = bool(limit) and len(raw) == PEEK_BYTES
-    text, encoding = decode_bytes(raw, partial)
+    text, encoding = decode_guess(raw, partial=partial)
     if partial:  # the last line of a peek may be cut short
         text = text[: text.rfind("\n") + 1] or text
     delimiter = sniff_delimiter(text)
@@ -494,23 +480,11 @@ def parse_datetime(value: Any, month_first: bool = True) -> datetime | None:
 
 
 def parse_bool(value: Any) -> bool | None:
-    text = (cell_text(value) or "").strip().casefold()
-    if text in {"true", "yes", "1", "x", "ja", "wahr", "y"}:
-        return True
-    if text in {"false", "no", "0", "nein", "falsch", "n", ""}:
-        return False
-    return None
-
-
-HEX_COLOUR = re.compile(r"#?([0-9a-fA-F]{6})(?:[0-9a-fA-F]{2})?")
-RGB_COLOUR = re.compile(r"(?:rgb\s*\()?\s*(\d{1,3})\s*[,;]\s*(\d{1,3})\s*[,;]\s*(\d{1,3})\s*\)?")
+    """A yes/no cell (an empty cell is no); None when it says neither."""
+    text = cell_text(value)
+    return False if not (text or "").strip() else core_values.parse_bool(text)
 
 
 def parse_colour(value: Any) -> str | None:
-    """`#RRGGBB` (upper case) from hex (with or without '#', alpha dropped) or `r, g, b`; None otherwise."""
-    text = (cell_text(value) or "").strip()
-    if match := HEX_COLOUR.fullmatch(text):
-        return "#" + match.group(1).upper()
-    if (match := RGB_COLOUR.fullmatch(text)) and all(int(g) <= 255 for g in match.groups()):
-        return "#" + "".join(f"{int(g):02X}" for g in match.groups())
-    return None
+    """`#RRGGBB` (upper case) from a colour cell in any notation the programs write; None otherwise."""
+    return core_values.normal_color(cell_text(value))[0]

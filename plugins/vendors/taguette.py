@@ -9,16 +9,17 @@ path and writes a code's path joined with it (reader and writer option `separato
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from qdaconv.formats import Feature, Loss
+from qdaconv.formats import Feature, Loss, Option
 from qdaconv.model import Project, guid_key, walk_codes
 
 from .base import (
     CODABLE,
     SEGMENT_FEATURES,
-    SOURCES_OPTION,
+    VENDOR_OPTIONS,
     CodebookFormat,
     VendorFormat,
     codable_cell,
@@ -30,7 +31,8 @@ from .build import ProjectBuilder
 from .tabular import Column, Layout, Located, cell_text, data_rows, split_code_path, write_csv
 
 DEFAULT_SEPARATOR = " > "
-SEPARATOR_OPTION = "text between parent and child in a tag name (default ' > '; 'none' keeps tags flat)"
+SEPARATOR_OPTION = Option("separator", "text between parent and child in a tag name ('none' keeps tags flat)",
+                          default=DEFAULT_SEPARATOR, write=True)
 
 
 def separator_of(options: dict[str, Any]) -> str | None:
@@ -61,7 +63,7 @@ class TaguetteCodebook(CodebookFormat):
     tool = "Taguette"
     layout = CODEBOOK
     capabilities = frozenset({Feature.CODES, Feature.CODE_TREE, Feature.DESCRIPTIONS})
-    options = {"separator": SEPARATOR_OPTION}
+    options = (*VENDOR_OPTIONS, SEPARATOR_OPTION)
 
     def parse(self, located: Located, builder: ProjectBuilder, options: dict[str, Any]) -> None:
         separator = separator_of(options)
@@ -111,7 +113,7 @@ class TaguetteHighlights(VendorFormat):
     tool = "Taguette"
     layout = HIGHLIGHTS
     capabilities = SEGMENT_FEATURES - {Feature.USERS, Feature.AUTHORSHIP}
-    options = {"sources": SOURCES_OPTION, "separator": SEPARATOR_OPTION}
+    options = (*VENDOR_OPTIONS, replace(SEPARATOR_OPTION, write=False))
 
     def parse(self, located: Located, builder: ProjectBuilder, options: dict[str, Any]) -> None:
         separator = separator_of(options)
