@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from html import escape
 
+from qdaconv.figures import CodeCount, code_counts, summary
 from qdaconv.model import (
     Case,
     Code,
@@ -21,14 +22,11 @@ from qdaconv.model import (
     walk_codings,
 )
 from qdaconv.plugins.report.stats import (
-    CodeCount,
     co_occurrence,
     code_case_matrix,
-    code_counts,
     code_names,
     coder_counts,
     object_names,
-    summary,
     top_codes,
     top_pairs,
 )
