@@ -16,7 +16,7 @@ from qdaconv.model import Project
 from qdaconv.safety import ZipLimits
 
 from .build import build_project
-from .csvfiles import CsvTablesReader, write_csv_tables
+from .csvfiles import CsvTablesReader, wide_csv_fields, write_csv_tables
 from .sniff import sniff_csv_tables, sniff_workbook
 
 
@@ -42,7 +42,8 @@ class CsvTables(Format):
     def read(self, path: Path, **options: Any) -> Project:
         reader = CsvTablesReader(Path(path), ZipLimits.from_options(options))
         try:
-            return build_project(reader)
+            with wide_csv_fields():
+                return build_project(reader)
         finally:
             reader.close()
 
