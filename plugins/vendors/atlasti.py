@@ -17,27 +17,27 @@ from qdaconv.formats import CODEBOOK_FEATURES, Feature, Option
 
 from .base import SEGMENT_FEATURES, VENDOR_OPTIONS, CodebookFormat, VendorFormat, split_cell
 from .build import ProjectBuilder
-from .tabular import Column, Layout, Located, cell_text, data_rows, parse_colour, parse_datetime
+from .tabular import ExportColumn, Layout, Located, cell_text, data_rows, parse_colour, parse_datetime
 
 COLON_OPTION = Option("colon_tree", "read `Prefix: name` codes as `name` under a parent code `Prefix` "
                       "(default: flat)", bool, False)
 
 QUOTATIONS = Layout(
     columns=(
-        Column("id", ("ID", "Quotation ID", "Zitat-ID"), required=True),
-        Column("document", ("Document", "Dokument", "Primary Document", "Document Name"), required=True),
-        Column("groups", ("Document Groups", "Document Group", "Dokumentgruppen")),
-        Column("reference", ("Reference", "Referenz", "Position")),
-        Column("codes", ("Codes", "Kodes", "Code"), required=True),
-        Column("content", ("Quotation Content", "Content", "Quotation", "Text", "Zitatinhalt", "Inhalt")),
-        Column("name", ("Name", "Quotation Name", "Zitatname")),
-        Column("comment", ("Comment", "Kommentar")),
-        Column("created_by", ("Created by", "Author", "Erstellt von", "Autor")),
-        Column("created", ("Created", "Creation Date", "Erstellt")),
-        Column("modified_by", ("Modified by", "Geändert von")),
-        Column("modified", ("Modified", "Geändert")),
-        Column("density", ("Density", "Dichte")),
-        Column("number_codes", ("Number of Codes", "Anzahl Codes")),
+        ExportColumn("id", ("ID", "Quotation ID", "Zitat-ID"), required=True),
+        ExportColumn("document", ("Document", "Dokument", "Primary Document", "Document Name"), required=True),
+        ExportColumn("groups", ("Document Groups", "Document Group", "Dokumentgruppen")),
+        ExportColumn("reference", ("Reference", "Referenz", "Position")),
+        ExportColumn("codes", ("Codes", "Kodes", "Code"), required=True),
+        ExportColumn("content", ("Quotation Content", "Content", "Quotation", "Text", "Zitatinhalt", "Inhalt")),
+        ExportColumn("name", ("Name", "Quotation Name", "Zitatname")),
+        ExportColumn("comment", ("Comment", "Kommentar")),
+        ExportColumn("created_by", ("Created by", "Author", "Erstellt von", "Autor")),
+        ExportColumn("created", ("Created", "Creation Date", "Erstellt")),
+        ExportColumn("modified_by", ("Modified by", "Geändert von")),
+        ExportColumn("modified", ("Modified", "Geändert")),
+        ExportColumn("density", ("Density", "Dichte")),
+        ExportColumn("number_codes", ("Number of Codes", "Anzahl Codes")),
     ),
 )
 
@@ -93,15 +93,15 @@ class AtlasQuotations(VendorFormat):
 
 CODES = Layout(
     columns=(
-        Column("code", ("Code", "Name", "Kode", "Codes"), required=True),
-        Column("comment", ("Comment", "Kommentar", "Description")),
-        Column("groundedness", ("Groundedness", "Grounded", "Fundierung")),
-        Column("density", ("Density", "Dichte")),
-        Column("groups", ("Groups", "Code Groups", "Codegruppen", "Gruppen")),
-        Column("color", ("Colour", "Color", "Farbe")),
-        Column("created", ("Created", "Erstellt")),
-        Column("modified", ("Modified", "Geändert")),
-        Column("author", ("Author", "Created by", "Autor")),
+        ExportColumn("code", ("Code", "Name", "Kode", "Codes"), required=True),
+        ExportColumn("comment", ("Comment", "Kommentar", "Description")),
+        ExportColumn("groundedness", ("Groundedness", "Grounded", "Fundierung")),
+        ExportColumn("density", ("Density", "Dichte")),
+        ExportColumn("groups", ("Groups", "Code Groups", "Codegruppen", "Gruppen")),
+        ExportColumn("color", ("Colour", "Color", "Farbe")),
+        ExportColumn("created", ("Created", "Erstellt")),
+        ExportColumn("modified", ("Modified", "Geändert")),
+        ExportColumn("author", ("Author", "Created by", "Autor")),
     ),
 )
 

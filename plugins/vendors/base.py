@@ -13,7 +13,7 @@ from qdaconv.model import Project, walk_codes
 from qdaconv.safety import ZipLimits
 
 from .build import ProjectBuilder
-from .tabular import Column, Layout, Located, Table, locate_header, parse_bool, peek_table, read_table
+from .tabular import ExportColumn, ExportTable, Layout, Located, locate_header, parse_bool, peek_table, read_table
 
 SOURCES_OPTION = Option("sources", "folder of the documents as .txt files named like them; excerpts are placed "
                         "in that text (without it, each document becomes a stand-in made of its excerpts; "
@@ -55,7 +55,7 @@ class VendorFormat(Format):
         except Exception:  # sniff must never raise
             return 0.0
 
-    def locate(self, path: Path, limits: ZipLimits | None = None) -> tuple[Table, Located]:
+    def locate(self, path: Path, limits: ZipLimits | None = None) -> tuple[ExportTable, Located]:
         """The table and its header row; a file of another layout is rejected with what is wrong."""
         table = read_table(path, limits=limits)
         if table.kind not in self.kinds:
@@ -132,7 +132,7 @@ class CodebookFormat(VendorFormat):
 
 #: Whether a code can be applied. No vendor table has it; qdaconv's codebook writers add the column
 #: only when some codes are themes (isCodable false), and their readers take it back.
-CODABLE = Column("codable", ("Codable", "isCodable", "Is codable"))
+CODABLE = ExportColumn("codable", ("Codable", "isCodable", "Is codable"))
 
 
 def has_themes(project: Project) -> bool:

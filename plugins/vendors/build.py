@@ -65,7 +65,7 @@ def read_source_text(path: Path) -> tuple[str, bool]:
 
 
 @dataclass(slots=True)
-class Document:
+class ExportDocument:
     """A document of the export as a source in the making."""
 
     name: str
@@ -76,7 +76,7 @@ class Document:
     spans: dict[tuple[int, int], Selection] = field(default_factory=dict)
     by_text: dict[str, list[Selection]] = field(default_factory=dict)
     paragraphs: list[int] | None = None
-    overflow: Document | None = None  # stand-in for excerpts not found in the original
+    overflow: ExportDocument | None = None  # stand-in for excerpts not found in the original
     not_found: list[str] = field(default_factory=list)
 
     @property
@@ -111,7 +111,7 @@ class ProjectBuilder:
         self.category_codable = category_codable
         self.codes: dict[tuple[str, ...], Code] = {}
         self.users: dict[str, User] = {}
-        self.documents: dict[str, Document] = {}
+        self.documents: dict[str, ExportDocument] = {}
         self.sets: dict[str, Set] = {}
         self.variables: dict[str, Variable] = {}
         self.keyed: dict[str, Selection] = {}
@@ -154,7 +154,7 @@ class ProjectBuilder:
             self.project.users.append(self.users[name])
         return self.users[name].guid
 
-    def add_to_set(self, name: str, document: Document) -> None:
+    def add_to_set(self, name: str, document: ExportDocument) -> None:
         group = self.sets.get(name)
         if group is None:
             group = self.sets[name] = Set(new_guid(), name)
@@ -170,7 +170,7 @@ class ProjectBuilder:
         if code.guid not in group.member_codes:
             group.member_codes.append(code.guid)
 
-    def set_variable(self, document: Document, name: str, value: str) -> None:
+    def set_variable(self, document: ExportDocument, name: str, value: str) -> None:
         variable = self.variables.get(name)
         if variable is None:
             variable = self.variables[name] = Variable(new_guid(), name)
@@ -196,13 +196,13 @@ class ProjectBuilder:
         key = name.strip().casefold()
         return files.get(key) or files.get(key + ".txt") or files.get(Path(key).stem)
 
-    def document(self, name: str) -> Document:
+    def document(self, name: str) -> ExportDocument:
         name = " ".join(name.split()) or "(no document)"
         document = self.documents.get(name)
         if document is not None:
             return document
         source = Source(new_guid(), "Text", name=name)
-        document = Document(name, source)
+        document = ExportDocument(name, source)
         file = self._find_text(name) if self.sources_dir is not None else None
         if file is not None:
             text, legacy = read_source_text(file)
@@ -217,17 +217,17 @@ class ProjectBuilder:
         self.project.sources.append(source)
         return document
 
-    def _overflow(self, document: Document) -> Document:
+    def _overflow(self, document: ExportDocument) -> ExportDocument:
         if document.overflow is None:
             name = f"{document.name} [excerpts not found]"
             source = Source(new_guid(), "Text", name=name)
-            document.overflow = Document(name, source)
+            document.overflow = ExportDocument(name, source)
             self.project.sources.append(source)
         return document.overflow
 
     # ------------------------------------------------------------------ segments
 
-    def segment(self, document: Document, excerpt: str | None, codes: list[Code], *,
+    def segment(self, document: ExportDocument, excerpt: str | None, codes: list[Code], *,
                 user: str | None = None, created: datetime | None = None, comment: str | None = None,
                 paragraph: int | None = None, offset: int | None = None, key: str | None = None,
                 modified_by: str | None = None, modified: datetime | None = None) -> Selection | None:
@@ -261,7 +261,7 @@ class ProjectBuilder:
         selection.modified = selection.modified or modified
         return selection
 
-    def _locate(self, document: Document, excerpt: str, codes: list[Code], start: int) -> Selection:
+    def _locate(self, document: ExportDocument, excerpt: str, codes: list[Code], start: int) -> Selection:
         if document.text is None:
             return self._standin(document, excerpt, codes)
         spans = self._occurrences(document.text, excerpt)
@@ -291,7 +291,7 @@ class ProjectBuilder:
         pattern = whitespace_pattern(needle)
         return [m.span() for m in pattern.finditer(text)] if pattern else []
 
-    def _standin(self, document: Document, excerpt: str, codes: list[Code]) -> Selection:
+    def _standin(self, document: ExportDocument, excerpt: str, codes: list[Code]) -> Selection:
         excerpt = excerpt.strip()
         for selection in document.by_text.get(excerpt, []):
             if _lacks(selection, codes):
@@ -310,7 +310,7 @@ class ProjectBuilder:
     def warn(self, rule: str, message: str, place: str | None = None, hint: str | None = None) -> None:
         self.project.warnings.append(warning(rule, message, place, hint, file=str(self.path)))
 
-    def _finish_standin(self, document: Document, why: str) -> None:
+    def _finish_standin(self, document: ExportDocument, why: str) -> None:
         document.source.plain_text = STANDIN_SEPARATOR.join(document.parts)
         document.source.description = (
             f"Stand-in built from the excerpts in the {self.tool} export, one after the other; "

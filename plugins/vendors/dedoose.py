@@ -19,7 +19,7 @@ from qdaconv.formats import CODEBOOK_FEATURES, Feature
 from .base import SEGMENT_FEATURES, CodebookFormat, VendorFormat, split_cell, warn_dropped
 from .build import ProjectBuilder, resolve_parent_paths
 from .tabular import (
-    Column,
+    ExportColumn,
     Layout,
     Located,
     Pattern,
@@ -33,15 +33,15 @@ from .tabular import (
 
 EXCERPTS = Layout(
     columns=(
-        Column("media", ("Media Title", "Document Title", "Media"), required=True),
-        Column("range", ("Excerpt Range", "Range")),
-        Column("creator", ("Excerpt Creator",)),
-        Column("date", ("Excerpt Date",)),
-        Column("copy", ("Excerpt Copy", "Excerpt Text", "Excerpt"), required=True),
-        Column("resource_creator", ("Resource Creator",)),
-        Column("resource_date", ("Resource Date",)),
-        Column("combined", ("Codes Applied Combined", "Codes Applied")),
-        Column("memo", ("Excerpt Memo", "Memo")),
+        ExportColumn("media", ("Media Title", "Document Title", "Media"), required=True),
+        ExportColumn("range", ("Excerpt Range", "Range")),
+        ExportColumn("creator", ("Excerpt Creator",)),
+        ExportColumn("date", ("Excerpt Date",)),
+        ExportColumn("copy", ("Excerpt Copy", "Excerpt Text", "Excerpt"), required=True),
+        ExportColumn("resource_creator", ("Resource Creator",)),
+        ExportColumn("resource_date", ("Resource Date",)),
+        ExportColumn("combined", ("Codes Applied Combined", "Codes Applied")),
+        ExportColumn("memo", ("Excerpt Memo", "Memo")),
     ),
     patterns=(Pattern("code", re.compile(r"(?i)code\s*:\s*(.+?)\s+(applied|range|weight)")),),
     open=True,
@@ -111,17 +111,17 @@ class DedooseExcerpts(VendorFormat):
 
 CODES = Layout(
     columns=(
-        Column("id", ("Id", "Code Id"), required=True),
-        Column("parent", ("Parent Id", "ParentId", "Parent"), required=True),
-        Column("depth", ("Depth",)),
-        Column("title", ("Title", "Code", "Name"), required=True),
-        Column("description", ("Description",)),
-        Column("weighted", ("Weighted",)),
-        Column("weight_min", ("Weight Minimum", "Weight Min")),
-        Column("weight_max", ("Weight Maximum", "Weight Max")),
-        Column("weight_default", ("Weight Default",)),
-        Column("applications", ("Applications",)),
-        Column("color", ("Color", "Colour")),
+        ExportColumn("id", ("Id", "Code Id"), required=True),
+        ExportColumn("parent", ("Parent Id", "ParentId", "Parent"), required=True),
+        ExportColumn("depth", ("Depth",)),
+        ExportColumn("title", ("Title", "Code", "Name"), required=True),
+        ExportColumn("description", ("Description",)),
+        ExportColumn("weighted", ("Weighted",)),
+        ExportColumn("weight_min", ("Weight Minimum", "Weight Min")),
+        ExportColumn("weight_max", ("Weight Maximum", "Weight Max")),
+        ExportColumn("weight_default", ("Weight Default",)),
+        ExportColumn("applications", ("Applications",)),
+        ExportColumn("color", ("Color", "Colour")),
     ),
 )
 

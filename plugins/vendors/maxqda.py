@@ -29,7 +29,7 @@ from .base import (
 )
 from .build import ProjectBuilder
 from .tabular import (
-    Column,
+    ExportColumn,
     Layout,
     Located,
     Pattern,
@@ -46,21 +46,21 @@ SEPARATORS = (" > ", "\\")
 
 SEGMENTS = Layout(
     columns=(
-        Column("group", ("Document group", "Dokumentgruppe", "Documentgroup")),
-        Column("document", ("Document name", "Dokumentname", "Document", "Dokument"), required=True),
-        Column("code", ("Code", "Kode"), required=True),
-        Column("segment", ("Segment", "Segment text", "Text"), required=True),
-        Column("begin", ("Begin", "Anfang", "Beginning", "Start")),
-        Column("end", ("End", "Ende")),
-        Column("weight", ("Weight score", "Gewicht", "Weight", "Gewichtungswert")),
-        Column("comment", ("Comment", "Kommentar")),
-        Column("color", ("Color", "Colour", "Farbe")),
-        Column("area", ("Area", "Fläche")),
-        Column("coverage", ("Coverage %", "Abdeckungsgrad %", "Coverage", "Abdeckung %")),
-        Column("created_by", ("Created by", "Erstellt von", "Author", "Autor")),
-        Column("created", ("Created", "Erstellt am", "Erstellt", "Creation date")),
-        Column("modified_by", ("Modified by", "Geändert von")),
-        Column("modified", ("Modified", "Geändert am", "Geändert")),
+        ExportColumn("group", ("Document group", "Dokumentgruppe", "Documentgroup")),
+        ExportColumn("document", ("Document name", "Dokumentname", "Document", "Dokument"), required=True),
+        ExportColumn("code", ("Code", "Kode"), required=True),
+        ExportColumn("segment", ("Segment", "Segment text", "Text"), required=True),
+        ExportColumn("begin", ("Begin", "Anfang", "Beginning", "Start")),
+        ExportColumn("end", ("End", "Ende")),
+        ExportColumn("weight", ("Weight score", "Gewicht", "Weight", "Gewichtungswert")),
+        ExportColumn("comment", ("Comment", "Kommentar")),
+        ExportColumn("color", ("Color", "Colour", "Farbe")),
+        ExportColumn("area", ("Area", "Fläche")),
+        ExportColumn("coverage", ("Coverage %", "Abdeckungsgrad %", "Coverage", "Abdeckung %")),
+        ExportColumn("created_by", ("Created by", "Erstellt von", "Author", "Autor")),
+        ExportColumn("created", ("Created", "Erstellt am", "Erstellt", "Creation date")),
+        ExportColumn("modified_by", ("Modified by", "Geändert von")),
+        ExportColumn("modified", ("Modified", "Geändert am", "Geändert")),
     ),
     patterns=(Pattern("onehot", re.compile(r"(?i)code\s*:\s*(.+)")),),
 )
@@ -134,9 +134,9 @@ class MaxqdaSegmentsCsv(MaxqdaSegments):
 
 CODEBOOK = Layout(
     columns=(
-        Column("code", ("Code", "Kode", "Codes"), required=True),
-        Column("memo", ("Memo", "Code memo", "Code-Memo")),
-        Column("color", ("Color", "Colour", "Farbe")),
+        ExportColumn("code", ("Code", "Kode", "Codes"), required=True),
+        ExportColumn("memo", ("Memo", "Code memo", "Code-Memo")),
+        ExportColumn("color", ("Color", "Colour", "Farbe")),
         CODABLE,
     ),
 )

@@ -17,17 +17,17 @@ from qdaconv.formats import Feature
 
 from .base import SEGMENT_FEATURES, CodebookFormat, VendorFormat
 from .build import ProjectBuilder
-from .tabular import Column, Layout, Located, Pattern, cell_text, data_rows, parse_colour, split_code_path
+from .tabular import ExportColumn, Layout, Located, Pattern, cell_text, data_rows, parse_colour, split_code_path
 
 SEPARATORS = (">>",)
 MEDIA = {"image", "a/v", "av", "audio", "video"}
 
 CODEBOOK = Layout(
     columns=(
-        Column("code", ("Codename", "Code", "Code name", "Code path", "Path"), required=True),
-        Column("memo", ("Memo", "Description")),
-        Column("color", ("Color", "Colour")),
-        Column("kind", ("Type", "Kind")),
+        ExportColumn("code", ("Codename", "Code", "Code name", "Code path", "Path"), required=True),
+        ExportColumn("memo", ("Memo", "Description")),
+        ExportColumn("color", ("Color", "Colour")),
+        ExportColumn("kind", ("Type", "Kind")),
     ),
 )
 
@@ -59,13 +59,13 @@ class QualcoderCodebook(CodebookFormat):
 
 SEGMENTS = Layout(
     columns=(
-        Column("file", ("File/case", "File", "Case", "Filename", "File name", "File/Case"), required=True),
-        Column("coder", ("Coder",)),
-        Column("coded", ("Coded", "Coded text"), required=True),
-        Column("id", ("Id",)),
-        Column("codename", ("Codename", "Code name", "Code"), required=True),
-        Column("memo", ("Coded_Memo", "Coded memo", "Memo")),
-        Column("category", ("Category",), many=True),
+        ExportColumn("file", ("File/case", "File", "Case", "Filename", "File name", "File/Case"), required=True),
+        ExportColumn("coder", ("Coder",)),
+        ExportColumn("coded", ("Coded", "Coded text"), required=True),
+        ExportColumn("id", ("Id",)),
+        ExportColumn("codename", ("Codename", "Code name", "Code"), required=True),
+        ExportColumn("memo", ("Coded_Memo", "Coded memo", "Memo")),
+        ExportColumn("category", ("Category",), many=True),
     ),
     patterns=(Pattern("filevar", re.compile(r"FileVar_(.+)")), Pattern("casevar", re.compile(r"CaseVar_(.+)"))),
 )

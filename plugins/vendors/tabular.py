@@ -51,7 +51,7 @@ class Sheet:
 
 
 @dataclass(slots=True)
-class Table:
+class ExportTable:
     """A whole file read as sheets, with how it was decoded."""
 
     kind: str  # "xlsx" or "csv"
@@ -81,7 +81,7 @@ def sniff_delimiter(text: str) -> str:
         return ","
 
 
-def _csv_table(path: Path, limit: int | None) -> Table:
+def _csv_table(path: Path, limit: int | None) -> ExportTable:
     with open(path, "rb") as stream:
         raw = stream.read(PEEK_BYTES if limit else -1)
     partial = bool(limit) and len(raw) == PEEK_BYTES
@@ -98,7 +98,7 @@ def _csv_table(path: Path, limit: int | None) -> Table:
     except csv.Error as exc:
         if not limit:
             raise ReadError(path, f"not readable as CSV: {exc}", location=f"line {len(rows) + 1}") from None
-    return Table("csv", [Sheet(None, rows)], encoding, delimiter)
+    return ExportTable("csv", [Sheet(None, rows)], encoding, delimiter)
 
 
 def _indent(cell: Any) -> int:
@@ -108,7 +108,7 @@ def _indent(cell: Any) -> int:
         return 0
 
 
-def _xlsx_table(path: Path, limit: int | None, limits: ZipLimits | None = None) -> Table:
+def _xlsx_table(path: Path, limit: int | None, limits: ZipLimits | None = None) -> ExportTable:
     import openpyxl  # heavy (it brings numpy): loaded only once an xlsx is really opened
 
     # member names, sizes and compression ratios are checked before openpyxl unpacks anything
@@ -131,7 +131,7 @@ def _xlsx_table(path: Path, limit: int | None, limits: ZipLimits | None = None) 
         raise _unreadable(path, exc) from None
     finally:
         workbook.close()
-    return Table("xlsx", sheets)
+    return ExportTable("xlsx", sheets)
 
 
 def _unreadable(path: Path, exc: Exception) -> ReadError:
@@ -139,7 +139,7 @@ def _unreadable(path: Path, exc: Exception) -> ReadError:
                      hint="open it in the spreadsheet program and save it again as .xlsx")
 
 
-def read_table(path: Path, limit: int | None = None, limits: ZipLimits | None = None) -> Table:
+def read_table(path: Path, limit: int | None = None, limits: ZipLimits | None = None) -> ExportTable:
     """Every sheet of an xlsx workbook, or the one table of a CSV file; at most `limit` rows each.
 
     `limits` bound what an xlsx (a zip) may unpack to.
@@ -158,14 +158,14 @@ def read_table(path: Path, limit: int | None = None, limits: ZipLimits | None = 
 
 
 @functools.lru_cache(maxsize=16)
-def _peek_cached(path: str, mtime: int, size: int) -> Table | None:
+def _peek_cached(path: str, mtime: int, size: int) -> ExportTable | None:
     try:
         return read_table(Path(path), limit=PEEK_ROWS)
     except (ReadError, OSError, ValueError):
         return None
 
 
-def peek_table(path: Path) -> Table | None:
+def peek_table(path: Path) -> ExportTable | None:
     """The first rows of every sheet, cached so that the vendor formats sniff a file once; None if unreadable."""
     try:
         stat = Path(path).stat()
@@ -267,7 +267,7 @@ def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) 
 
 
 @dataclass(frozen=True, slots=True)
-class Column:
+class ExportColumn:
     """An expected column: a key, the header names it goes by (English first, then localised), and
     whether the layout needs it. `many` columns may repeat (QualCoder's Category columns)."""
 
@@ -293,11 +293,11 @@ class Pattern:
 class Layout:
     """The columns of one export layout. `open` layouts expect extra columns (descriptors, variables)."""
 
-    columns: tuple[Column, ...]
+    columns: tuple[ExportColumn, ...]
     patterns: tuple[Pattern, ...] = ()
     open: bool = False
 
-    def names(self) -> dict[str, Column]:
+    def names(self) -> dict[str, ExportColumn]:
         return {normalise_header(alias): column for column in self.columns for alias in column.aliases}
 
 
@@ -312,7 +312,7 @@ class HeaderMatch:
     unknown: list[str] = field(default_factory=list)
 
     @property
-    def missing(self) -> list[Column]:
+    def missing(self) -> list[ExportColumn]:
         return [c for c in self.layout.columns if c.required and c.key not in self.columns]
 
     @property
@@ -391,7 +391,7 @@ class Located:
         return self.score, not self.match.missing, self.match.found
 
 
-def locate_header(table: Table, layout: Layout) -> Located | None:
+def locate_header(table: ExportTable, layout: Layout) -> Located | None:
     """The sheet and header row (among the first non-blank rows) that fit the layout best."""
     best: Located | None = None
     for sheet in table.sheets:
@@ -426,13 +426,6 @@ def data_rows(located: Located, fill_down: Iterable[str] = ()) -> Iterable[tuple
             last[index] = row[index]
         indent = sheet.indents[offset] if offset < len(sheet.indents) else 0
         yield offset + 1, row, indent
-
-
-def place_of(located: Located, row_number: int) -> str:
-    """A row's place for messages: `Sheet!row 5` in a workbook, `line 5` in a CSV file."""
-    if located.sheet.name is None:
-        return f"row {row_number}"
-    return f"{located.sheet.name}!row {row_number}"
 
 
 # ----------------------------------------------------------------------------- values

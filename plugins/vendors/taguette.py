@@ -28,7 +28,7 @@ from .base import (
     has_themes,
 )
 from .build import ProjectBuilder
-from .tabular import Column, Layout, Located, cell_text, data_rows, split_code_path, write_csv
+from .tabular import ExportColumn, Layout, Located, cell_text, data_rows, split_code_path, write_csv
 
 DEFAULT_SEPARATOR = " > "
 SEPARATOR_OPTION = Option("separator", "text between parent and child in a tag name ('none' keeps tags flat)",
@@ -46,10 +46,10 @@ def tag_path(tag: str, separator: str | None) -> tuple[str, ...]:
 
 CODEBOOK = Layout(
     columns=(
-        Column("tag", ("tag", "name", "path"), required=True),
-        Column("description", ("description",)),
-        Column("highlights", ("number of highlights",)),
-        Column("documents", ("number of documents",)),
+        ExportColumn("tag", ("tag", "name", "path"), required=True),
+        ExportColumn("description", ("description",)),
+        ExportColumn("highlights", ("number of highlights",)),
+        ExportColumn("documents", ("number of documents",)),
         CODABLE,
     ),
 )
@@ -94,13 +94,13 @@ class TaguetteCodebook(CodebookFormat):
 
 HIGHLIGHTS = Layout(
     columns=(
-        Column("id", ("id",), required=True),
-        Column("document", ("document",), required=True),
-        Column("tag", ("tag",), required=True),
-        Column("content", ("content",), required=True),
-        Column("parent", ("tag_parent",)),
-        Column("full_path", ("tag_full_path",)),
-        Column("description", ("tag_description",)),
+        ExportColumn("id", ("id",), required=True),
+        ExportColumn("document", ("document",), required=True),
+        ExportColumn("tag", ("tag",), required=True),
+        ExportColumn("content", ("content",), required=True),
+        ExportColumn("parent", ("tag_parent",)),
+        ExportColumn("full_path", ("tag_full_path",)),
+        ExportColumn("description", ("tag_description",)),
     ),
 )
 
