@@ -29,7 +29,7 @@ from qdaconv.model import (
     User,
     Variable,
     VariableValue,
-    new_guid,
+    stable_guid,
 )
 
 STANDIN_SEPARATOR = "\n\n"
@@ -118,6 +118,11 @@ class ProjectBuilder:
         self._texts: dict[str, Path] | None = None
         self.whole_source = 0
 
+    def guid(self, *parts: object) -> str:
+        """The GUID of an object of the export, made from what identifies it there (a code's path, a
+        document's name, a span), so that reading the same export twice gives the same GUIDs."""
+        return stable_guid(self.tool, *parts)
+
     # ------------------------------------------------------------------ codes
 
     def code(self, path: tuple[str, ...], *, description: str | None = None, color: str | None = None,
@@ -128,7 +133,7 @@ class ProjectBuilder:
         code = self.codes.get(path)
         if code is None:
             siblings = self.project.codes if len(path) == 1 else self.code(path[:-1]).children
-            code = Code(new_guid(), path[-1], codable=self.category_codable)
+            code = Code(self.guid("code", *path), path[-1], codable=self.category_codable)
             siblings.append(code)
             self.codes[path] = code
         if description:
@@ -150,14 +155,14 @@ class ProjectBuilder:
             return None
         name = name.strip()
         if name not in self.users:
-            self.users[name] = User(new_guid(), name=name)
+            self.users[name] = User(self.guid("user", name), name=name)
             self.project.users.append(self.users[name])
         return self.users[name].guid
 
     def add_to_set(self, name: str, document: ExportDocument) -> None:
         group = self.sets.get(name)
         if group is None:
-            group = self.sets[name] = Set(new_guid(), name)
+            group = self.sets[name] = Set(self.guid("set", name), name)
             self.project.sets.append(group)
         if document.source.guid not in group.member_sources:
             group.member_sources.append(document.source.guid)
@@ -165,7 +170,7 @@ class ProjectBuilder:
     def add_code_to_set(self, name: str, code: Code) -> None:
         group = self.sets.get(name)
         if group is None:
-            group = self.sets[name] = Set(new_guid(), name)
+            group = self.sets[name] = Set(self.guid("set", name), name)
             self.project.sets.append(group)
         if code.guid not in group.member_codes:
             group.member_codes.append(code.guid)
@@ -173,7 +178,7 @@ class ProjectBuilder:
     def set_variable(self, document: ExportDocument, name: str, value: str) -> None:
         variable = self.variables.get(name)
         if variable is None:
-            variable = self.variables[name] = Variable(new_guid(), name)
+            variable = self.variables[name] = Variable(self.guid("variable", name), name)
             self.project.variables.append(variable)
         values = document.source.variable_values
         if not any(v.variable == variable.guid for v in values):
@@ -201,7 +206,7 @@ class ProjectBuilder:
         document = self.documents.get(name)
         if document is not None:
             return document
-        source = Source(new_guid(), "Text", name=name)
+        source = Source(self.guid("document", name), "Text", name=name)
         document = ExportDocument(name, source)
         file = self._find_text(name) if self.sources_dir is not None else None
         if file is not None:
@@ -220,7 +225,7 @@ class ProjectBuilder:
     def _overflow(self, document: ExportDocument) -> ExportDocument:
         if document.overflow is None:
             name = f"{document.name} [excerpts not found]"
-            source = Source(new_guid(), "Text", name=name)
+            source = Source(self.guid("document", name), "Text", name=name)
             document.overflow = ExportDocument(name, source)
             self.project.sources.append(source)
         return document.overflow
@@ -241,7 +246,8 @@ class ProjectBuilder:
         if excerpt is None or not excerpt.strip():
             for code in codes:
                 if not any(c.code == code.guid for c in document.source.codings):
-                    document.source.codings.append(Coding(new_guid(), code.guid, user, created))
+                    guid = self.guid("coding", document.source.guid, code.guid)
+                    document.source.codings.append(Coding(guid, code.guid, user, created))
                     self.whole_source += 1
             return None
         selection = self.keyed.get(key) if key else None
@@ -252,7 +258,8 @@ class ProjectBuilder:
                 self.keyed[key] = selection
         for code in codes:
             if not any(c.code == code.guid for c in selection.codings):
-                selection.codings.append(Coding(new_guid(), code.guid, user, created))
+                guid = self.guid("coding", selection.guid, code.guid)
+                selection.codings.append(Coding(guid, code.guid, user, created))
         if comment and comment.strip() and comment not in (selection.description or ""):
             selection.description = "\n".join(filter(None, (selection.description, comment.strip())))
         selection.creating_user = selection.creating_user or user
@@ -272,8 +279,8 @@ class ProjectBuilder:
         chosen = next((s for s in ordered if s not in document.spans or _lacks(document.spans[s], codes)),
                       ordered[0])
         if chosen not in document.spans:
-            selection = Selection(new_guid(), "PlainText", name=excerpt_name(excerpt),
-                                  start=chosen[0], end=chosen[1])
+            selection = Selection(self.guid("selection", document.source.guid, *chosen), "PlainText",
+                                  name=excerpt_name(excerpt), start=chosen[0], end=chosen[1])
             document.spans[chosen] = selection
             document.source.selections.append(selection)
         return document.spans[chosen]
@@ -299,8 +306,8 @@ class ProjectBuilder:
         start = document.length + (len(STANDIN_SEPARATOR) if document.parts else 0)
         document.parts.append(excerpt)
         document.length = start + len(excerpt)
-        selection = Selection(new_guid(), "PlainText", name=excerpt_name(excerpt), start=start,
-                              end=document.length)
+        selection = Selection(self.guid("selection", document.source.guid, start, document.length), "PlainText",
+                              name=excerpt_name(excerpt), start=start, end=document.length)
         document.by_text.setdefault(excerpt, []).append(selection)
         document.source.selections.append(selection)
         return selection
