@@ -391,8 +391,9 @@ class DocumentEntry:
 
     `role` is "source" or "note" at the top, else "representation", "text_description",
     "transcript" or "selection_representation"; `parent` is the GUID of the document that holds
-    it and `selection` the GUID of the selection whose representation it is; `top` is the source
-    or note at the top of the nesting (the document itself at the top).
+    it (`holder` the document itself) and `selection` the GUID of the selection whose
+    representation it is (`holder_selection` the selection itself); `top` is the source or note at
+    the top of the nesting (the document itself at the top).
     """
 
     source: Source
@@ -400,6 +401,8 @@ class DocumentEntry:
     parent: str | None = None
     selection: str | None = None
     top: Source | None = None
+    holder: Source | None = None
+    holder_selection: Selection | None = None
 
 
 def walk_documents(project: Project) -> Iterator[DocumentEntry]:
@@ -412,11 +415,13 @@ def walk_documents(project: Project) -> Iterator[DocumentEntry]:
         source, top = entry.source, entry.top
         nested = []
         if source.representation is not None:
-            nested.append(DocumentEntry(source.representation, "representation", source.guid, top=top))
+            nested.append(DocumentEntry(source.representation, "representation", source.guid, top=top, holder=source))
         if source.text_description is not None:
-            nested.append(DocumentEntry(source.text_description, "text_description", source.guid, top=top))
-        nested += [DocumentEntry(doc, "transcript", source.guid, top=top) for doc in source.transcripts]
-        nested += [DocumentEntry(sel.representation, "selection_representation", source.guid, sel.guid, top=top)
+            nested.append(DocumentEntry(source.text_description, "text_description", source.guid, top=top,
+                                        holder=source))
+        nested += [DocumentEntry(doc, "transcript", source.guid, top=top, holder=source) for doc in source.transcripts]
+        nested += [DocumentEntry(sel.representation, "selection_representation", source.guid, sel.guid, top=top,
+                                 holder=source, holder_selection=sel)
                    for sel in source.selections if sel.representation is not None]
         stack.extend(reversed(nested))
 
