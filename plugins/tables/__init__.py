@@ -20,13 +20,6 @@ from .csvfiles import CsvTablesReader, wide_csv_fields, write_csv_tables
 from .sniff import sniff_csv_tables, sniff_workbook
 
 
-def _sniff(check, path: Path) -> float:
-    try:
-        return check(Path(path))
-    except Exception:  # sniff must never raise: an unreadable file is simply not ours
-        return 0.0
-
-
 class CsvTables(Format):
     name = "tables-csv"
     title = "Tidy tables: UTF-8 CSV files with datapackage.json, in a folder or .csv.zip (lossless)"
@@ -37,7 +30,7 @@ class CsvTables(Format):
     options = ZIP_LIMIT_OPTIONS
 
     def sniff(self, path: Path) -> float:
-        return _sniff(sniff_csv_tables, path)
+        return sniff_csv_tables(Path(path))
 
     def read(self, path: Path, **options: Any) -> Project:
         reader = CsvTablesReader(Path(path), ZipLimits.from_options(options))
@@ -70,7 +63,7 @@ class XlsxTables(Format):
     options = ZIP_LIMIT_OPTIONS
 
     def sniff(self, path: Path) -> float:
-        return _sniff(sniff_workbook, path)
+        return sniff_workbook(Path(path))
 
     def read(self, path: Path, **options: Any) -> Project:
         from .workbook import WorkbookReader  # loads openpyxl, so only when a workbook is read

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from qdaconv.errors import ReadError
 from qdaconv.files import decode_guess
+from qdaconv.safety import DAMAGED_PACKAGE_ERRORS
 
 #: A clock time as transcription tools write it: [h:]mm:ss with optional fractions (. or ,).
 _TIME = r"(?:\d{1,2}:)?\d{1,2}:\d{2}(?:[.,]\d{1,3})?"
@@ -254,7 +255,7 @@ def docx_text(path: Path) -> str:
 
     try:
         document = docx.Document(str(path))
-    except Exception as exc:  # python-docx raises several unrelated types for a damaged package
+    except DAMAGED_PACKAGE_ERRORS as exc:  # python-docx raises several unrelated types for a damaged package
         raise ReadError(path, f"not a readable Word document: {exc}",
                         hint="open and save it again in Word or LibreOffice") from None
     lines: list[str] = []

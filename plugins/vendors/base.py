@@ -46,14 +46,11 @@ class VendorFormat(Format):
     category_codable: bool = True
 
     def sniff(self, path: Path) -> float:
-        try:
-            table = peek_table(path)
-            if table is None or table.kind not in self.kinds:
-                return 0.0
-            located = locate_header(table, self.layout)
-            return located.score if located is not None else 0.0
-        except Exception:  # sniff must never raise
+        table = peek_table(path)  # a file it cannot peek at is not one (the registry sees to errors)
+        if table is None or table.kind not in self.kinds:
             return 0.0
+        located = locate_header(table, self.layout)
+        return located.score if located is not None else 0.0
 
     def locate(self, path: Path, limits: ZipLimits | None = None) -> tuple[ExportTable, Located]:
         """The table and its header row; a file of another layout is rejected with what is wrong."""
@@ -111,17 +108,8 @@ def looks_like(path: Path, exclude: str) -> Format | None:
     """The readable format (other than `exclude`) that sniffs `path` best, if any does."""
     from qdaconv.registry import default_registry
 
-    best: tuple[float, Format] | None = None
-    for fmt in default_registry():
-        if fmt.name == exclude or not fmt.can_read:
-            continue
-        try:
-            score = float(fmt.sniff(path))
-        except Exception:
-            continue
-        if score > 0 and (best is None or score > best[0]):
-            best = (score, fmt)
-    return best[1] if best else None
+    scores = [(score, fmt) for score, fmt in default_registry().sniff_scores(path) if fmt.name != exclude]
+    return max(scores, key=lambda pair: pair[0])[1] if scores else None
 
 
 class CodebookFormat(VendorFormat):

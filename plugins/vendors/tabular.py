@@ -23,7 +23,7 @@ from typing import Any
 from qdaconv import values as core_values
 from qdaconv.errors import ReadError
 from qdaconv.files import decode_guess
-from qdaconv.safety import ZipLimits, open_zip
+from qdaconv.safety import DAMAGED_PACKAGE_ERRORS, ZipLimits, open_zip
 
 #: Rows looked at when sniffing, and rows above the header that may hold a title.
 PEEK_ROWS = 25
@@ -115,7 +115,7 @@ def _xlsx_table(path: Path, limit: int | None, limits: ZipLimits | None = None) 
     open_zip(path, limits).close()
     try:
         workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many kinds for a damaged workbook
+    except DAMAGED_PACKAGE_ERRORS as exc:  # openpyxl raises many kinds for a damaged workbook
         raise _unreadable(path, exc) from None
     sheets: list[Sheet] = []
     try:
@@ -127,7 +127,7 @@ def _xlsx_table(path: Path, limit: int | None, limits: ZipLimits | None = None) 
                 rows.append([cell.value for cell in row])
                 indents.append(_indent(row[0]) if row else 0)
             sheets.append(Sheet(worksheet.title, rows, indents))
-    except Exception as exc:  # the sheets are unpacked and parsed only now, so damage can show here too
+    except DAMAGED_PACKAGE_ERRORS as exc:  # the sheets are unpacked only now, so damage can show here too
         raise _unreadable(path, exc) from None
     finally:
         workbook.close()
