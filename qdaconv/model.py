@@ -406,9 +406,10 @@ class DocumentEntry:
 
 
 def walk_documents(project: Project) -> Iterator[DocumentEntry]:
-    """Every source and note, each followed by the documents nested in it, in model order."""
-    stack = [DocumentEntry(note, "note", top=note) for note in reversed(project.notes)]
-    stack += [DocumentEntry(source, "source", top=source) for source in reversed(project.sources)]
+    """Every note and source, each followed by the documents nested in it, depth first: the notes
+    in their order, then the sources in theirs (the order writers store files in)."""
+    stack = [DocumentEntry(source, "source", top=source) for source in reversed(project.sources)]
+    stack += [DocumentEntry(note, "note", top=note) for note in reversed(project.notes)]
     while stack:
         entry = stack.pop()
         yield entry
