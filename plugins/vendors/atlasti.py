@@ -17,7 +17,7 @@ from qdaconv.formats import CODEBOOK_FEATURES, Feature, Option
 
 from .base import SEGMENT_FEATURES, VENDOR_OPTIONS, CodebookFormat, VendorFormat, split_cell
 from .build import ProjectBuilder
-from .tabular import ExportColumn, Layout, Located, cell_text, data_rows, parse_colour, parse_datetime
+from .tabular import ExportColumn, Layout, Located, cell_getter, cell_text, data_rows, parse_colour, parse_datetime
 
 COLON_OPTION = Option("colon_tree", "read `Prefix: name` codes as `name` under a parent code `Prefix` "
                       "(default: flat)", bool, False)
@@ -69,11 +69,8 @@ class AtlasQuotations(VendorFormat):
 
     def parse(self, located: Located, builder: ProjectBuilder, options: dict[str, Any]) -> None:
         colon_tree = bool(options.get("colon_tree"))
-        col = {key: located.match.index(key) for key in located.match.columns}
 
-        def get(row: list[Any], key: str) -> str | None:
-            index = col.get(key)
-            return cell_text(row[index]) if index is not None else None
+        get = cell_getter(located)
 
         for _number, row, _indent in data_rows(located, self.fill_down):
             name = get(row, "document") or ""
@@ -126,11 +123,8 @@ class AtlasCodes(CodebookFormat):
 
     def parse(self, located: Located, builder: ProjectBuilder, options: dict[str, Any]) -> None:
         colon_tree = bool(options.get("colon_tree"))
-        col = {key: located.match.index(key) for key in located.match.columns}
 
-        def get(row: list[Any], key: str) -> Any:
-            index = col.get(key)
-            return row[index] if index is not None else None
+        get = cell_getter(located, text=False)
 
         for _number, row, _indent in data_rows(located):
             name = cell_text(get(row, "code"))

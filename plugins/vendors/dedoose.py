@@ -23,6 +23,7 @@ from .tabular import (
     Layout,
     Located,
     Pattern,
+    cell_getter,
     cell_text,
     data_rows,
     parse_bool,
@@ -72,7 +73,6 @@ class DedooseExcerpts(VendorFormat):
 
     def parse(self, located: Located, builder: ProjectBuilder, options: dict[str, Any]) -> None:
         match = located.match
-        col = {key: match.index(key) for key in match.columns}
         applied: list[tuple[int, tuple[str, ...]]] = []
         weights: list[int] = []
         for _key, index, found in match.patterns:
@@ -85,9 +85,7 @@ class DedooseExcerpts(VendorFormat):
         known = {i for indexes in match.columns.values() for i in indexes} | {i for _, i, _ in match.patterns}
         descriptors = [(i, descriptor_name(h)) for i, h in enumerate(match.header) if h and i not in known]
 
-        def get(row: list[Any], key: str) -> str | None:
-            index = col.get(key)
-            return cell_text(row[index]) if index is not None else None
+        get = cell_getter(located)
 
         weighted = 0
         for _number, row, _indent in data_rows(located, self.fill_down):
@@ -135,11 +133,7 @@ class DedooseCodes(CodebookFormat):
     capabilities = CODEBOOK_FEATURES
 
     def parse(self, located: Located, builder: ProjectBuilder, options: dict[str, Any]) -> None:
-        col = {key: located.match.index(key) for key in located.match.columns}
-
-        def get(row: list[Any], key: str) -> str | None:
-            index = col.get(key)
-            return cell_text(row[index]) if index is not None else None
+        get = cell_getter(located)
 
         rows: dict[str, tuple[str, str | None]] = {}
         details: dict[str, list[Any]] = {}

@@ -33,6 +33,7 @@ from .tabular import (
     Layout,
     Located,
     Pattern,
+    cell_getter,
     cell_text,
     data_rows,
     parse_bool,
@@ -82,12 +83,9 @@ class MaxqdaSegments(VendorFormat):
 
     def parse(self, located: Located, builder: ProjectBuilder, options: dict[str, Any]) -> None:
         match = located.match
-        col = {key: match.index(key) for key in match.columns}
-        german = match.header[col["document"]].casefold() in GERMAN_DOCUMENT
+        german = match.header[match.index("document")].casefold() in GERMAN_DOCUMENT
 
-        def get(row: list[Any], key: str) -> Any:
-            index = col.get(key)
-            return row[index] if index is not None and index < len(row) else None
+        get = cell_getter(located, text=False)
 
         onehot = [(index, split_code_path(m.group(1), SEPARATORS)) for _, index, m in match.patterns]
         for _, path in onehot:
@@ -156,11 +154,7 @@ class MaxqdaCodebook(CodebookFormat):
                                           default="\\", read=False, write=True))
 
     def parse(self, located: Located, builder: ProjectBuilder, options: dict[str, Any]) -> None:
-        col = {key: located.match.index(key) for key in located.match.columns}
-
-        def get(row: list[Any], key: str) -> Any:
-            index = col.get(key)
-            return row[index] if index is not None else None
+        get = cell_getter(located, text=False)
 
         for _number, row, _indent in data_rows(located):
             path = split_code_path(cell_text(get(row, "code")) or "", SEPARATORS)

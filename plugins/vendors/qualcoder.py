@@ -17,7 +17,17 @@ from qdaconv.formats import Feature
 
 from .base import SEGMENT_FEATURES, CodebookFormat, VendorFormat
 from .build import ProjectBuilder
-from .tabular import ExportColumn, Layout, Located, Pattern, cell_text, data_rows, parse_colour, split_code_path
+from .tabular import (
+    ExportColumn,
+    Layout,
+    Located,
+    Pattern,
+    cell_getter,
+    cell_text,
+    data_rows,
+    parse_colour,
+    split_code_path,
+)
 
 SEPARATORS = (">>",)
 MEDIA = {"image", "a/v", "av", "audio", "video"}
@@ -42,11 +52,7 @@ class QualcoderCodebook(CodebookFormat):
     category_codable = False
 
     def parse(self, located: Located, builder: ProjectBuilder, options: dict[str, Any]) -> None:
-        col = {key: located.match.index(key) for key in located.match.columns}
-
-        def get(row: list[Any], key: str) -> str | None:
-            index = col.get(key)
-            return cell_text(row[index]) if index is not None else None
+        get = cell_getter(located)
 
         for _number, row, _indent in data_rows(located):
             path = split_code_path(get(row, "code") or "", SEPARATORS)
@@ -84,13 +90,10 @@ class QualcoderSegments(VendorFormat):
 
     def parse(self, located: Located, builder: ProjectBuilder, options: dict[str, Any]) -> None:
         match = located.match
-        col = {key: match.index(key) for key in match.columns}
         categories = match.columns.get("category", [])
         variables = [(index, found.group(1)) for _key, index, found in match.patterns]
 
-        def get(row: list[Any], key: str) -> str | None:
-            index = col.get(key)
-            return cell_text(row[index]) if index is not None else None
+        get = cell_getter(located)
 
         for _number, row, _indent in data_rows(located, self.fill_down):
             document = builder.document(get(row, "file") or "")

@@ -14,7 +14,7 @@ import io
 import re
 import unicodedata
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -389,6 +389,20 @@ class Located:
         required column, then the one with most expected columns, so that a reader told the format
         still finds a sparse header row."""
         return self.score, not self.match.missing, self.match.found
+
+
+def cell_getter(located: Located, text: bool = True) -> Callable[[list[Any], str], Any]:
+    """`get(row, key)`: the cell of a data row in the column the header matched for `key` (as text,
+    or as the spreadsheet holds it with `text=False`); None when the export has no such column."""
+    columns = {key: located.match.index(key) for key in located.match.columns}
+
+    def get(row: list[Any], key: str) -> Any:
+        index = columns.get(key)
+        if index is None or index >= len(row):
+            return None
+        return cell_text(row[index]) if text else row[index]
+
+    return get
 
 
 def locate_header(table: ExportTable, layout: Layout) -> Located | None:

@@ -28,7 +28,7 @@ from .base import (
     has_themes,
 )
 from .build import ProjectBuilder
-from .tabular import ExportColumn, Layout, Located, cell_text, data_rows, split_code_path, write_csv
+from .tabular import ExportColumn, Layout, Located, cell_getter, data_rows, split_code_path, write_csv
 
 DEFAULT_SEPARATOR = " > "
 SEPARATOR_OPTION = Option("separator", "text between parent and child in a tag name ('none' keeps tags flat)",
@@ -67,11 +67,8 @@ class TaguetteCodebook(CodebookFormat):
 
     def parse(self, located: Located, builder: ProjectBuilder, options: dict[str, Any]) -> None:
         separator = separator_of(options)
-        col = {key: located.match.index(key) for key in located.match.columns}
 
-        def get(row: list[Any], key: str) -> str | None:
-            index = col.get(key)
-            return cell_text(row[index]) if index is not None else None
+        get = cell_getter(located)
 
         for _number, row, _indent in data_rows(located):
             path = tag_path(get(row, "tag") or "", separator)
@@ -117,11 +114,8 @@ class TaguetteHighlights(VendorFormat):
 
     def parse(self, located: Located, builder: ProjectBuilder, options: dict[str, Any]) -> None:
         separator = separator_of(options)
-        col = {key: located.match.index(key) for key in located.match.columns}
 
-        def get(row: list[Any], key: str) -> str | None:
-            index = col.get(key)
-            return cell_text(row[index]) if index is not None else None
+        get = cell_getter(located)
 
         for _number, row, _indent in data_rows(located):
             document = builder.document(get(row, "document") or "")
