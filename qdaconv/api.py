@@ -110,7 +110,10 @@ def remove_stale_temporaries(folder: Path) -> list[Path]:
         if match is None or match.group(1) != _HOST or _process_alive(int(match.group(2))):
             continue
         path = Path(folder) / name
-        _remove(path)
+        try:
+            _remove(path)
+        except OSError:
+            continue  # not ours to remove after all (permissions); it does no harm where it is
         if not path.exists():
             removed.append(path)
             warnings.warn(f"removed {path}, a temporary left by process {match.group(2)}, which no longer "

@@ -271,3 +271,19 @@ def test_reading_an_export_twice_gives_the_same_guids():
     first, second = qdaconv.read(path, sources=VENDORS / "sources"), qdaconv.read(path, sources=VENDORS / "sources")
     assert guids(first) == guids(second) and len(set(guids(first))) > 10
     assert qdaconv.diff(first, second).same
+
+
+def test_the_open_zip_cache_is_bounded_and_closable(tmp_path):
+    from qdaconv.files import close_open_zips, open_zips
+    from qdaconv.model import Blob
+
+    blobs = []
+    for number in range(open_zips.keep + 4):
+        path = tmp_path / f"z{number}.zip"
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("a.txt", f"text {number}")
+        blobs.append(Blob("a.txt", zip_path=str(path), member="a.txt"))
+    assert [blob.read_bytes() for blob in blobs] == [f"text {n}".encode() for n in range(len(blobs))]
+    assert len(open_zips.archives) == open_zips.keep
+    close_open_zips()
+    assert not open_zips.archives and blobs[0].read_bytes() == b"text 0"
