@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import re
-import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 
 from qdaconv import values as core_values
-from qdaconv.model import Value
+from qdaconv.model import Value, stable_guid
 
 PROJECT_NS = "urn:QDA-XML:project:1.0"
 CODEBOOK_NS = "urn:QDA-XML:codebook:1.0"
@@ -19,8 +18,6 @@ NS_VARIANT = re.compile(r"^urn:QDA-XML:(project|codebook):[\d.:]+$", re.IGNORECA
 INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 BRACED_GUID = re.compile(r"\{" + GUID.pattern + r"\}")
-#: Any GUID a non-GUID id is mapped to on writing is derived from this, so the mapping is stable.
-ID_NAMESPACE = uuid.UUID("6f1d8a52-3c4b-5e7f-9a0b-1c2d3e4f5a6b")
 
 
 def local_name(tag: object) -> str:
@@ -36,8 +33,9 @@ def is_guid(value: str) -> bool:
 
 
 def guid_for_id(value: str) -> str:
-    """A GUID that stands for an id that is not one (`c001`), the same on every run."""
-    return str(uuid.uuid5(ID_NAMESPACE, value)).upper()
+    """A GUID that stands for an id that is not one (`c001`), the same on every run (the core's
+    stable GUIDs, in the namespace of ids found in QDA-XML)."""
+    return stable_guid("qda-xml-id", value)
 
 
 def parse_bool(value: str | None, default: bool = True) -> bool:
