@@ -24,6 +24,8 @@ class CodeCount:
 
 @dataclass(slots=True)
 class Summary:
+    """The study at a glance: its name, origin, description, creation date and what it holds, counted."""
+
     name: str
     origin: str | None
     description: str | None

@@ -1,4 +1,5 @@
-"""The figures a study report shows: counts per code, per case, per coder, and code co-occurrence."""
+"""The report's own figures: codes by case, per coder, and code co-occurrence (counts per code and
+the summary are the core's, in `qdaconv.figures`, shared with the archive package)."""
 
 from __future__ import annotations
 
