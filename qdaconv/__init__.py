@@ -1,8 +1,8 @@
 """qdaconv: move qualitative studies between QDA programs and archive them in open formats."""
 
-from qdaconv.api import convert, detect, read, write
+from qdaconv.api import convert, detect, from_frames, read, to_frames, write
 from qdaconv.diff import DiffResult, diff
-from qdaconv.errors import FormatError, LossError, PluginError, QdaconvError, ReadError, WriteError
+from qdaconv.errors import FormatError, LossError, PluginError, QdaconvError, QdaconvWarning, ReadError, WriteError
 from qdaconv.formats import Feature, Format, Loss, LossReport
 from qdaconv.issues import Issue, Severity
 from qdaconv.model import Project
@@ -22,6 +22,7 @@ __all__ = [
     "PluginError",
     "Project",
     "QdaconvError",
+    "QdaconvWarning",
     "ReadError",
     "Report",
     "Severity",
@@ -29,7 +30,9 @@ __all__ = [
     "convert",
     "detect",
     "diff",
+    "from_frames",
     "read",
+    "to_frames",
     "validate",
     "write",
 ]

@@ -10,6 +10,7 @@ import json
 import os
 import sys
 import traceback
+import warnings
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -18,8 +19,8 @@ import click
 
 from qdaconv import api
 from qdaconv.diff import diff as diff_projects
-from qdaconv.errors import PluginError, QdaconvError
-from qdaconv.formats import Feature, features_used
+from qdaconv.errors import PluginError, QdaconvError, QdaconvWarning
+from qdaconv.formats import Feature, Option, features_used
 from qdaconv.issues import Severity
 from qdaconv.model import Project, walk_codes, walk_codings, walk_selections, walk_sources
 from qdaconv.registry import Registry, default_registry
@@ -41,7 +42,7 @@ class QdaconvGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("qdaconv: interrupted", err=True)
             ctx.exit(2)
-        except Exception as exc:
+        except Exception as exc:  # the outer edge: anything else is a bug, shown as one line, not a traceback
             if os.environ.get(DEBUG_ENV):
                 traceback.print_exc()
             click.echo(f"qdaconv: internal error: {type(exc).__name__}: {exc} (this is a bug in qdaconv; "
@@ -50,7 +51,10 @@ class QdaconvGroup(click.Group):
 
 
 def parse_options(pairs: tuple[str, ...], **named: Any) -> dict[str, Any]:
-    """Reader and writer options from named flags and repeated `--option KEY=VALUE`."""
+    """Reader and writer options from named flags and repeated `--option KEY=VALUE`.
+
+    The values stay text; the core checks them against the formats' declarations and types them.
+    """
     options = {key: value for key, value in named.items() if value not in (None, False)}
     for pair in pairs:
         key, sep, value = pair.partition("=")
@@ -116,6 +120,8 @@ def formats(as_json: bool, markdown: bool) -> None:
         "name": fmt.name, "title": fmt.title, "extensions": list(fmt.extensions), "folder": fmt.folder,
         "read": fmt.can_read, "write": fmt.can_write,
         "capabilities": sorted(feature.label for feature in fmt.capabilities),
+        "options": [option.as_dict() for option in fmt.options
+                    if (option.read and fmt.can_read) or (option.write and fmt.can_write)],
         "plugin": fmt.plugin, "version": fmt.version,
     } for fmt in registry]
     if as_json:
@@ -133,30 +139,66 @@ def formats(as_json: bool, markdown: bool) -> None:
 
 _reader_flags = [
     click.option("--from", "from_", metavar="FORMAT", help="Input format name (default: detected)."),
-    click.option("--positions", metavar="UNIT",
-                 help="Force the unit the input counts text positions in (codepoint, utf16, lf, ...)."),
-    click.option("--allow-external", is_flag=True,
-                 help="Read source files outside the project's folder (absolute:// and escaping paths)."),
-    click.option("--case-pattern", metavar="PATTERN",
-                 help='Transcript folders: cases from file names, e.g. "{case}_interview{wave}".'),
-    click.option("--case-variables", metavar="CSV", help="Transcript folders: a CSV of case variables to join."),
     click.option("--option", "option_pairs", multiple=True, metavar="KEY=VALUE",
-                 help="A format option (repeatable); see the format's documentation."),
+                 help="A format option (repeatable); `qdaconv formats --json` lists each format's options."),
 ]
+#: Commands that take reader options (their own, and plugins' commands that use `reader_flags`):
+#: `main` gives them a flag for every reader option a format declares with `flag=True`.
+_READER_COMMANDS: list[Any] = []
+#: Commands that also take writer options: they get a flag for every such writer option too.
+_WRITER_COMMANDS: list[Any] = []
 
 
 def reader_flags(func):
+    """Give a command `--from`, `--option` and the formats' own reader flags (added when plugins load)."""
     for flag in reversed(_reader_flags):
         func = flag(func)
+    _READER_COMMANDS.append(func)
     return func
+
+
+def writer_flags(func):
+    """Give a command the formats' own writer flags (added when plugins load)."""
+    _WRITER_COMMANDS.append(func)
+    return func
+
+
+def _flag_for(option: Option, formats: list[str]) -> click.Option:
+    which = ", ".join(formats)
+    text = f"{option.help[:1].upper()}{option.help[1:]} ({which}; same as --option {option.name}=...)."
+    name = "--" + option.name.replace("_", "-")
+    if option.type is bool:
+        return click.Option([name, option.name], is_flag=True, default=None, help=text)
+    return click.Option([name, option.name], metavar=option.type_name.upper().replace("/", "_"), help=text)
+
+
+def add_format_flags(group: click.Group, registry: Registry) -> None:
+    """Add the flags that formats declare (`Option(flag=True)`) to the commands that take options."""
+    declared: dict[tuple[str, str], tuple[Option, list[str]]] = {}
+    for fmt in registry:
+        for option in fmt.options:
+            if not option.flag:
+                continue
+            for side, used in (("read", option.read and fmt.can_read), ("write", option.write and fmt.can_write)):
+                if used:
+                    declared.setdefault((side, option.name), (option, []))[1].append(fmt.name)
+    for command in [*group.commands.values()]:
+        callback = getattr(command, "callback", None)
+        sides = [side for side, commands in (("read", _READER_COMMANDS), ("write", _WRITER_COMMANDS))
+                 if callback in commands or getattr(callback, "__wrapped__", None) in commands]
+        taken = {param.name for param in command.params}
+        for (side, name), (option, formats) in declared.items():
+            if side in sides and name not in taken:
+                command.params.append(_flag_for(option, formats))
+                taken.add(name)
 
 
 @cli.command()
 @click.argument("src", type=click.Path(path_type=Path))
 @click.argument("dst", type=click.Path(path_type=Path))
 @reader_flags
+@writer_flags
 @click.option("--to", metavar="FORMAT", help="Output format name (default: by the output's extension).")
-@click.option("--profile", metavar="TOOL", help="Write positions the way a tool counts them (nvivo, maxqda, atlasti).")
 @click.option("--strict", is_flag=True, help="Fail (exit 1) and write nothing if anything would be lost.")
 @click.option("--force", is_flag=True, help="Replace DST if it exists.")
 @click.option("--json", "as_json", is_flag=True, help="Print the loss report as JSON.")
@@ -285,4 +327,15 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(f"qdaconv: error: {exc}", err=True)
         sys.exit(2)
     registry.manager.hook.qdaconv_register_commands(cli=cli)
-    cli.main(args=argv, prog_name="qdaconv")
+    add_format_flags(cli, registry)
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        cli.main(args=argv, prog_name="qdaconv")
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """qdaconv's own warnings as one line on stderr; others as Python shows them."""
+    if issubclass(category, QdaconvWarning):
+        click.echo(f"qdaconv: warning: {message}", err=True)
+    else:
+        click.echo(warnings.formatwarning(message, category, filename, lineno, line), err=True, nl=False)

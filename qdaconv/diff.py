@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from qdaconv.formats import ALL_FEATURES, Feature
-from qdaconv.model import Blob, Project, Selection, Source, guid_key, walk_codes
+from qdaconv.model import Blob, Project, Selection, Source, guid_key, walk_codes, walk_documents
 
 Match = Literal["guid", "content"]
 
@@ -168,22 +168,20 @@ class _Flattener:
                      {"name": variable.name, "type": variable.type, "description": variable.description})
         for case in project.cases:
             self.add("case", case.guid, case.name or case.guid, case.name or case.guid, Feature.CASES, {})
-        documents: list[tuple[Source, str | None]] = [(s, None) for s in project.sources]
-        documents += [(n, None) for n in project.notes]
         placed: list[tuple[Source, str]] = []
-        while documents:
-            source, parent = documents.pop(0)
+        held_by: dict[int, str] = {}  # id of a document or selection -> its record key, for what it holds
+        for entry in walk_documents(project):
+            source = entry.source
+            holder = entry.holder_selection if entry.holder_selection is not None else entry.holder
+            parent = held_by[id(holder)] if holder is not None else None
             name = source.name or source.guid
             content = f"{parent}/{source.kind}:{name}" if parent else f"{source.kind}:{name}"
             key = self.add("source" if source.kind != "Note" else "note", source.guid, content, name,
                            _SOURCE_FEATURE.get(source.kind, Feature.TEXT_SOURCES), {})
             placed.append((source, key))
-            nested = [source.representation, source.text_description, *source.transcripts]
-            documents += [(doc, key) for doc in nested if doc is not None]
+            held_by[id(source)] = key
             for selection in source.selections:
-                sel_key = self._selection(source, key, selection)
-                if selection.representation is not None:
-                    documents.append((selection.representation, sel_key))
+                held_by[id(selection)] = self._selection(source, key, selection)
         for graph in project.graphs:
             self.add("graph", graph.guid, graph.name or graph.guid, graph.name or graph.guid, Feature.GRAPHS, {})
         # everything below may refer to anything above

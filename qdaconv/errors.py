@@ -41,5 +41,9 @@ class LossError(WriteError):
         super().__init__(f"the target cannot hold everything (strict mode): {report.summary()}")
 
 
+class QdaconvWarning(UserWarning):
+    """Something qdaconv did on its own that the user should hear of (a stale temporary removed)."""
+
+
 class PluginError(QdaconvError):
     """A plugin failed to load or registered something invalid."""

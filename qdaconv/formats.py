@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import difflib
 import enum
+import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from qdaconv.errors import FormatError
 from qdaconv.issues import Issue
 from qdaconv.model import Project, walk_codes, walk_codings, walk_selections, walk_sources
+from qdaconv.values import parse_bool
 
 
 class Feature(enum.Enum):
@@ -69,6 +73,93 @@ class Option:
     choices: tuple[str, ...] = ()
     read: bool = True
     write: bool = False
+    #: the command line offers it as a flag of its own, `--name-with-dashes` (else only as --option)
+    flag: bool = False
+
+    @property
+    def type_name(self) -> str:
+        return {str: "text", int: "integer", float: "number", bool: "yes/no"}.get(self.type, self.type.__name__)
+
+    def convert(self, value: Any) -> Any:
+        """`value` as this option's type; ValueError says what is expected."""
+        if self.type is bool:
+            parsed = parse_bool(value) if isinstance(value, str) else value
+            if not isinstance(parsed, bool):
+                raise ValueError("expected yes or no (true/false, 1/0)")
+            return parsed
+        if self.type in (int, float):
+            if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+                raise ValueError(f"expected {'an integer' if self.type is int else 'a number'}")
+            try:
+                number = self.type(value.strip().replace("_", "") if isinstance(value, str) else value)
+            except (ValueError, OverflowError):
+                raise ValueError(f"expected {'an integer' if self.type is int else 'a number'}") from None
+            if self.type is int and isinstance(value, float) and number != value:
+                raise ValueError("expected an integer")
+            return number
+        if isinstance(value, os.PathLike):
+            value = os.fspath(value)
+        if self.type is str and not isinstance(value, str):
+            raise ValueError("expected text")
+        if self.choices and value not in self.choices:
+            raise ValueError(f"expected one of {', '.join(self.choices)}")
+        return value
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "type": self.type_name, "default": self.default, "help": self.help,
+                "choices": list(self.choices), "read": self.read, "write": self.write}
+
+
+#: The limits on what a zip may unpack to, for every format that reads zips (see safety.ZipLimits).
+ZIP_LIMIT_OPTIONS: tuple[Option, ...] = (
+    Option("max_uncompressed", "most bytes all members of an input zip may unpack to", int, 32 * 1024**3),
+    Option("max_member_size", "most bytes one member of an input zip may unpack to", int, 8 * 1024**3),
+    Option("max_ratio", "highest compression ratio accepted for a large member of an input zip", float, 200.0),
+)
+
+
+def _listing(options: list[Option]) -> str:
+    return ", ".join(f"{option.name} ({option.type_name})" for option in options) or "none"
+
+
+def check_options(options: dict[str, Any], reader: Format | None = None, writer: Format | None = None
+                  ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(reader options, writer options): `options` checked against the formats' declarations.
+
+    Each option goes to the side (or sides) that declares it, converted to its type. An option
+    neither side declares, or a value of the wrong type, is a FormatError that lists the valid
+    options. Pass only `reader` for a read, only `writer` for a write; then an option the format
+    declares for its other side only is left out.
+    """
+    sides = [(fmt, side) for fmt, side in ((reader, "read"), (writer, "write")) if fmt is not None]
+    declared = {side: {o.name: o for o in fmt.options if getattr(o, side)} for fmt, side in sides}
+    checked: dict[str, dict[str, Any]] = {"read": {}, "write": {}}
+    for name, value in options.items():
+        takers = [(fmt, side) for fmt, side in sides if name in declared[side]]
+        if not takers and len(sides) == 1 and any(o.name == name for o in sides[0][0].options):
+            continue  # the format's option for the other side (a writer's profile given to a read)
+        if not takers:
+            raise FormatError(_unknown(name, sides, declared))
+        for fmt, side in takers:
+            option = declared[side][name]
+            try:
+                checked[side][name] = option.convert(value)
+            except ValueError as exc:
+                raise FormatError(f"option {name}={value!r} of {fmt.name}: {exc} "
+                                  f"({option.help})") from None
+    return checked["read"], checked["write"]
+
+
+def _unknown(name: str, sides: list[tuple[Format, str]], declared: dict[str, dict[str, Option]]) -> str:
+    valid = [n for side in declared.values() for n in side]
+    close = difflib.get_close_matches(name, valid, n=1)
+    what = " or ".join(f"{'reader' if side == 'read' else 'writer'} {fmt.name}" for fmt, side in sides)
+    text = f"unknown option {name!r} for {what}"
+    if close:
+        text += f"; did you mean {close[0]!r}?"
+    listed = "; ".join(f"{'reader' if side == 'read' else 'writer'} {fmt.name} takes: "
+                       f"{_listing(list(declared[side].values()))}" for fmt, side in sides)
+    return f"{text} ({listed}; see `qdaconv formats --json`)"
 
 
 class Format:
@@ -85,9 +176,13 @@ class Format:
     - `check(path, **options)`: issues found in the file itself that reading into the model
       cannot show (container layout, schema); the validator calls it. Optional.
     - `options`: the reader and writer options the format understands, as `Option`s.
+    - `side_files`: True when `write` puts files beside its main output (a .qde's sources/). The core
+      then gives it a path inside a hidden staging folder and moves everything into place at once.
     - `primary`: True for the format written by default when several share an extension.
     - `keeps_guids`: False when the format has nowhere to keep GUIDs, so objects read back get
       new ones (compare such round trips with `diff(match="content")`).
+    - `to_frames(project)` / `from_frames(frames)`: the project as pandas DataFrames and back, for a
+      format whose layout is tables (`qdaconv.to_frames` uses it). Optional.
     """
 
     name: str = ""
@@ -95,6 +190,7 @@ class Format:
     extensions: tuple[str, ...] = ()
     folder: bool = False
     primary: bool = False
+    side_files: bool = False
     keeps_guids: bool = True
     capabilities: frozenset[Feature] = frozenset()
     options: tuple[Option, ...] = ()
@@ -109,6 +205,10 @@ class Format:
     def can_write(self) -> bool:
         return type(self).write is not Format.write
 
+    @property
+    def can_frame(self) -> bool:
+        return type(self).to_frames is not Format.to_frames
+
     def sniff(self, path: Path) -> float:
         return 0.0
 
@@ -120,6 +220,12 @@ class Format:
 
     def check(self, path: Path, **options: Any) -> list[Issue]:
         return []
+
+    def to_frames(self, project: Project) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def from_frames(self, frames: Any) -> Project:
+        raise NotImplementedError
 
     def __repr__(self) -> str:
         return f"<Format {self.name}>"

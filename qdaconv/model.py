@@ -14,11 +14,7 @@ coordinates are pixels and points as in REFI-QDA.
 from __future__ import annotations
 
 import io
-import os
 import uuid
-import zipfile
-import zlib
-from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -26,7 +22,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
-from qdaconv.errors import ReadError
+from qdaconv.files import decode_text, open_zips
 
 if TYPE_CHECKING:
     from qdaconv.issues import Issue
@@ -89,11 +85,7 @@ class Blob:
         if self.data is not None:
             return io.BytesIO(self.data)
         if self.zip_path is not None and self.member is not None:
-            archive = _open_zips.get(self.zip_path, self.member)
-            try:
-                return _ZipMemberStream(archive.open(self.member), self.zip_path, self.member)
-            except (zipfile.BadZipFile, KeyError, NotImplementedError, RuntimeError, OSError, zlib.error) as exc:
-                raise _damaged(self.zip_path, self.member, exc) from None
+            return open_zips.open(self.zip_path, self.member)
         if self.file is not None:
             return open(self.file, "rb")
         raise ValueError(f"blob {self.name!r} has no location")
@@ -107,74 +99,6 @@ class Blob:
     @property
     def suffix(self) -> str:
         return Path(self.name).suffix
-
-
-class _OpenZips:
-    """The zips blobs were last read from, kept open: reading a zip's directory again for every
-    member costs ~15 ms in a project of 1,000 files. An entry is used only by the process that
-    opened it (a forked worker shares the file offset) and only while the file on disk is unchanged;
-    the oldest is closed beyond `keep` (a member stream still open keeps its file open).
-    """
-
-    def __init__(self, keep: int = 8) -> None:
-        self.keep = keep
-        self.archives: OrderedDict[tuple, zipfile.ZipFile] = OrderedDict()
-
-    def get(self, zip_path: str, member: str) -> zipfile.ZipFile:
-        try:
-            stat = os.stat(zip_path)
-        except OSError as exc:
-            raise ReadError(zip_path, f"cannot open: {exc.strerror}", location=member) from None
-        key = (os.getpid(), zip_path, stat.st_ino, stat.st_mtime_ns, stat.st_size)
-        archive = self.archives.get(key)
-        if archive is not None:
-            self.archives.move_to_end(key)
-            return archive
-        try:
-            archive = zipfile.ZipFile(zip_path)
-        except (zipfile.BadZipFile, NotImplementedError, ValueError, EOFError, OSError) as exc:
-            raise ReadError(zip_path, f"not a readable zip file ({exc})", location=member) from None
-        self.archives[key] = archive
-        while len(self.archives) > self.keep:
-            self.archives.popitem(last=False)[1].close()
-        return archive
-
-
-_open_zips = _OpenZips()
-
-
-def _damaged(zip_path: str, member: str, exc: Exception) -> ReadError:
-    return ReadError(zip_path, f"the member is damaged ({exc})", location=member,
-                     hint="the archive is truncated or corrupt; export it again")
-
-
-class _ZipMemberStream(io.RawIOBase):
-    """A zip member opened for reading; damage becomes a ReadError naming the member."""
-
-    def __init__(self, stream: BinaryIO, zip_path: str, member: str) -> None:
-        self._stream = stream
-        self._where = (zip_path, member)
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:  # type: ignore[override]
-        try:
-            data = self._stream.read(len(buffer))
-        except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
-            raise _damaged(*self._where, exc) from None
-        buffer[: len(data)] = data
-        return len(data)
-
-    def close(self) -> None:
-        if not self.closed:
-            self._stream.close()
-        super().close()
-
-
-def decode_text(raw: bytes) -> str:
-    """Source text as the model counts it: UTF-8 with a BOM removed, line endings kept."""
-    return raw.decode("utf-8-sig", errors="replace")
 
 
 @dataclass(slots=True)
@@ -301,6 +225,7 @@ class Source:
     modified: datetime | None = None
 
     native: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+
     @property
     def text(self) -> str | None:
         """The plain text in code points, decoded on each call; None when it is not available."""
@@ -408,19 +333,6 @@ class Project:
     native: dict[str, Any] | None = field(default=None, compare=False, repr=False)
     warnings: list[Issue] = field(default_factory=list, compare=False, repr=False)
 
-    def to_frames(self):
-        """The project as tidy pandas DataFrames, one per table (see the tables plugin)."""
-        from qdaconv.plugins.tables.frames import project_to_frames
-
-        return project_to_frames(self)
-
-    @classmethod
-    def from_frames(cls, frames) -> Project:
-        """The project described by tidy DataFrames as `to_frames` makes them."""
-        from qdaconv.plugins.tables.frames import project_from_frames
-
-        return project_from_frames(frames)
-
 
 # ---------------------------------------------------------------- views, named for researchers
 
@@ -453,10 +365,6 @@ def code_index(project: Project) -> dict[str, CodeEntry]:
     return {guid_key(entry.code.guid): entry for entry in walk_codes(project)}
 
 
-def code_path_text(path: tuple[str, ...], separator: str = " > ") -> str:
-    return separator.join(path)
-
-
 def themes(project: Project) -> list[CodeEntry]:
     """Themes: codes that group other codes and are not applied themselves (isCodable false)."""
     return [entry for entry in walk_codes(project) if not entry.code.codable and entry.code.children]
@@ -477,15 +385,52 @@ def microstories(project: Project) -> list[Source]:
     return list(project.notes)
 
 
+@dataclass(slots=True)
+class DocumentEntry:
+    """A source, note or nested text document with its place in the project.
+
+    `role` is "source" or "note" at the top, else "representation", "text_description",
+    "transcript" or "selection_representation"; `parent` is the GUID of the document that holds
+    it (`holder` the document itself) and `selection` the GUID of the selection whose
+    representation it is (`holder_selection` the selection itself); `top` is the source or note at
+    the top of the nesting (the document itself at the top).
+    """
+
+    source: Source
+    role: str
+    parent: str | None = None
+    selection: str | None = None
+    top: Source | None = None
+    holder: Source | None = None
+    holder_selection: Selection | None = None
+
+
+def walk_documents(project: Project) -> Iterator[DocumentEntry]:
+    """Every note and source, each followed by the documents nested in it, depth first: the notes
+    in their order, then the sources in theirs (the order writers store files in)."""
+    stack = [DocumentEntry(source, "source", top=source) for source in reversed(project.sources)]
+    stack += [DocumentEntry(note, "note", top=note) for note in reversed(project.notes)]
+    while stack:
+        entry = stack.pop()
+        yield entry
+        source, top = entry.source, entry.top
+        nested = []
+        if source.representation is not None:
+            nested.append(DocumentEntry(source.representation, "representation", source.guid, top=top, holder=source))
+        if source.text_description is not None:
+            nested.append(DocumentEntry(source.text_description, "text_description", source.guid, top=top,
+                                        holder=source))
+        nested += [DocumentEntry(doc, "transcript", source.guid, top=top, holder=source) for doc in source.transcripts]
+        nested += [DocumentEntry(sel.representation, "selection_representation", source.guid, sel.guid, top=top,
+                                 holder=source, holder_selection=sel)
+                   for sel in source.selections if sel.representation is not None]
+        stack.extend(reversed(nested))
+
+
 def walk_sources(project: Project) -> Iterator[Source]:
     """Every source and nested text document (representations, text descriptions, transcripts)."""
-    stack = list(reversed(project.sources)) + list(reversed(project.notes))
-    while stack:
-        source = stack.pop()
-        yield source
-        nested = [source.representation, source.text_description, *source.transcripts]
-        nested += [sel.representation for sel in source.selections]
-        stack.extend(doc for doc in reversed(nested) if doc is not None)
+    for entry in walk_documents(project):
+        yield entry.source
 
 
 def walk_selections(project: Project) -> Iterator[tuple[Source, Selection]]:
@@ -506,7 +451,13 @@ def walk_codings(project: Project) -> Iterator[tuple[Source, Selection | None, C
 
 @dataclass(slots=True)
 class Segment:
-    """One coded excerpt as a researcher sees it."""
+    """One coded excerpt as a researcher sees it: one coding, where it sits, its text and its cases.
+
+    `start` and `end` are the selection's as stored (code points for text, milliseconds for audio
+    and video; see `kind`); `text` is the excerpt of a text selection with both ends known.
+    `case_guids` are the cases the segment belongs to (see `coded_segments`); `case` and
+    `case_guid` name the first of them.
+    """
 
     source: str
     source_guid: str
@@ -519,42 +470,79 @@ class Segment:
     end: int | None
     coder: str | None
     case: str | None
+    case_guid: str | None = None
+    case_guids: tuple[str, ...] = ()
+    code_guid: str | None = None
+    kind: str | None = None
+    created: datetime | None = None
+    source_name: str | None = None
+
+
+def segment_cases(project: Project) -> tuple[dict[str, list[Case]], dict[str, list[Case]]]:
+    """(cases by selection key, cases by source key), each list in the project's order of cases."""
+    by_selection: dict[str, list[Case]] = {}
+    by_source: dict[str, list[Case]] = {}
+    for case in project.cases:
+        for ref in dict.fromkeys(guid_key(ref) for ref in case.selection_refs):
+            by_selection.setdefault(ref, []).append(case)
+        for ref in dict.fromkeys(guid_key(ref) for ref in case.source_refs):
+            by_source.setdefault(ref, []).append(case)
+    return by_selection, by_source
 
 
 def coded_segments(project: Project) -> list[Segment]:
-    """Every coding as (source, code, text, start, end, coder, case), texts decoded once per source."""
+    """Every coding as a Segment: source, code, excerpt, span, coder and cases; texts decoded once per source.
+
+    The one rule for the cases of a segment, which the tables' analysis frame, the report and the
+    API all follow: a segment belongs to the cases that name its selection (`Case.selection_refs`);
+    when no case does (and for a whole-source coding), to the cases that name the document it is
+    in (`Case.source_refs`): the source or note, or the nested transcript, representation or text
+    description itself (a case that names an audio source does not take its transcript's codings:
+    name the transcript or its selections for that). The first such case, in the project's order
+    of cases, is `Segment.case`.
+    """
     codes = code_index(project)
     users = {guid_key(u.guid): (u.name or u.id or u.guid) for u in project.users}
-    case_of: dict[str, str] = {}
-    for case in project.cases:
-        for ref in case.source_refs:
-            case_of.setdefault(guid_key(ref), case.name or case.guid)
+    by_selection, by_source = segment_cases(project)
     segments: list[Segment] = []
-    texts: dict[int, str | None] = {}
-    for source, selection, coding in walk_codings(project):
-        entry = codes.get(guid_key(coding.code))
-        text = None
-        start = end = None
-        if selection is not None and selection.kind == "PlainText":
-            start, end = selection.start, selection.end
-            if id(source) not in texts:
-                texts[id(source)] = source.text
-            full = texts[id(source)]
-            if full is not None and start is not None and end is not None:
-                text = full[start:end]
-        segments.append(
-            Segment(
-                source=source.name or source.guid,
-                source_guid=source.guid,
-                selection_guid=selection.guid if selection else None,
-                coding_guid=coding.guid,
-                code=entry.code.name if entry else coding.code,
-                code_path=entry.path if entry else (coding.code,),
-                text=text,
-                start=start,
-                end=end,
-                coder=users.get(guid_key(coding.creating_user), coding.creating_user),
-                case=case_of.get(guid_key(source.guid)),
-            )
-        )
+    for entry in walk_documents(project):
+        source = entry.source
+        top_cases = by_source.get(guid_key(source.guid), [])
+        full: str | None = None
+        decoded = False
+        places: list[tuple[Selection | None, list[Coding]]] = [(None, source.codings)]
+        places += [(selection, selection.codings) for selection in source.selections]
+        for selection, codings in places:
+            if not codings:
+                continue
+            text = None
+            cases = top_cases
+            if selection is not None:
+                cases = by_selection.get(guid_key(selection.guid)) or top_cases
+                if selection.kind == "PlainText" and selection.start is not None and selection.end is not None:
+                    if not decoded:
+                        full, decoded = source.text, True
+                    text = full[selection.start:selection.end] if full is not None else None
+            first = cases[0] if cases else None
+            for coding in codings:
+                code = codes.get(guid_key(coding.code))
+                segments.append(Segment(
+                    source=source.name or source.guid,
+                    source_guid=source.guid,
+                    selection_guid=selection.guid if selection else None,
+                    coding_guid=coding.guid,
+                    code=code.code.name if code else coding.code,
+                    code_path=code.path if code else (coding.code,),
+                    text=text,
+                    start=selection.start if selection else None,
+                    end=selection.end if selection else None,
+                    coder=users.get(guid_key(coding.creating_user), coding.creating_user),
+                    case=(first.name or first.guid) if first else None,
+                    case_guid=first.guid if first else None,
+                    case_guids=tuple(case.guid for case in cases),
+                    code_guid=coding.code,
+                    kind=selection.kind if selection else None,
+                    created=coding.created,
+                    source_name=source.name,
+                ))
     return segments

@@ -105,8 +105,8 @@ class Registry:
             found += [f for f in self if suffix in f.extensions and f not in found]
         return found
 
-    def detect(self, path: Path | str) -> Format:
-        """The reader that recognises `path` best. A tie between the best is an error."""
+    def sniff_scores(self, path: Path | str) -> list[tuple[float, Format]]:
+        """(score, format) of every reader that claims `path`, in name order."""
         path = Path(path)
         scores: list[tuple[float, Format]] = []
         for fmt in self:
@@ -114,10 +114,16 @@ class Registry:
                 continue
             try:
                 score = float(fmt.sniff(path))
-            except Exception:  # sniff must never raise; a broken one only loses its vote
+            except Exception:  # plugins' code run on any file, like a batch: a failing sniff only loses its vote
                 score = 0.0
             if score > 0:
                 scores.append((score, fmt))
+        return scores
+
+    def detect(self, path: Path | str) -> Format:
+        """The reader that recognises `path` best. A tie between the best is an error."""
+        path = Path(path)
+        scores = self.sniff_scores(path)
         if not scores:
             raise FormatError(
                 f"{path}: not a format qdaconv can read; pass --from with one of the names "

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import stat
+import struct
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -33,6 +34,14 @@ XML_SETTINGS: dict[str, Any] = {
 
 GIB = 1024**3
 MIB = 1024**2
+
+#: What parsers of office packages (openpyxl, python-docx) raise for a damaged or hostile file:
+#: zip and deflate damage, malformed XML (lxml's errors are SyntaxErrors), missing parts, and the
+#: lookups, types and values that go wrong on a part that is not what it should be.
+DAMAGED_PACKAGE_ERRORS: tuple[type[BaseException], ...] = (
+    zipfile.BadZipFile, zlib.error, struct.error, OSError, EOFError, SyntaxError, ValueError, TypeError,
+    LookupError, AttributeError, AssertionError, NotImplementedError,
+)
 
 
 def xml_parser(**overrides: Any) -> etree.XMLParser:

@@ -7,7 +7,7 @@ import pytest
 
 from qdaconv import api, hookspecs
 from qdaconv.errors import LossError, ReadError, WriteError
-from qdaconv.formats import Feature, Format, features_used, loss_for
+from qdaconv.formats import Feature, Format, Option, features_used, loss_for
 from qdaconv.model import Code, Coding, Project, Selection, Source
 from qdaconv.registry import Registry
 
@@ -19,6 +19,7 @@ class Lines(Format):
     title = "Code names"
     extensions = (".lines",)
     capabilities = frozenset({Feature.CODES})
+    options = (Option("fail", "fail half-way", bool, read=False, write=True),)
 
     def sniff(self, path):
         return 1.0 if path.suffix == ".lines" else 0.0

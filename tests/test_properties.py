@@ -246,7 +246,8 @@ def seed_bytes(fmt: str) -> bytes:
     if fmt not in _SEEDS:
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / f"seed{CORRUPTIBLE[fmt]}"
-            qdaconv.write(_seed_project(), path, fmt, inline_text=fmt == "refi-qde", text_files=fmt != "refi-qde")
+            options = {"refi-qde": {"inline_text": True}, "refi-qdpx": {"text_files": True}}.get(fmt, {})
+            qdaconv.write(_seed_project(), path, fmt, **options)
             _SEEDS[fmt] = path.read_bytes()
     return _SEEDS[fmt]
 

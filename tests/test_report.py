@@ -11,9 +11,10 @@ import pytest
 from lxml import html as lxml_html
 
 import qdaconv
+from qdaconv.figures import code_counts
 from qdaconv.model import Case, Code, Coding, Edge, Graph, Project, Selection, Source, User, Vertex, guid_key
 from qdaconv.plugins.report import render_report
-from qdaconv.plugins.report.stats import co_occurrence, code_case_matrix, code_counts, coder_counts
+from qdaconv.plugins.report.stats import co_occurrence, code_case_matrix, coder_counts
 
 HOSTILE = '<img src=x onerror="alert(1)">&amp;</td>'
 

@@ -220,8 +220,8 @@ def test_the_exact_comparison_sees_small_changes():
 
 def test_frames_round_trip_exactly():
     project = full_project()
-    frames = project.to_frames()
-    assert_exact(project, Project.from_frames(frames))
+    frames = qdaconv.to_frames(project)
+    assert_exact(project, qdaconv.from_frames(frames))
 
 
 def _qdpx_files(folder: Path) -> list[Path]:

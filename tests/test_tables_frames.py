@@ -1,4 +1,4 @@
-"""pandas: Project.to_frames / from_frames and the coded_segments analysis frame."""
+"""pandas: qdaconv.to_frames / from_frames and the coded_segments analysis frame."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ from test_tables import CEST, exact, first_difference, full_project, g
 
 import qdaconv
 from qdaconv.errors import ReadError
-from qdaconv.model import Blob, Project, walk_codes
+from qdaconv.model import Blob, walk_codes
 from qdaconv.plugins.tables.schema import TABLES
 
 
 def test_frames_have_every_table_with_proper_dtypes():
-    frames = full_project().to_frames()
+    frames = qdaconv.to_frames(full_project())
     assert set(frames) == {t.name for t in TABLES} | {"files", "coded_segments"}
     for table in TABLES:
         assert list(frames[table.name].columns) == list(table.names)
@@ -32,7 +32,7 @@ def test_frames_have_every_table_with_proper_dtypes():
 
 
 def test_coded_segments_joins_text_code_coder_case_and_variables():
-    frame = full_project().to_frames()["coded_segments"]
+    frame = qdaconv.to_frames(full_project())["coded_segments"]
     hello = frame[frame["coding_guid"] == g(41)].iloc[0]
     assert hello["text"] == full_project().sources[0].text[13:25]
     assert hello["code_path"] == "Connecting > relational"
@@ -48,25 +48,25 @@ def test_coded_segments_joins_text_code_coder_case_and_variables():
 
 def test_from_frames_takes_edits_made_in_pandas():
     original = full_project()
-    frames = original.to_frames()
+    frames = qdaconv.to_frames(original)
     new_row = pd.DataFrame({"name": ["made in pandas"], "parent": ["Connecting"]}).astype("string")
     frames["codes"] = pd.concat([frames["codes"], new_row], ignore_index=True)
-    back = Project.from_frames(frames)
+    back = qdaconv.from_frames(frames)
     changes = qdaconv.diff(original, back).changes
     assert [(c.kind, c.action) for c in changes] == [("code", "added")]
     assert ("Connecting", "made in pandas") in {e.path for e in walk_codes(back)}
 
 
 def test_from_frames_reports_where_a_reference_is_broken():
-    frames = full_project().to_frames()
+    frames = qdaconv.to_frames(full_project())
     frames["codings"].loc[2, "code"] = "nothing at all"
     with pytest.raises(ReadError, match=r"frame 'codings', row 2, column 'code'"):
-        Project.from_frames(frames)
+        qdaconv.from_frames(frames)
 
 
 def test_frames_survive_a_trip_through_the_workbook(tmp_path):
     project = full_project()
     target = tmp_path / "study.xlsx"
-    qdaconv.write(Project.from_frames(project.to_frames()), target)
+    qdaconv.write(qdaconv.from_frames(qdaconv.to_frames(project)), target)
     left, right = exact(project), exact(qdaconv.read(target))
     assert left == right, first_difference(left, right)

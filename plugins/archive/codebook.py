@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from html import escape
 
+from qdaconv.figures import CodeCount, code_counts
 from qdaconv.model import Project
-from qdaconv.plugins.report.stats import CodeCount, code_counts
-from qdaconv.plugins.report.svg import safe_color
+from qdaconv.values import css_color
 
 
 def _kind(row: CodeCount) -> str:
@@ -61,7 +61,7 @@ def codebook_html(project: Project) -> str:
     for row in rows:
         code = row.entry.code
         pad = 8 + 22 * (row.entry.depth - 1)
-        swatch = f'<span class="swatch" style="background:{safe_color(code.color, "#ffffff")}"></span> '
+        swatch = f'<span class="swatch" style="background:{css_color(code.color, "#FFFFFF")}"></span> '
         css = ' class="theme"' if _kind(row) == "theme" else ""
         body.append(
             f'<tr><td style="padding-left:{pad}px"{css}>{swatch}{escape(code.name)}</td><td>{_kind(row)}</td>'

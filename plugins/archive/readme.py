@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import qdaconv
+from qdaconv.figures import summary
 from qdaconv.model import Project
 from qdaconv.plugins.archive.codebook import md_cell
-from qdaconv.plugins.report.stats import summary
 
 _FOLDERS = [
     ("original", "The file or folder the package was made from, byte for byte as it was given (with the "

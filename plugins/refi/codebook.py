@@ -10,7 +10,7 @@ from lxml import etree
 from qdaconv.formats import Loss
 from qdaconv.model import Code, Project
 from qdaconv.plugins.refi import values
-from qdaconv.plugins.refi.writer import _INVALID_XML, GuidMap
+from qdaconv.plugins.refi.writer import GuidMap
 
 _Q = f"{{{values.CODEBOOK_NS}}}"
 
@@ -47,10 +47,10 @@ def write_codebook(project: Project, path: Path) -> list[Loss]:
 
 
 def _clean(text: str, cleaned: Counter[str]) -> str:
-    found = _INVALID_XML.findall(text)
+    found = values.INVALID_XML.findall(text)
     if found:
         cleaned["chars"] += len(found)
-        return _INVALID_XML.sub("\ufffd", text)
+        return values.INVALID_XML.sub("\ufffd", text)
     return text
 
 

@@ -1,8 +1,8 @@
 """The .qdpx container: finding the project XML inside it, and locating the source files a project names.
 
-Reusable by other parts (validation, archive): `find_qde(names)` picks the project XML among
-a zip's member names; `qde_member(path)` and `qde_bytes(path)` give its name and raw bytes for a
-.qdpx (or the file itself for a bare .qde/.qdc). `SourceFiles` resolves `internal://`,
+`find_qde(names)` picks the project XML among a zip's member names; `qde_member(archive)` does
+so in an open archive (as a ReadError when there is none), and `qde_bytes(path)` gives the raw
+bytes and member name of a .qdpx's project XML (or the file itself for a bare .qde/.qdc). `SourceFiles` resolves `internal://`,
 `relative://` and `absolute://` paths to Blobs, tolerating the variants real tools write.
 """
 

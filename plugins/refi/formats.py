@@ -10,7 +10,8 @@ from typing import Any
 
 import qdaconv
 from qdaconv.errors import WriteError
-from qdaconv.formats import ALL_FEATURES, CODEBOOK_FEATURES, Format, Loss
+from qdaconv.files import bom_encoding
+from qdaconv.formats import ALL_FEATURES, CODEBOOK_FEATURES, ZIP_LIMIT_OPTIONS, Format, Loss, Option
 from qdaconv.issues import Issue, info, warning
 from qdaconv.model import Project, Source, walk_sources
 from qdaconv.plugins.refi.codebook import write_codebook
@@ -26,43 +27,42 @@ from qdaconv.plugins.refi.writer import (
     write_beside,
     write_qdpx,
 )
+from qdaconv.positions import UNITS
 from qdaconv.safety import ZipLimits, open_zip
 
-READ_OPTIONS = {
-    "positions": "unit of text positions in the input: auto (by origin, checked on the coded spans), "
-                 "codepoint, utf16, lf (CRLF counted once), crlf (line ends counted twice) or utf8",
-    "allow_external": "read source files outside the project's folder (absolute:// and relative:// paths)",
-    "max_uncompressed": "largest total size the archive may unpack to, in bytes (default 32 GiB)",
-    "max_member_size": "largest size one archive member may unpack to, in bytes (default 8 GiB)",
-    "max_ratio": "highest compression ratio allowed for a large member (default 200)",
-}
-WRITE_OPTIONS = {
-    "profile": "position counting of the target: standard (code points), nvivo (UTF-16), maxqda (line ends "
-               "as two), atlasti (CRLF as one)",
-    "text_files": "write every text as a file in sources/, also those the project holds inline",
-}
-QDE_OPTIONS = {
-    "inline_text": "put every text in the XML (PlainTextContent) and write no files beside it; "
-                   "rich-text, PDF and media files then stay references only",
-}
+ALLOW_EXTERNAL = Option("allow_external", "read source files outside the project's folder (absolute:// and "
+                        "relative:// paths)", bool, False, flag=True)
+READ_OPTIONS = (
+    Option("positions", "unit of text positions in the input: auto (by origin, checked on the coded spans), "
+           "codepoint, utf16, lf (CRLF counted once), crlf (line ends counted twice) or utf8", str, "auto",
+           ("auto", *UNITS), flag=True),
+    ALLOW_EXTERNAL,
+    *ZIP_LIMIT_OPTIONS,
+)
+WRITE_OPTIONS = (
+    Option("profile", "position counting of the target: standard (code points), nvivo (UTF-16), maxqda "
+           "(line ends as two), atlasti (CRLF as one)", str, "standard", read=False, write=True, flag=True),
+    Option("text_files", "write every text as a file in sources/, also those the project holds inline",
+           bool, False, read=False, write=True),
+)
+QDPX_OPTIONS = (
+    Option("max_internal_size", "largest file kept inside the .qdpx, in bytes; larger ones go beside it",
+           int, MAX_INTERNAL_SIZE, read=False, write=True),
+)
+QDE_OPTIONS = (
+    Option("inline_text", "put every text in the XML (PlainTextContent) and write no files beside it; "
+           "rich-text, PDF and media files then stay references only", bool, False, read=False, write=True),
+)
 
 _ROOT = re.compile(rb"<(?:[\w.-]+:)?(Project|CodeBook|Codebook)[\s/>]")
 _QDA_NS = re.compile(rb"urn:QDA-XML:(project|codebook)", re.IGNORECASE)
 
 
-def _flag(options: dict[str, Any], key: str) -> bool:
-    """A boolean option, given as a bool or as text from the command line (1, true, yes, on)."""
-    value = options.get(key)
-    if isinstance(value, str):
-        return value.strip().lower() in ("1", "true", "yes", "on")
-    return bool(value)
-
-
 def _head(path: Path, size: int = 65536) -> bytes:
     with open(path, "rb") as stream:
         head = stream.read(size)
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return head.decode("utf-16", errors="ignore").encode("utf-8")
+    if bom_encoding(head) not in (None, "utf-8-sig"):
+        return head.decode(bom_encoding(head), errors="ignore").encode("utf-8")
     return head
 
 
@@ -98,7 +98,7 @@ def read_project(path: Path, **options: Any) -> Project:
     if zipfile.is_zipfile(path) or path.suffix.lower() == ".qdpx":
         project = _read_archive(path, options)
     else:
-        files = SourceFiles(path, None, _flag(options, "allow_external"))
+        files = SourceFiles(path, None, bool(options.get("allow_external")))
         reader = QdeReader(path, files)
         with open(path, "rb") as stream:
             project = reader.read(stream)
@@ -111,7 +111,7 @@ def read_project(path: Path, **options: Any) -> Project:
 def _read_archive(path: Path, options: dict[str, Any]) -> Project:
     with open_zip(path, ZipLimits.from_options(options)) as archive:
         member, note = qde_member(archive)
-        files = SourceFiles(path, archive, _flag(options, "allow_external"))
+        files = SourceFiles(path, archive, bool(options.get("allow_external")))
         reader = QdeReader(path, files, member)
         with archive.open(member) as stream:
             project = reader.read(stream)
@@ -173,8 +173,9 @@ class QdpxFormat(_RefiFormat):
     title = "REFI-QDA project archive (.qdpx)"
     extensions = (".qdpx",)
     primary = True
+    side_files = True  # files too large for the archive go beside it
     capabilities = ALL_FEATURES
-    options = {**READ_OPTIONS, **WRITE_OPTIONS}
+    options = (*READ_OPTIONS, *WRITE_OPTIONS, *QDPX_OPTIONS)
 
     def sniff(self, path: Path) -> float:
         try:
@@ -189,7 +190,7 @@ class QdpxFormat(_RefiFormat):
     def write(self, project: Project, path: Path, **options: Any) -> list[Loss]:
         guids = GuidMap()
         plan = plan_files(project, guids, max_internal=int(options.get("max_internal_size") or MAX_INTERNAL_SIZE),
-                          text_files=_flag(options, "text_files"))
+                          text_files=bool(options.get("text_files")))
         base_path = project.base_path
         if plan.beside and not base_path:
             base_path = "./"
@@ -207,16 +208,17 @@ class QdeFormat(_RefiFormat):
     name = "refi-qde"
     title = "REFI-QDA project XML (.qde, files in sources/ beside it)"
     extensions = (".qde",)
+    side_files = True
     capabilities = ALL_FEATURES
-    options = {**READ_OPTIONS, **WRITE_OPTIONS, **QDE_OPTIONS}
+    options = (*READ_OPTIONS, *WRITE_OPTIONS, *QDE_OPTIONS)
 
     def sniff(self, path: Path) -> float:
         return _score_xml(path, "Project", ".qde")
 
     def write(self, project: Project, path: Path, **options: Any) -> list[Loss]:
         guids = GuidMap()
-        inline = _flag(options, "inline_text")
-        plan = plan_files(project, guids, max_internal=2**63, text_files=_flag(options, "text_files"),
+        inline = bool(options.get("inline_text"))
+        plan = plan_files(project, guids, max_internal=2**63, text_files=bool(options.get("text_files")),
                           inline_text=inline)
         writer = _writer(project, plan, guids, options, base_path=project.base_path)
         with open(path, "wb") as stream:
@@ -239,7 +241,7 @@ class QdcFormat(_RefiFormat):
     title = "REFI-QDA codebook (.qdc)"
     extensions = (".qdc",)
     capabilities = CODEBOOK_FEATURES
-    options = {key: READ_OPTIONS[key] for key in ("allow_external",)}
+    options = (ALLOW_EXTERNAL,)
 
     def sniff(self, path: Path) -> float:
         return _score_xml(path, "CodeBook", ".qdc")

@@ -483,7 +483,7 @@ class QdeReader:
             elif name in values.VALUE_ELEMENTS:
                 value.type = values.VALUE_ELEMENTS[name]
                 try:
-                    value.value = values.parse_value(value.type, child.text)
+                    value.value = values.parse_variable_value(value.type, child.text)
                 except ValueError:
                     self.notes.add("REFI-BAD-VALUE", f"{name}s that are not valid, kept as text",
                                    repr(child.text), "written back as TextValue")

@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import re
-import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 
-from qdaconv.model import Value
+from qdaconv import values as core_values
+from qdaconv.model import Value, stable_guid
 
 PROJECT_NS = "urn:QDA-XML:project:1.0"
 CODEBOOK_NS = "urn:QDA-XML:codebook:1.0"
 #: Pre-release and misspelt namespaces real tools write (0:4, 0:10, 1:0 ...).
 NS_VARIANT = re.compile(r"^urn:QDA-XML:(project|codebook):[\d.:]+$", re.IGNORECASE)
 
+#: Characters XML 1.0 cannot hold; writers replace them by U+FFFD and report it.
+INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 BRACED_GUID = re.compile(r"\{" + GUID.pattern + r"\}")
-#: Any GUID a non-GUID id is mapped to on writing is derived from this, so the mapping is stable.
-ID_NAMESPACE = uuid.UUID("6f1d8a52-3c4b-5e7f-9a0b-1c2d3e4f5a6b")
 
 
 def local_name(tag: object) -> str:
@@ -33,19 +33,19 @@ def is_guid(value: str) -> bool:
 
 
 def guid_for_id(value: str) -> str:
-    """A GUID that stands for an id that is not one (`c001`), the same on every run."""
-    return str(uuid.uuid5(ID_NAMESPACE, value)).upper()
+    """A GUID that stands for an id that is not one (`c001`), the same on every run (the core's
+    stable GUIDs, in the namespace of ids found in QDA-XML)."""
+    return stable_guid("qda-xml-id", value)
 
 
 def parse_bool(value: str | None, default: bool = True) -> bool:
+    """An xsd:boolean attribute; `default` when it is absent, ValueError when it is not one."""
     if value is None:
         return default
-    text = value.strip().lower()
-    if text in ("true", "1"):
-        return True
-    if text in ("false", "0"):
-        return False
-    raise ValueError(f"{value!r} is not a boolean (true, false, 1 or 0)")
+    parsed = core_values.parse_bool(value, xsd=True)
+    if parsed is None:
+        raise ValueError(f"{value!r} is not a boolean (true, false, 1 or 0)")
+    return parsed
 
 
 def format_bool(value: bool) -> str:
@@ -88,32 +88,8 @@ def parse_date(value: str) -> date:
     return date.fromisoformat(text)
 
 
-_HEX = re.compile(r"#?([0-9a-fA-F]{3}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})")
-_RGB = re.compile(r"rgba?\(\s*(\d{1,3})\s*,\s*(\d{1,3})\s*,\s*(\d{1,3})\s*(?:,\s*[\d.]+\s*)?\)", re.IGNORECASE)
-
-
-def normal_color(value: str | None) -> tuple[str | None, str | None]:
-    """(`#RRGGBB` in upper case or None, what was unusual or None) for a colour as a tool wrote it."""
-    if value is None or not value.strip():
-        return None, None
-    text = value.strip()
-    match = _HEX.fullmatch(text)
-    if match:
-        digits = match.group(1)
-        note = None
-        if len(digits) == 3:
-            digits = "".join(c * 2 for c in digits)
-            note = "#RGB colour"
-        elif len(digits) == 8:
-            digits = digits[:6]
-            note = "colour with an alpha channel"
-        if not text.startswith("#"):
-            note = note or "colour without '#'"
-        return "#" + digits.upper(), note
-    match = _RGB.fullmatch(text)
-    if match and all(int(part) <= 255 for part in match.groups()):
-        return "#" + "".join(f"{int(part):02X}" for part in match.groups()), "rgb() colour"
-    return None, "unreadable colour"
+#: Colours are normalised by the core, for every format alike.
+normal_color = core_values.normal_color
 
 
 VALUE_ELEMENTS = {
@@ -127,7 +103,7 @@ VALUE_ELEMENTS = {
 ELEMENT_FOR_TYPE = {kind: element for element, kind in VALUE_ELEMENTS.items()}
 
 
-def parse_value(kind: str, text: str | None) -> Value:
+def parse_variable_value(kind: str, text: str | None) -> Value:
     """A variable value of type `kind` from its element text; raises ValueError when it is not one."""
     raw = text or ""
     if kind == "Text":

@@ -52,7 +52,6 @@ _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 _STORED = {".jpg", ".jpeg", ".png", ".gif", ".webp", ".mp4", ".m4a", ".m4v", ".mp3", ".mov", ".avi",
            ".mkv", ".webm", ".ogg", ".oga", ".ogv", ".aac", ".wma", ".wmv", ".zip", ".docx", ".gz"}
 _DEFAULT_EXT = {"Text": ".txt", "PDF": ".pdf", "Picture": ".jpg", "Audio": ".mp3", "Video": ".mp4"}
-_INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 #: A file name kept as a tool wrote it: no folder, not hidden, no characters zip tools trip on.
 _SAFE_NAME = re.compile(r"[^/\\:*?\"<>|\x00-\x1f.][^/\\:*?\"<>|\x00-\x1f]{0,200}")
 _MEDIA_TAGS = {"Picture": "PictureSource", "PDF": "PDFSource", "Audio": "AudioSource", "Video": "VideoSource"}
@@ -276,9 +275,9 @@ class ProjectWriter:
         self.texts = Openers()
 
     def _clean(self, text: str) -> str:
-        if _INVALID_XML.search(text):
-            self.losses["characters XML cannot hold, replaced by U+FFFD"] += len(_INVALID_XML.findall(text))
-            return _INVALID_XML.sub("\ufffd", text)
+        if values.INVALID_XML.search(text):
+            self.losses["characters XML cannot hold, replaced by U+FFFD"] += len(values.INVALID_XML.findall(text))
+            return values.INVALID_XML.sub("\ufffd", text)
         return text
 
     def _text(self, text: str) -> str:
@@ -393,7 +392,7 @@ class ProjectWriter:
             kind = value.type if value.type in values.ELEMENT_FOR_TYPE else "Text"
             if isinstance(value.value, str) and kind != "Text":
                 try:
-                    values.parse_value(kind, value.value)
+                    values.parse_variable_value(kind, value.value)
                 except ValueError:
                     self.losses[f"{kind} values that are not valid, written as TextValue"] += 1
                     kind = "Text"

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from html import escape
 
+from qdaconv.figures import CodeCount, code_counts, summary
 from qdaconv.model import (
     Case,
     Code,
@@ -19,17 +20,15 @@ from qdaconv.model import (
     guid_key,
     transcripts,
     walk_codings,
+    walk_documents,
 )
 from qdaconv.plugins.report.agreement import agreement_section
 from qdaconv.plugins.report.stats import (
-    CodeCount,
     co_occurrence,
     code_case_matrix,
-    code_counts,
     code_names,
     coder_counts,
     object_names,
-    summary,
     top_codes,
     top_pairs,
 )
@@ -141,7 +140,7 @@ def _sources(project: Project) -> str:
     codings: Counter[int] = Counter()
     for source, _selection, _coding in walk_codings(project):
         codings[id(source)] += 1
-    owned = {id(doc): top for top in project.sources for doc in _documents(top)}
+    owned = {id(entry.source): entry.top for entry in walk_documents(project) if entry.top is not None}
     per_source: Counter[int] = Counter()
     for document_id, count in codings.items():
         top = owned.get(document_id)
@@ -177,15 +176,6 @@ def _variables_used(project: Project, holders: list[Case] | list[Source]) -> lis
 def _value_cells(values: list[VariableValue], variables: list[Variable]) -> str:
     by_variable = {guid_key(value.variable): _format_value(value.value) for value in values}
     return "".join(f"<td>{_e(by_variable.get(guid_key(v.guid), ''))}</td>" for v in variables)
-
-
-def _documents(source: Source) -> list[Source]:
-    found = [source]
-    for doc in (source.representation, source.text_description, *source.transcripts,
-                *(selection.representation for selection in source.selections)):
-        if doc is not None:
-            found.extend(_documents(doc))
-    return found
 
 
 def _plural(count: int, word: str) -> str:

@@ -1,137 +1,34 @@
-"""The figures a study report shows: counts per code, per case, per coder, and code co-occurrence."""
+"""The report's own figures: codes by case, per coder, and code co-occurrence (counts per code and
+the summary are the core's, in `qdaconv.figures`, shared with the archive package)."""
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
 from itertools import combinations
 
 from qdaconv.model import (
     CodeEntry,
     Project,
-    Source,
     code_index,
+    coded_segments,
     guid_key,
-    themes,
-    transcripts,
     walk_codes,
     walk_codings,
-    walk_selections,
     walk_sources,
 )
 
 
-@dataclass(slots=True)
-class CodeCount:
-    """A code in the tree with its own codings, the codings of it and its descendants, and sources."""
-
-    entry: CodeEntry
-    own: int = 0
-    total: int = 0
-    sources: int = 0
-
-
-@dataclass(slots=True)
-class Summary:
-    name: str
-    origin: str | None
-    description: str | None
-    created: str | None
-    counts: list[tuple[str, int]] = field(default_factory=list)
-
-
-def summary(project: Project) -> Summary:
-    """The study at a glance: what it holds, counted."""
-    kinds = Counter(source.kind for source in project.sources)
-    codings = sum(1 for _ in walk_codings(project))
-    selections = sum(1 for _ in walk_selections(project))
-    counts = [
-        ("transcripts", len(transcripts(project))),
-        *((f"{kind.lower()} sources", kinds[kind]) for kind in ("Text", "PDF", "Picture", "Audio", "Video")
-          if kinds[kind]),
-        ("cases", len(project.cases)),
-        ("variables", len(project.variables)),
-        ("codes", sum(1 for _ in walk_codes(project))),
-        ("themes", len(themes(project))),
-        ("coded excerpts", selections),
-        ("codings", codings),
-        ("coders", len(project.users)),
-        ("notes and microstories", len(project.notes)),
-        ("sets", len(project.sets)),
-        ("diagrams", len(project.graphs)),
-    ]
-    created = project.created.isoformat() if project.created else None
-    return Summary(project.name, project.origin, project.description, created, counts)
-
-
-def code_counts(project: Project) -> list[CodeCount]:
-    """Every code in tree order with its counts; `total` includes the descendants' codings."""
-    own: Counter[str] = Counter()
-    sources: dict[str, set[str]] = defaultdict(set)
-    for source, _selection, coding in walk_codings(project):
-        key = guid_key(coding.code)
-        own[key] += 1
-        sources[key].add(guid_key(source.guid))
-    rows = [CodeCount(entry, own[guid_key(entry.code.guid)]) for entry in walk_codes(project)]
-    by_key = {guid_key(row.entry.code.guid): row for row in rows}
-    covered: dict[str, set[str]] = {key: set(sources[key]) for key in by_key}
-    for row in reversed(rows):  # children come after their parents, so walk back up
-        key = guid_key(row.entry.code.guid)
-        row.total += row.own
-        row.sources = len(covered[key])
-        parent = by_key.get(guid_key(row.entry.parent)) if row.entry.parent else None
-        if parent is not None:
-            parent.total += row.total
-            covered[guid_key(parent.entry.code.guid)] |= covered[key]
-    return rows
-
-
-def _cases_of_sources(project: Project) -> dict[str, list[int]]:
-    """Case indexes by source key: a source belongs to every case that refers to it."""
-    found: dict[str, list[int]] = defaultdict(list)
-    for index, case in enumerate(project.cases):
-        for ref in case.source_refs:
-            found[guid_key(ref)].append(index)
-    return found
-
-
-def _owner_keys(project: Project) -> dict[int, str]:
-    """For every nested document (transcript, representation), the key of the source that holds it."""
-    owners: dict[int, str] = {}
-    for source in project.sources:
-        for document in _nested(source):
-            owners[id(document)] = guid_key(source.guid)
-    return owners
-
-
-def _nested(source: Source) -> list[Source]:
-    found = [source]
-    for doc in (source.representation, source.text_description, *source.transcripts,
-                *(sel.representation for sel in source.selections)):
-        if doc is not None:
-            found.extend(_nested(doc))
-    return found
-
-
 def code_case_matrix(project: Project) -> tuple[list[CodeEntry], list[str], list[list[int]]]:
-    """Codings per (code, case) for codes that have codings; a source counts for each of its cases."""
+    """Codings per (code, case) for codes that have codings; a coding counts for each case of its
+    segment, by the rule of `qdaconv.model.coded_segments`."""
     case_names = [case.name or case.guid for case in project.cases]
     if not case_names:
         return [], [], []
-    cases_of = _cases_of_sources(project)
-    owners = _owner_keys(project)
+    index_of = {guid_key(case.guid): index for index, case in reversed(list(enumerate(project.cases)))}
     cells: Counter[tuple[str, int]] = Counter()
-    selection_cases: dict[str, list[int]] = defaultdict(list)
-    for index, case in enumerate(project.cases):
-        for ref in case.selection_refs:
-            selection_cases[guid_key(ref)].append(index)
-    for source, selection, coding in walk_codings(project):
-        owner = owners.get(id(source), guid_key(source.guid))
-        indexes = set(cases_of.get(owner, []))
-        if selection is not None:
-            indexes |= set(selection_cases.get(guid_key(selection.guid), []))
-        for index in indexes:
-            cells[(guid_key(coding.code), index)] += 1
+    for segment in coded_segments(project):
+        for guid in segment.case_guids:
+            cells[(guid_key(segment.code_guid), index_of[guid_key(guid)])] += 1
     codes = [entry for entry in walk_codes(project)
              if any(cells[(guid_key(entry.code.guid), i)] for i in range(len(case_names)))]
     matrix = [[cells[(guid_key(entry.code.guid), i)] for i in range(len(case_names))] for entry in codes]

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import math
-import re
 from html import escape
 
 from qdaconv.model import Edge, Graph, Vertex, guid_key
+from qdaconv.values import css_color
 
-_COLOR = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
 _DEFAULT_FILL = "#e8eef7"
 _CHAR_WIDTH = 7.2  # px per character of the 13px label font, for sizing and wrapping
 _LINE_HEIGHT = 16
@@ -16,8 +15,8 @@ _PAD = 24
 
 
 def safe_color(value: str | None, default: str) -> str:
-    """A colour usable in an attribute: only #RGB or #RRGGBB, anything else falls back."""
-    return value if value and _COLOR.fullmatch(value) else default
+    """A colour usable in an attribute (#RRGGBB from any notation the programs write), else `default`."""
+    return css_color(value, default)
 
 
 def _box(vertex: Vertex, label: str) -> tuple[float, float, float, float]:

@@ -10,27 +10,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from qdaconv.formats import ALL_FEATURES, Format
+from qdaconv.formats import ALL_FEATURES, ZIP_LIMIT_OPTIONS, Format
 from qdaconv.hookspecs import hookimpl
 from qdaconv.model import Project
 from qdaconv.safety import ZipLimits
 
 from .build import build_project
-from .csvfiles import CsvTablesReader, write_csv_tables
+from .csvfiles import CsvTablesReader, wide_csv_fields, write_csv_tables
 from .sniff import sniff_csv_tables, sniff_workbook
-
-_LIMIT_OPTIONS = {
-    "max_uncompressed": "reading a .csv.zip or .xlsx: most bytes all members may unpack to (default 32 GiB)",
-    "max_member_size": "reading a .csv.zip or .xlsx: most bytes one member may unpack to (default 8 GiB)",
-    "max_ratio": "reading a .csv.zip or .xlsx: highest compression ratio accepted (default 200)",
-}
-
-
-def _sniff(check, path: Path) -> float:
-    try:
-        return check(Path(path))
-    except Exception:  # sniff must never raise: an unreadable file is simply not ours
-        return 0.0
 
 
 class CsvTables(Format):
@@ -40,20 +27,31 @@ class CsvTables(Format):
     folder = True
     primary = True
     capabilities = ALL_FEATURES
-    options = _LIMIT_OPTIONS
+    options = ZIP_LIMIT_OPTIONS
 
     def sniff(self, path: Path) -> float:
-        return _sniff(sniff_csv_tables, path)
+        return sniff_csv_tables(Path(path))
 
     def read(self, path: Path, **options: Any) -> Project:
         reader = CsvTablesReader(Path(path), ZipLimits.from_options(options))
         try:
-            return build_project(reader)
+            with wide_csv_fields():
+                return build_project(reader)
         finally:
             reader.close()
 
     def write(self, project: Project, path: Path, **options: Any) -> None:
         write_csv_tables(project, Path(path))
+
+    def to_frames(self, project: Project) -> dict[str, Any]:
+        from .frames import project_to_frames  # loads pandas, so only when frames are asked for
+
+        return project_to_frames(project)
+
+    def from_frames(self, frames: Any) -> Project:
+        from .frames import project_from_frames
+
+        return project_from_frames(frames)
 
 
 class XlsxTables(Format):
@@ -62,10 +60,10 @@ class XlsxTables(Format):
     extensions = (".xlsx",)
     primary = True
     capabilities = ALL_FEATURES
-    options = _LIMIT_OPTIONS
+    options = ZIP_LIMIT_OPTIONS
 
     def sniff(self, path: Path) -> float:
-        return _sniff(sniff_workbook, path)
+        return sniff_workbook(Path(path))
 
     def read(self, path: Path, **options: Any) -> Project:
         from .workbook import WorkbookReader  # loads openpyxl, so only when a workbook is read

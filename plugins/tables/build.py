@@ -34,7 +34,7 @@ from qdaconv.model import (
     walk_codes,
 )
 
-from .cells import is_guid, parse_value
+from .cells import is_guid, parse_cell_value
 from .rows import Row, TableReader
 from .schema import CODE_PATH_SEPARATOR, DOCUMENT_TABLES, TABLE_BY_NAME
 
@@ -347,7 +347,7 @@ class Builder:
             variable = self.ref(row, "variable", self.variables, required=True)
             known = self.variables.guid(variable)
             type_ = row["type"] or (known.type if known else "Text")
-            owner.variable_values.append(VariableValue(variable, type_, parse_value(type_, row["value"])))
+            owner.variable_values.append(VariableValue(variable, type_, parse_cell_value(type_, row["value"])))
 
     def _sets(self) -> None:
         for row in self._rows("sets"):

@@ -15,14 +15,13 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from qdaconv.model import Value
+from qdaconv.values import parse_bool
 
 ESCAPE = "'"
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", ESCAPE)
 #: a negative number cannot run as a formula; left as it is, it stays a number for R and pandas
 _NEGATIVE_NUMBER = re.compile(r"-\d+(\.\d+)?")
 _GUID = re.compile(r"\{?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\}?")
-TRUE_WORDS = frozenset({"true", "yes", "1", "y", "t"})
-FALSE_WORDS = frozenset({"false", "no", "0", "n", "f"})
 
 
 def escape_text(text: str) -> str:
@@ -74,7 +73,7 @@ def value_text(value: Value) -> str | None:
     return str(value)
 
 
-def parse_value(type_: str | None, raw: Any) -> Value:
+def parse_cell_value(type_: str | None, raw: Any) -> Value:
     """A variable's value from its cell, typed by the value's `type`; text that does not parse stays text."""
     if raw is None:
         return None
@@ -110,12 +109,10 @@ def _coerce_native(type_: str | None, raw: Any) -> Value:
 
 
 def parse_boolean(raw: str) -> bool:
-    word = raw.strip().lower()
-    if word in TRUE_WORDS:
-        return True
-    if word in FALSE_WORDS:
-        return False
-    raise ValueError(f"expected true or false, not {raw!r}")
+    value = parse_bool(raw)
+    if value is None:
+        raise ValueError(f"expected true or false, not {raw!r}")
+    return value
 
 
 def coerce(type_: str, raw: Any) -> Any:

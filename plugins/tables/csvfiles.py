@@ -14,6 +14,7 @@ from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
 from qdaconv.errors import ReadError
+from qdaconv.files import ZipMemberStream
 from qdaconv.model import Blob, Project
 from qdaconv.safety import ZipLimits, open_zip, unsafe_name_reason
 
@@ -25,10 +26,23 @@ from .schema import LAYOUT_VERSION, PROFILE, TABLES, Table
 PACKAGE_FILE = "datapackage.json"
 #: A cell of up to this many characters can be read (csv's own default, 128 KiB, is too small for texts).
 MAX_CELL = 256 * 1024 * 1024
-csv.field_size_limit(MAX_CELL)
 # Media and office files are compressed already; deflating them again costs time for nothing.
 _STORED_SUFFIXES = frozenset({".mp4", ".m4a", ".mp3", ".mov", ".avi", ".wav", ".jpg", ".jpeg", ".png", ".gif",
                               ".docx", ".xlsx", ".zip", ".webm", ".ogg", ".flac"})
+
+
+@contextmanager
+def wide_csv_fields() -> Iterator[None]:
+    """Let the csv module read cells of up to MAX_CELL characters while the block runs.
+
+    The limit is the csv module's, shared by the whole process, so it is raised only for the
+    read and put back afterwards rather than changed for everyone at import.
+    """
+    previous = csv.field_size_limit(MAX_CELL)
+    try:
+        yield
+    finally:
+        csv.field_size_limit(previous)
 
 
 # ---------------------------------------------------------------- writing
@@ -150,7 +164,8 @@ class CsvTablesReader(TableReader):
         if self.folder is not None:
             raw: IO[bytes] = open(self.folder / relative, "rb")
         else:
-            raw = io.BufferedReader(_RawStream(self.zip.open(self.prefix + relative)), 1 << 16)
+            member = self.prefix + relative
+            raw = io.BufferedReader(ZipMemberStream(self.zip.open(member), self.path, member), 1 << 16)
         with raw, io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as text:
             yield text
 
@@ -197,26 +212,6 @@ class CsvTablesReader(TableReader):
         for _chunk in self.zip.chunks(member):
             pass  # unpacked once now, so a damaged member is a ReadError here and not later
         return Blob(name, zip_path=str(self.path), member=member, size=self.zip.getinfo(member).file_size)
-
-
-class _RawStream(io.RawIOBase):
-    """A zip member's limited stream as a raw stream, so io can buffer and decode it."""
-
-    def __init__(self, stream: IO[bytes]) -> None:
-        self._stream = stream
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:  # type: ignore[override]
-        data = self._stream.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
-
-    def close(self) -> None:
-        if not self.closed:
-            self._stream.close()
-        super().close()
 
 
 def package_prefix(names: list[str]) -> str:

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
-from qdaconv.model import Blob, Code, Project, Source, guid_key, walk_codes
+from qdaconv.model import Blob, Code, DocumentEntry, Project, guid_key, walk_codes, walk_documents
 
 from .schema import CODE_PATH_SEPARATOR, TABLES, Table
 
@@ -21,40 +20,12 @@ FILES_FOLDER = "files"
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._ -]{0,150}")
 
 
-@dataclass(slots=True)
-class Document:
-    """A source, note or nested text document, and where it sits."""
-
-    source: Source
-    role: str
-    parent: str | None = None
-    selection: str | None = None
-
-    @property
-    def table(self) -> str:
-        return {"note": "notes", "transcript": "transcripts"}.get(self.role, "sources")
+#: The table each document role's rows go to.
+_ROLE_TABLES = {"note": "notes", "transcript": "transcripts"}
 
 
-def documents(project: Project) -> Iterator[Document]:
-    """Every document, each followed by the ones nested in it, in model order."""
-    for role, tops in (("source", project.sources), ("note", project.notes)):
-        for top in tops:
-            yield from _nested(Document(top, role))
-
-
-def _nested(document: Document) -> Iterator[Document]:
-    yield document
-    source = document.source
-    inner: list[Document] = []
-    if source.representation is not None:
-        inner.append(Document(source.representation, "representation", source.guid))
-    if source.text_description is not None:
-        inner.append(Document(source.text_description, "text_description", source.guid))
-    inner += [Document(doc, "transcript", source.guid) for doc in source.transcripts]
-    inner += [Document(sel.representation, "selection_representation", source.guid, sel.guid)
-              for sel in source.selections if sel.representation is not None]
-    for child in inner:
-        yield from _nested(child)
+def _table_of(document: DocumentEntry) -> str:
+    return _ROLE_TABLES.get(document.role, "sources")
 
 
 class FileNames:
@@ -100,7 +71,7 @@ class Flattener:
         self.names = FileNames()
         self.code_paths = {guid_key(e.code.guid): CODE_PATH_SEPARATOR.join(e.path) for e in walk_codes(project)}
         self.doc_names: dict[str, str] = {}
-        for document in documents(project):
+        for document in walk_documents(project):
             self.doc_names.setdefault(guid_key(document.source.guid), document.source.name or "")
         self.case_names = {guid_key(c.guid): c.name for c in project.cases}
         self.variable_names = {guid_key(v.guid): v.name for v in project.variables}
@@ -154,7 +125,7 @@ class Flattener:
 
     def _values(self) -> Iterator[dict[str, Any]]:
         owners = [("case", case) for case in self.project.cases]
-        owners += [("source", d.source) for d in documents(self.project)]
+        owners += [("source", d.source) for d in walk_documents(self.project)]
         for owner_type, owner in owners:
             for value in owner.variable_values:
                 yield {"owner_type": owner_type, "owner": owner.guid, "owner_name": owner.name,
@@ -162,8 +133,8 @@ class Flattener:
                        "type": value.type, "value": value.value}
 
     def _documents(self, table: str) -> Iterator[dict[str, Any]]:
-        for document in documents(self.project):
-            if document.table == table:
+        for document in walk_documents(self.project):
+            if _table_of(document) == table:
                 yield self._document_row(document)
 
     def _sources(self) -> Iterator[dict[str, Any]]:
@@ -175,7 +146,7 @@ class Flattener:
     def _transcripts(self) -> Iterator[dict[str, Any]]:
         return self._documents("transcripts")
 
-    def _document_row(self, document: Document) -> dict[str, Any]:
+    def _document_row(self, document: DocumentEntry) -> dict[str, Any]:
         source = document.source
         text_file = None
         if source.plain_text is not None:
@@ -197,13 +168,13 @@ class Flattener:
         }
 
     def _sync_points(self) -> Iterator[dict[str, Any]]:
-        for document in documents(self.project):
+        for document in walk_documents(self.project):
             for point in document.source.sync_points:
                 yield {"transcript": document.source.guid, "guid": point.guid, "position": point.position,
                        "timestamp": point.timestamp}
 
     def _segments(self) -> Iterator[dict[str, Any]]:
-        for document in documents(self.project):
+        for document in walk_documents(self.project):
             source = document.source
             if not source.selections:
                 continue
@@ -219,7 +190,7 @@ class Flattener:
                        "to_sync": sel.to_sync, "excerpt": excerpt, **_authorship(sel)}
 
     def _codings(self) -> Iterator[dict[str, Any]]:
-        for document in documents(self.project):
+        for document in walk_documents(self.project):
             source = document.source
             places = [(None, source.codings)] + [(sel.guid, sel.codings) for sel in source.selections]
             for selection, codings in places:
@@ -238,7 +209,7 @@ class Flattener:
         yield "project", None, None, None, self.project.note_refs
         for entry in walk_codes(self.project):
             yield "code", entry.code.guid, None, None, entry.code.note_refs
-        for document in documents(self.project):
+        for document in walk_documents(self.project):
             source = document.source
             yield "source", source.guid, None, None, source.note_refs
             for coding in source.codings:

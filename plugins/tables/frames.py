@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from qdaconv.model import Blob, Project, code_index, guid_key, walk_codings
+from qdaconv.model import Blob, Project, coded_segments, guid_key
 
 from .build import build_project
 from .flatten import Flattener
@@ -94,40 +94,25 @@ def coded_segments_frame(project: Project) -> pd.DataFrame:
     """One row per coding, with its text, code path, coder, case and the case's variables.
 
     Ready for analysis: `frame.groupby(["case", "code_path"]).size()` counts codes by case;
-    merging the frame with itself on `selection_guid` gives co-occurring codes. The case of a
-    coding is the first case that lists its selection, or else its source.
+    merging the frame with itself on `selection_guid` gives co-occurring codes. The rows are
+    `qdaconv.model.coded_segments`, and the case of a row is the segment's first case by its rule
+    (the first case that names the selection, else the first that names the source).
     """
-    codes = code_index(project)
-    users = {guid_key(u.guid): u.name or u.id or u.guid for u in project.users}
     on_cases = {guid_key(value.variable) for case in project.cases for value in case.variable_values}
     variables = {guid_key(v.guid): v.name for v in project.variables if guid_key(v.guid) in on_cases}
-    case_of: dict[str, Any] = {}
-    for case in project.cases:
-        for ref in [*case.selection_refs, *case.source_refs]:
-            case_of.setdefault(guid_key(ref), case)
+    cases = {guid_key(case.guid): case for case in project.cases}
     fixed = ["coding_guid", "selection_guid", "source_guid", "source", "code_guid", "code", "code_path", "text",
              "start", "end", "coder", "created", "case_guid", "case"]
     variable_columns = {key: (name if name not in fixed else f"{name} (variable)") for key, name in variables.items()}
     rows: list[dict[str, Any]] = []
-    texts: dict[int, str | None] = {}
-    for source, selection, coding in walk_codings(project):
-        entry = codes.get(guid_key(coding.code))
-        text = None
-        if selection is not None and selection.kind == "PlainText" and selection.start is not None:
-            if id(source) not in texts:
-                texts[id(source)] = source.text
-            full = texts[id(source)]
-            text = full[selection.start:selection.end] if full is not None else None
-        case = case_of.get(guid_key(selection.guid)) if selection is not None else None
-        case = case or case_of.get(guid_key(source.guid))
+    for segment in coded_segments(project):
+        case = cases.get(guid_key(segment.case_guid)) if segment.case_guid else None
         row = {
-            "coding_guid": coding.guid, "selection_guid": selection.guid if selection else None,
-            "source_guid": source.guid, "source": source.name, "code_guid": coding.code,
-            "code": entry.code.name if entry else None,
-            "code_path": CODE_PATH_SEPARATOR.join(entry.path) if entry else None, "text": text,
-            "start": selection.start if selection else None, "end": selection.end if selection else None,
-            "coder": users.get(guid_key(coding.creating_user), coding.creating_user), "created": coding.created,
-            "case_guid": case.guid if case else None, "case": case.name if case else None,
+            "coding_guid": segment.coding_guid, "selection_guid": segment.selection_guid,
+            "source_guid": segment.source_guid, "source": segment.source_name, "code_guid": segment.code_guid,
+            "code": segment.code, "code_path": CODE_PATH_SEPARATOR.join(segment.code_path), "text": segment.text,
+            "start": segment.start, "end": segment.end, "coder": segment.coder, "created": segment.created,
+            "case_guid": segment.case_guid, "case": case.name if case else None,
         }
         if case is not None:
             for value in case.variable_values:

@@ -22,7 +22,7 @@ from openpyxl.utils import get_column_letter
 
 from qdaconv.errors import ReadError
 from qdaconv.model import Blob, Project
-from qdaconv.safety import ZipLimits, open_zip
+from qdaconv.safety import DAMAGED_PACKAGE_ERRORS, ZipLimits, open_zip
 
 from .cells import escape_text, ooxml_escape, ooxml_unescape, unescape_text, value_text
 from .flatten import Flattener
@@ -123,8 +123,8 @@ def _discard(workbook: Workbook) -> None:
     for sheet in workbook.worksheets:
         try:
             sheet.close()
-        except Exception:  # the sheet is being thrown away; only its clean-up is wanted
-            pass
+        except DAMAGED_PACKAGE_ERRORS:
+            pass  # the sheet is being thrown away; only its clean-up is wanted
 
 
 # ---------------------------------------------------------------- reading
@@ -138,7 +138,7 @@ class WorkbookReader(TableReader):
         open_zip(path, limits).close()  # the checks on size, ratio and member names, before openpyxl unpacks
         try:
             self.workbook = load_workbook(path, read_only=True, data_only=False, keep_links=False)
-        except Exception as exc:  # openpyxl fails on damaged files in many ways; each is the file's fault
+        except DAMAGED_PACKAGE_ERRORS as exc:  # openpyxl fails on damaged files in many ways
             raise _damaged(path, exc) from None
         self._files: dict[str, Blob] | None = None
 
@@ -153,7 +153,7 @@ class WorkbookReader(TableReader):
             sheet.reset_dimensions()  # trust the cells, not a dimension another program may have got wrong
             for number, cells in enumerate(sheet.iter_rows(values_only=True), 1):
                 yield number, list(cells)
-        except Exception as exc:  # as in __init__: a damaged sheet
+        except DAMAGED_PACKAGE_ERRORS as exc:  # as in __init__: a damaged sheet
             raise _damaged(self.path, exc, table.name) from None
 
     def decode(self, cell: Any) -> Any:

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from qdaconv.errors import ReadError
-from qdaconv.formats import Feature, Format
+from qdaconv.files import decode_guess
+from qdaconv.formats import Feature, Format, Option
 from qdaconv.hookspecs import hookimpl
 from qdaconv.model import Project
 from qdaconv.plugins.transcripts.build import (
@@ -46,11 +47,13 @@ class TranscriptsFolder(Format):
         Feature.TEXT_SOURCES, Feature.RICH_TEXT, Feature.AUDIO_SOURCES, Feature.VIDEO_SOURCES,
         Feature.TRANSCRIPTS, Feature.TEXT_SELECTIONS, Feature.MEDIA_SELECTIONS, Feature.CODINGS,
     })
-    options = {
-        "case_pattern": 'file-name pattern naming the case and variables, e.g. "{case}_interview{wave}"',
-        "case_variables": "CSV of case variables: first column the case name, one column per variable",
-        "speakers": "comma-separated speaker names; by default a name opening two or more lines is a speaker",
-    }
+    options = (
+        Option("case_pattern", 'file-name pattern naming the case and variables, e.g. "{case}_interview{wave}"',
+               flag=True),
+        Option("case_variables", "CSV of case variables: first column the case name, one column per variable",
+               flag=True),
+        Option("speakers", "comma-separated speaker names; by default a name opening two or more lines is a speaker"),
+    )
 
     def sniff(self, path: Path) -> float:
         try:
@@ -93,8 +96,7 @@ def _shows_turns(path: Path) -> bool:
             head = stream.read(SNIFF_BYTES)
     except OSError:
         return False
-    encoding = "utf-16" if head.startswith((b"\xff\xfe", b"\xfe\xff")) else "utf-8-sig"
-    text = head.decode(encoding, errors="replace")
+    text, _encoding = decode_guess(head, partial=len(head) == SNIFF_BYTES)
     if len(head) == SNIFF_BYTES:  # the last line may be cut short
         text = text[: text.rfind("\n") + 1]
     return looks_like_transcript(text)

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import csv
 import re
-import uuid
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from qdaconv.errors import ReadError
+from qdaconv.files import decode_guess
 from qdaconv.issues import warning
 from qdaconv.model import (
     Blob,
@@ -31,20 +31,21 @@ from qdaconv.model import (
     Value,
     Variable,
     VariableValue,
+    stable_guid,
 )
 from qdaconv.plugins.transcripts.parse import Transcript, format_time, parse_file
 
 TRANSCRIPT_SUFFIXES = (".txt", ".docx", ".vtt", ".srt")
 AUDIO_SUFFIXES = (".mp3", ".m4a", ".wav", ".aac", ".ogg", ".oga", ".opus", ".flac", ".wma")
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".wmv", ".mpg", ".mpeg")
-_NAMESPACE = uuid.UUID("6f1c2a4e-9d3b-5e7a-8c21-4b0f3d9e1a57")
 _FIELD = re.compile(r"\{([A-Za-z_]\w*)\}")
 SPEAKERS_GROUP = "Speakers"
 
 
-def stable_guid(*parts: str) -> str:
-    """A GUID that depends only on `parts`, so a folder read twice keeps its identities."""
-    return str(uuid.uuid5(_NAMESPACE, "\x1f".join(parts))).upper()
+def folder_guid(*parts: str) -> str:
+    """A GUID that depends only on `parts` (file names, speakers, cases), so a folder read twice
+    keeps its identities (the core's stable GUIDs, in the namespace of transcript folders)."""
+    return stable_guid("transcripts-folder", *parts)
 
 
 def is_listed(path: Path) -> bool:
@@ -188,9 +189,9 @@ class FolderBuilder:
         self._note_case(source, path)
 
     def _text_source(self, path: Path, transcript: Transcript, display: str) -> Source:
-        source = Source(stable_guid("source", path.name), "Text", display, plain_text=transcript.text)
+        source = Source(folder_guid("source", path.name), "Text", display, plain_text=transcript.text)
         for index, turn in enumerate(transcript.turns):
-            selection = Selection(stable_guid("turn", path.name, str(index)), "PlainText",
+            selection = Selection(folder_guid("turn", path.name, str(index)), "PlainText",
                                   name=_turn_name(turn.speaker, turn.start_ms), start=turn.start, end=turn.end)
             selection.codings.append(self._speaker_coding(path, index, turn.speaker))
             source.selections.append(selection)
@@ -198,24 +199,24 @@ class FolderBuilder:
 
     def _media_source(self, medium: Path, display: str) -> Source:
         kind = "Video" if medium.suffix.lower() in VIDEO_SUFFIXES else "Audio"
-        guid = stable_guid("source", medium.name)
+        guid = folder_guid("source", medium.name)
         return Source(guid, kind, display, path=f"internal://{guid}{medium.suffix.lower()}",
                       file=Blob(medium.name, file=str(medium), size=medium.stat().st_size))
 
     def _transcript(self, path: Path, transcript: Transcript, display: str) -> Source:
         """A media transcript: sync points at every timing and turn boundary, turns between them."""
-        document = Source(stable_guid("transcript", path.name), "Transcript", display, plain_text=transcript.text)
+        document = Source(folder_guid("transcript", path.name), "Transcript", display, plain_text=transcript.text)
         times: dict[int, int | None] = {}
         for position, ms in transcript.timings:
             times.setdefault(position, ms)
         for turn in transcript.turns:
             times.setdefault(turn.start, turn.start_ms)
             times.setdefault(turn.end, turn.end_ms)
-        sync = {position: SyncPoint(stable_guid("sync", path.name, str(position)), position, ms)
+        sync = {position: SyncPoint(folder_guid("sync", path.name, str(position)), position, ms)
                 for position, ms in sorted(times.items())}
         document.sync_points = list(sync.values())
         for index, turn in enumerate(transcript.turns):
-            selection = Selection(stable_guid("turn", path.name, str(index)), "Transcript",
+            selection = Selection(folder_guid("turn", path.name, str(index)), "Transcript",
                                   name=_turn_name(turn.speaker, turn.start_ms),
                                   from_sync=sync[turn.start].guid, to_sync=sync[turn.end].guid)
             selection.codings.append(self._speaker_coding(path, index, turn.speaker))
@@ -230,16 +231,16 @@ class FolderBuilder:
     def _speaker_coding(self, path: Path, index: int, speaker: str) -> Coding:
         code = self.speaker_codes.get(speaker)
         if code is None:
-            code = Code(stable_guid("speaker", speaker), speaker)
+            code = Code(folder_guid("speaker", speaker), speaker)
             self.speaker_codes[speaker] = code
-        return Coding(stable_guid("coding", path.name, str(index)), code.guid)
+        return Coding(folder_guid("coding", path.name, str(index)), code.guid)
 
     def _add_speaker_codes(self) -> None:
         if not self.speaker_codes:
             return
         children = sorted(self.speaker_codes.values(), key=lambda c: c.name.lower())
         self.project.codes.append(Code(
-            stable_guid("code-group", SPEAKERS_GROUP), SPEAKERS_GROUP, codable=False,
+            folder_guid("code-group", SPEAKERS_GROUP), SPEAKERS_GROUP, codable=False,
             description="Speaker turns recognised in the transcripts: each turn is a selection "
                         "coded with its speaker's code.",
             children=children))
@@ -258,14 +259,14 @@ class FolderBuilder:
         self.fields_by_source[source.guid] = fields
         case = self.case_by_name.get(fields["case"])
         if case is None:
-            case = Case(stable_guid("case", fields["case"]), fields["case"])
+            case = Case(folder_guid("case", fields["case"]), fields["case"])
             self.case_by_name[fields["case"]] = case
         case.source_refs.append(source.guid)
 
     def _variable(self, name: str, kind: str) -> Variable:
         variable = self.variables.get(name)
         if variable is None:
-            variable = Variable(stable_guid("variable", name), name, kind)
+            variable = Variable(folder_guid("variable", name), name, kind)
             self.variables[name] = variable
         elif variable.type != kind:
             variable.type = "Text"
@@ -307,7 +308,7 @@ class FolderBuilder:
     def _case_for_row(self, path: Path, key: str, name: str) -> Case:
         case = self.case_by_name.get(name)
         if case is None:
-            case = Case(stable_guid("case", name), name)
+            case = Case(folder_guid("case", name), name)
             self.case_by_name[name] = case
             self.project.cases.append(case)
             self.project.warnings.append(warning(
@@ -323,7 +324,7 @@ def _turn_name(speaker: str, start_ms: int | None) -> str:
 def read_case_table(path: Path) -> tuple[list[str], list[list[str]]]:
     """Header and rows of a CSV of case variables; the first column names the case."""
     try:
-        text = path.read_bytes().decode("utf-8-sig")
+        text = decode_guess(path.read_bytes(), fallback=None)[0]
     except FileNotFoundError:
         raise ReadError(path, "the case variables file does not exist", hint="check --case-variables") from None
     except UnicodeDecodeError:

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from qdaconv.errors import ReadError
+from qdaconv.files import decode_guess
+from qdaconv.safety import DAMAGED_PACKAGE_ERRORS
 
 #: A clock time as transcription tools write it: [h:]mm:ss with optional fractions (. or ,).
 _TIME = r"(?:\d{1,2}:)?\d{1,2}:\d{2}(?:[.,]\d{1,3})?"
@@ -68,11 +70,9 @@ def format_time(ms: int) -> str:
 
 
 def decode_file(path: Path, data: bytes) -> str:
-    """The file's text: UTF-8 (BOM removed), else UTF-16 with a BOM; anything else is an error."""
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16")
+    """The file's text: a BOM decides (UTF-8, UTF-16, UTF-32), else UTF-8; anything else is an error."""
     try:
-        return data.decode("utf-8-sig")
+        return decode_guess(data, fallback=None)[0]
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise ReadError(path, "the file is not UTF-8 text", location=f"line {line}",
@@ -255,7 +255,7 @@ def docx_text(path: Path) -> str:
 
     try:
         document = docx.Document(str(path))
-    except Exception as exc:  # python-docx raises several unrelated types for a damaged package
+    except DAMAGED_PACKAGE_ERRORS as exc:  # python-docx raises several unrelated types for a damaged package
         raise ReadError(path, f"not a readable Word document: {exc}",
                         hint="open and save it again in Word or LibreOffice") from None
     lines: list[str] = []

@@ -13,30 +13,31 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from qdaconv.formats import CODEBOOK_FEATURES, Feature
+from qdaconv.formats import CODEBOOK_FEATURES, Feature, Option
 
-from .base import SEGMENT_FEATURES, SOURCES_OPTION, CodebookFormat, VendorFormat, split_cell
+from .base import SEGMENT_FEATURES, VENDOR_OPTIONS, CodebookFormat, VendorFormat, split_cell
 from .build import ProjectBuilder
-from .tabular import Column, Layout, Located, cell_text, data_rows, parse_bool, parse_colour, parse_datetime
+from .tabular import ExportColumn, Layout, Located, cell_getter, cell_text, data_rows, parse_colour, parse_datetime
 
-COLON_OPTION = "true: read `Prefix: name` codes as `name` under a parent code `Prefix` (default: flat)"
+COLON_OPTION = Option("colon_tree", "read `Prefix: name` codes as `name` under a parent code `Prefix` "
+                      "(default: flat)", bool, False)
 
 QUOTATIONS = Layout(
     columns=(
-        Column("id", ("ID", "Quotation ID", "Zitat-ID"), required=True),
-        Column("document", ("Document", "Dokument", "Primary Document", "Document Name"), required=True),
-        Column("groups", ("Document Groups", "Document Group", "Dokumentgruppen")),
-        Column("reference", ("Reference", "Referenz", "Position")),
-        Column("codes", ("Codes", "Kodes", "Code"), required=True),
-        Column("content", ("Quotation Content", "Content", "Quotation", "Text", "Zitatinhalt", "Inhalt")),
-        Column("name", ("Name", "Quotation Name", "Zitatname")),
-        Column("comment", ("Comment", "Kommentar")),
-        Column("created_by", ("Created by", "Author", "Erstellt von", "Autor")),
-        Column("created", ("Created", "Creation Date", "Erstellt")),
-        Column("modified_by", ("Modified by", "Geändert von")),
-        Column("modified", ("Modified", "Geändert")),
-        Column("density", ("Density", "Dichte")),
-        Column("number_codes", ("Number of Codes", "Anzahl Codes")),
+        ExportColumn("id", ("ID", "Quotation ID", "Zitat-ID"), required=True),
+        ExportColumn("document", ("Document", "Dokument", "Primary Document", "Document Name"), required=True),
+        ExportColumn("groups", ("Document Groups", "Document Group", "Dokumentgruppen")),
+        ExportColumn("reference", ("Reference", "Referenz", "Position")),
+        ExportColumn("codes", ("Codes", "Kodes", "Code"), required=True),
+        ExportColumn("content", ("Quotation Content", "Content", "Quotation", "Text", "Zitatinhalt", "Inhalt")),
+        ExportColumn("name", ("Name", "Quotation Name", "Zitatname")),
+        ExportColumn("comment", ("Comment", "Kommentar")),
+        ExportColumn("created_by", ("Created by", "Author", "Erstellt von", "Autor")),
+        ExportColumn("created", ("Created", "Creation Date", "Erstellt")),
+        ExportColumn("modified_by", ("Modified by", "Geändert von")),
+        ExportColumn("modified", ("Modified", "Geändert")),
+        ExportColumn("density", ("Density", "Dichte")),
+        ExportColumn("number_codes", ("Number of Codes", "Anzahl Codes")),
     ),
 )
 
@@ -63,16 +64,13 @@ class AtlasQuotations(VendorFormat):
     tool = "ATLAS.ti"
     layout = QUOTATIONS
     capabilities = SEGMENT_FEATURES | {Feature.SETS}
-    options = {"sources": SOURCES_OPTION, "colon_tree": COLON_OPTION}
+    options = (*VENDOR_OPTIONS, COLON_OPTION)
     fill_down = ("document", "groups")
 
     def parse(self, located: Located, builder: ProjectBuilder, options: dict[str, Any]) -> None:
-        colon_tree = bool(parse_bool(options.get("colon_tree")))
-        col = {key: located.match.index(key) for key in located.match.columns}
+        colon_tree = bool(options.get("colon_tree"))
 
-        def get(row: list[Any], key: str) -> str | None:
-            index = col.get(key)
-            return cell_text(row[index]) if index is not None else None
+        get = cell_getter(located)
 
         for _number, row, _indent in data_rows(located, self.fill_down):
             name = get(row, "document") or ""
@@ -92,15 +90,15 @@ class AtlasQuotations(VendorFormat):
 
 CODES = Layout(
     columns=(
-        Column("code", ("Code", "Name", "Kode", "Codes"), required=True),
-        Column("comment", ("Comment", "Kommentar", "Description")),
-        Column("groundedness", ("Groundedness", "Grounded", "Fundierung")),
-        Column("density", ("Density", "Dichte")),
-        Column("groups", ("Groups", "Code Groups", "Codegruppen", "Gruppen")),
-        Column("color", ("Colour", "Color", "Farbe")),
-        Column("created", ("Created", "Erstellt")),
-        Column("modified", ("Modified", "Geändert")),
-        Column("author", ("Author", "Created by", "Autor")),
+        ExportColumn("code", ("Code", "Name", "Kode", "Codes"), required=True),
+        ExportColumn("comment", ("Comment", "Kommentar", "Description")),
+        ExportColumn("groundedness", ("Groundedness", "Grounded", "Fundierung")),
+        ExportColumn("density", ("Density", "Dichte")),
+        ExportColumn("groups", ("Groups", "Code Groups", "Codegruppen", "Gruppen")),
+        ExportColumn("color", ("Colour", "Color", "Farbe")),
+        ExportColumn("created", ("Created", "Erstellt")),
+        ExportColumn("modified", ("Modified", "Geändert")),
+        ExportColumn("author", ("Author", "Created by", "Autor")),
     ),
 )
 
@@ -121,15 +119,12 @@ class AtlasCodes(CodebookFormat):
     tool = "ATLAS.ti"
     layout = CODES
     capabilities = CODEBOOK_FEATURES | {Feature.SETS}
-    options = {"colon_tree": COLON_OPTION}
+    options = (*VENDOR_OPTIONS, COLON_OPTION)
 
     def parse(self, located: Located, builder: ProjectBuilder, options: dict[str, Any]) -> None:
-        colon_tree = bool(parse_bool(options.get("colon_tree")))
-        col = {key: located.match.index(key) for key in located.match.columns}
+        colon_tree = bool(options.get("colon_tree"))
 
-        def get(row: list[Any], key: str) -> Any:
-            index = col.get(key)
-            return row[index] if index is not None else None
+        get = cell_getter(located, text=False)
 
         for _number, row, _indent in data_rows(located):
             name = cell_text(get(row, "code"))

@@ -7,16 +7,19 @@ from pathlib import Path
 from typing import Any
 
 from qdaconv.errors import ReadError
-from qdaconv.formats import CODEBOOK_FEATURES, Feature, Format, Loss
+from qdaconv.formats import CODEBOOK_FEATURES, ZIP_LIMIT_OPTIONS, Feature, Format, Loss, Option
 from qdaconv.issues import warning
 from qdaconv.model import Project, walk_codes
 from qdaconv.safety import ZipLimits
 
 from .build import ProjectBuilder
-from .tabular import Column, Layout, Located, Table, locate_header, parse_bool, peek_table, read_table
+from .tabular import ExportColumn, ExportTable, Layout, Located, locate_header, parse_bool, peek_table, read_table
 
-SOURCES_OPTION = ("folder of the documents as .txt files named like them; excerpts are placed in that text "
-                  "(without it, each document becomes a stand-in made of its excerpts)")
+SOURCES_OPTION = Option("sources", "folder of the documents as .txt files named like them; excerpts are placed "
+                        "in that text (without it, each document becomes a stand-in made of its excerpts; "
+                        "codebooks have no documents and leave it unused)")
+#: What every vendor reader takes, so one set of options serves a folder of different exports.
+VENDOR_OPTIONS = (*ZIP_LIMIT_OPTIONS, SOURCES_OPTION)
 
 #: What a coded-segment export can hold at most; each format narrows it.
 SEGMENT_FEATURES = frozenset({
@@ -34,6 +37,7 @@ class VendorFormat(Format):
 
     layout: Layout
     tool: str = ""
+    options = VENDOR_OPTIONS
     keeps_guids = False
     kinds: tuple[str, ...] = ("xlsx", "csv")
     #: columns whose empty cells repeat the value above (merged cells, grouped reports)
@@ -42,16 +46,13 @@ class VendorFormat(Format):
     category_codable: bool = True
 
     def sniff(self, path: Path) -> float:
-        try:
-            table = peek_table(path)
-            if table is None or table.kind not in self.kinds:
-                return 0.0
-            located = locate_header(table, self.layout)
-            return located.score if located is not None else 0.0
-        except Exception:  # sniff must never raise
+        table = peek_table(path)  # a file it cannot peek at is not one (the registry sees to errors)
+        if table is None or table.kind not in self.kinds:
             return 0.0
+        located = locate_header(table, self.layout)
+        return located.score if located is not None else 0.0
 
-    def locate(self, path: Path, limits: ZipLimits | None = None) -> tuple[Table, Located]:
+    def locate(self, path: Path, limits: ZipLimits | None = None) -> tuple[ExportTable, Located]:
         """The table and its header row; a file of another layout is rejected with what is wrong."""
         table = read_table(path, limits=limits)
         if table.kind not in self.kinds:
@@ -107,17 +108,8 @@ def looks_like(path: Path, exclude: str) -> Format | None:
     """The readable format (other than `exclude`) that sniffs `path` best, if any does."""
     from qdaconv.registry import default_registry
 
-    best: tuple[float, Format] | None = None
-    for fmt in default_registry():
-        if fmt.name == exclude or not fmt.can_read:
-            continue
-        try:
-            score = float(fmt.sniff(path))
-        except Exception:
-            continue
-        if score > 0 and (best is None or score > best[0]):
-            best = (score, fmt)
-    return best[1] if best else None
+    scores = [(score, fmt) for score, fmt in default_registry().sniff_scores(path) if fmt.name != exclude]
+    return max(scores, key=lambda pair: pair[0])[1] if scores else None
 
 
 class CodebookFormat(VendorFormat):
@@ -128,7 +120,7 @@ class CodebookFormat(VendorFormat):
 
 #: Whether a code can be applied. No vendor table has it; qdaconv's codebook writers add the column
 #: only when some codes are themes (isCodable false), and their readers take it back.
-CODABLE = Column("codable", ("Codable", "isCodable", "Is codable"))
+CODABLE = ExportColumn("codable", ("Codable", "isCodable", "Is codable"))
 
 
 def has_themes(project: Project) -> bool:

@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 from qdaconv.errors import ReadError
+from qdaconv.files import decode_guess
 from qdaconv.issues import warning
 from qdaconv.model import (
     Code,
@@ -28,7 +29,7 @@ from qdaconv.model import (
     User,
     Variable,
     VariableValue,
-    new_guid,
+    stable_guid,
 )
 
 STANDIN_SEPARATOR = "\n\n"
@@ -57,16 +58,14 @@ def paragraph_offsets(text: str) -> list[int]:
 
 
 def read_source_text(path: Path) -> tuple[str, bool]:
-    """A document's text as the model stores it, and whether it had to be read as Windows-1252."""
-    raw = path.read_bytes()
-    try:
-        return raw.decode("utf-8-sig"), False
-    except UnicodeDecodeError:
-        return raw.decode("cp1252", errors="replace"), True
+    """A document's text as the model stores it (a BOM decides, else UTF-8), and whether it had to be
+    read as Windows-1252."""
+    text, encoding = decode_guess(path.read_bytes())
+    return text, encoding == "cp1252"
 
 
 @dataclass(slots=True)
-class Document:
+class ExportDocument:
     """A document of the export as a source in the making."""
 
     name: str
@@ -77,7 +76,7 @@ class Document:
     spans: dict[tuple[int, int], Selection] = field(default_factory=dict)
     by_text: dict[str, list[Selection]] = field(default_factory=dict)
     paragraphs: list[int] | None = None
-    overflow: Document | None = None  # stand-in for excerpts not found in the original
+    overflow: ExportDocument | None = None  # stand-in for excerpts not found in the original
     not_found: list[str] = field(default_factory=list)
 
     @property
@@ -112,12 +111,17 @@ class ProjectBuilder:
         self.category_codable = category_codable
         self.codes: dict[tuple[str, ...], Code] = {}
         self.users: dict[str, User] = {}
-        self.documents: dict[str, Document] = {}
+        self.documents: dict[str, ExportDocument] = {}
         self.sets: dict[str, Set] = {}
         self.variables: dict[str, Variable] = {}
         self.keyed: dict[str, Selection] = {}
         self._texts: dict[str, Path] | None = None
         self.whole_source = 0
+
+    def guid(self, *parts: object) -> str:
+        """The GUID of an object of the export, made from what identifies it there (a code's path, a
+        document's name, a span), so that reading the same export twice gives the same GUIDs."""
+        return stable_guid(self.tool, *parts)
 
     # ------------------------------------------------------------------ codes
 
@@ -129,7 +133,7 @@ class ProjectBuilder:
         code = self.codes.get(path)
         if code is None:
             siblings = self.project.codes if len(path) == 1 else self.code(path[:-1]).children
-            code = Code(new_guid(), path[-1], codable=self.category_codable)
+            code = Code(self.guid("code", *path), path[-1], codable=self.category_codable)
             siblings.append(code)
             self.codes[path] = code
         if description:
@@ -151,14 +155,14 @@ class ProjectBuilder:
             return None
         name = name.strip()
         if name not in self.users:
-            self.users[name] = User(new_guid(), name=name)
+            self.users[name] = User(self.guid("user", name), name=name)
             self.project.users.append(self.users[name])
         return self.users[name].guid
 
-    def add_to_set(self, name: str, document: Document) -> None:
+    def add_to_set(self, name: str, document: ExportDocument) -> None:
         group = self.sets.get(name)
         if group is None:
-            group = self.sets[name] = Set(new_guid(), name)
+            group = self.sets[name] = Set(self.guid("set", name), name)
             self.project.sets.append(group)
         if document.source.guid not in group.member_sources:
             group.member_sources.append(document.source.guid)
@@ -166,15 +170,15 @@ class ProjectBuilder:
     def add_code_to_set(self, name: str, code: Code) -> None:
         group = self.sets.get(name)
         if group is None:
-            group = self.sets[name] = Set(new_guid(), name)
+            group = self.sets[name] = Set(self.guid("set", name), name)
             self.project.sets.append(group)
         if code.guid not in group.member_codes:
             group.member_codes.append(code.guid)
 
-    def set_variable(self, document: Document, name: str, value: str) -> None:
+    def set_variable(self, document: ExportDocument, name: str, value: str) -> None:
         variable = self.variables.get(name)
         if variable is None:
-            variable = self.variables[name] = Variable(new_guid(), name)
+            variable = self.variables[name] = Variable(self.guid("variable", name), name)
             self.project.variables.append(variable)
         values = document.source.variable_values
         if not any(v.variable == variable.guid for v in values):
@@ -197,13 +201,13 @@ class ProjectBuilder:
         key = name.strip().casefold()
         return files.get(key) or files.get(key + ".txt") or files.get(Path(key).stem)
 
-    def document(self, name: str) -> Document:
+    def document(self, name: str) -> ExportDocument:
         name = " ".join(name.split()) or "(no document)"
         document = self.documents.get(name)
         if document is not None:
             return document
-        source = Source(new_guid(), "Text", name=name)
-        document = Document(name, source)
+        source = Source(self.guid("document", name), "Text", name=name)
+        document = ExportDocument(name, source)
         file = self._find_text(name) if self.sources_dir is not None else None
         if file is not None:
             text, legacy = read_source_text(file)
@@ -218,17 +222,17 @@ class ProjectBuilder:
         self.project.sources.append(source)
         return document
 
-    def _overflow(self, document: Document) -> Document:
+    def _overflow(self, document: ExportDocument) -> ExportDocument:
         if document.overflow is None:
             name = f"{document.name} [excerpts not found]"
-            source = Source(new_guid(), "Text", name=name)
-            document.overflow = Document(name, source)
+            source = Source(self.guid("document", name), "Text", name=name)
+            document.overflow = ExportDocument(name, source)
             self.project.sources.append(source)
         return document.overflow
 
     # ------------------------------------------------------------------ segments
 
-    def segment(self, document: Document, excerpt: str | None, codes: list[Code], *,
+    def segment(self, document: ExportDocument, excerpt: str | None, codes: list[Code], *,
                 user: str | None = None, created: datetime | None = None, comment: str | None = None,
                 paragraph: int | None = None, offset: int | None = None, key: str | None = None,
                 modified_by: str | None = None, modified: datetime | None = None) -> Selection | None:
@@ -242,7 +246,8 @@ class ProjectBuilder:
         if excerpt is None or not excerpt.strip():
             for code in codes:
                 if not any(c.code == code.guid for c in document.source.codings):
-                    document.source.codings.append(Coding(new_guid(), code.guid, user, created))
+                    guid = self.guid("coding", document.source.guid, code.guid)
+                    document.source.codings.append(Coding(guid, code.guid, user, created))
                     self.whole_source += 1
             return None
         selection = self.keyed.get(key) if key else None
@@ -253,7 +258,8 @@ class ProjectBuilder:
                 self.keyed[key] = selection
         for code in codes:
             if not any(c.code == code.guid for c in selection.codings):
-                selection.codings.append(Coding(new_guid(), code.guid, user, created))
+                guid = self.guid("coding", selection.guid, code.guid)
+                selection.codings.append(Coding(guid, code.guid, user, created))
         if comment and comment.strip() and comment not in (selection.description or ""):
             selection.description = "\n".join(filter(None, (selection.description, comment.strip())))
         selection.creating_user = selection.creating_user or user
@@ -262,7 +268,7 @@ class ProjectBuilder:
         selection.modified = selection.modified or modified
         return selection
 
-    def _locate(self, document: Document, excerpt: str, codes: list[Code], start: int) -> Selection:
+    def _locate(self, document: ExportDocument, excerpt: str, codes: list[Code], start: int) -> Selection:
         if document.text is None:
             return self._standin(document, excerpt, codes)
         spans = self._occurrences(document.text, excerpt)
@@ -273,8 +279,8 @@ class ProjectBuilder:
         chosen = next((s for s in ordered if s not in document.spans or _lacks(document.spans[s], codes)),
                       ordered[0])
         if chosen not in document.spans:
-            selection = Selection(new_guid(), "PlainText", name=excerpt_name(excerpt),
-                                  start=chosen[0], end=chosen[1])
+            selection = Selection(self.guid("selection", document.source.guid, *chosen), "PlainText",
+                                  name=excerpt_name(excerpt), start=chosen[0], end=chosen[1])
             document.spans[chosen] = selection
             document.source.selections.append(selection)
         return document.spans[chosen]
@@ -292,7 +298,7 @@ class ProjectBuilder:
         pattern = whitespace_pattern(needle)
         return [m.span() for m in pattern.finditer(text)] if pattern else []
 
-    def _standin(self, document: Document, excerpt: str, codes: list[Code]) -> Selection:
+    def _standin(self, document: ExportDocument, excerpt: str, codes: list[Code]) -> Selection:
         excerpt = excerpt.strip()
         for selection in document.by_text.get(excerpt, []):
             if _lacks(selection, codes):
@@ -300,8 +306,8 @@ class ProjectBuilder:
         start = document.length + (len(STANDIN_SEPARATOR) if document.parts else 0)
         document.parts.append(excerpt)
         document.length = start + len(excerpt)
-        selection = Selection(new_guid(), "PlainText", name=excerpt_name(excerpt), start=start,
-                              end=document.length)
+        selection = Selection(self.guid("selection", document.source.guid, start, document.length), "PlainText",
+                              name=excerpt_name(excerpt), start=start, end=document.length)
         document.by_text.setdefault(excerpt, []).append(selection)
         document.source.selections.append(selection)
         return selection
@@ -311,7 +317,7 @@ class ProjectBuilder:
     def warn(self, rule: str, message: str, place: str | None = None, hint: str | None = None) -> None:
         self.project.warnings.append(warning(rule, message, place, hint, file=str(self.path)))
 
-    def _finish_standin(self, document: Document, why: str) -> None:
+    def _finish_standin(self, document: ExportDocument, why: str) -> None:
         document.source.plain_text = STANDIN_SEPARATOR.join(document.parts)
         document.source.description = (
             f"Stand-in built from the excerpts in the {self.tool} export, one after the other; "

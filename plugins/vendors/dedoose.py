@@ -16,13 +16,14 @@ from typing import Any
 from qdaconv.errors import ReadError
 from qdaconv.formats import CODEBOOK_FEATURES, Feature
 
-from .base import SEGMENT_FEATURES, SOURCES_OPTION, CodebookFormat, VendorFormat, split_cell, warn_dropped
+from .base import SEGMENT_FEATURES, CodebookFormat, VendorFormat, split_cell, warn_dropped
 from .build import ProjectBuilder, resolve_parent_paths
 from .tabular import (
-    Column,
+    ExportColumn,
     Layout,
     Located,
     Pattern,
+    cell_getter,
     cell_text,
     data_rows,
     parse_bool,
@@ -33,15 +34,15 @@ from .tabular import (
 
 EXCERPTS = Layout(
     columns=(
-        Column("media", ("Media Title", "Document Title", "Media"), required=True),
-        Column("range", ("Excerpt Range", "Range")),
-        Column("creator", ("Excerpt Creator",)),
-        Column("date", ("Excerpt Date",)),
-        Column("copy", ("Excerpt Copy", "Excerpt Text", "Excerpt"), required=True),
-        Column("resource_creator", ("Resource Creator",)),
-        Column("resource_date", ("Resource Date",)),
-        Column("combined", ("Codes Applied Combined", "Codes Applied")),
-        Column("memo", ("Excerpt Memo", "Memo")),
+        ExportColumn("media", ("Media Title", "Document Title", "Media"), required=True),
+        ExportColumn("range", ("Excerpt Range", "Range")),
+        ExportColumn("creator", ("Excerpt Creator",)),
+        ExportColumn("date", ("Excerpt Date",)),
+        ExportColumn("copy", ("Excerpt Copy", "Excerpt Text", "Excerpt"), required=True),
+        ExportColumn("resource_creator", ("Resource Creator",)),
+        ExportColumn("resource_date", ("Resource Date",)),
+        ExportColumn("combined", ("Codes Applied Combined", "Codes Applied")),
+        ExportColumn("memo", ("Excerpt Memo", "Memo")),
     ),
     patterns=(Pattern("code", re.compile(r"(?i)code\s*:\s*(.+?)\s+(applied|range|weight)")),),
     open=True,
@@ -68,12 +69,10 @@ class DedooseExcerpts(VendorFormat):
     tool = "Dedoose"
     layout = EXCERPTS
     capabilities = SEGMENT_FEATURES | {Feature.VARIABLES}
-    options = {"sources": SOURCES_OPTION}
     fill_down = ("media",)
 
     def parse(self, located: Located, builder: ProjectBuilder, options: dict[str, Any]) -> None:
         match = located.match
-        col = {key: match.index(key) for key in match.columns}
         applied: list[tuple[int, tuple[str, ...]]] = []
         weights: list[int] = []
         for _key, index, found in match.patterns:
@@ -86,9 +85,7 @@ class DedooseExcerpts(VendorFormat):
         known = {i for indexes in match.columns.values() for i in indexes} | {i for _, i, _ in match.patterns}
         descriptors = [(i, descriptor_name(h)) for i, h in enumerate(match.header) if h and i not in known]
 
-        def get(row: list[Any], key: str) -> str | None:
-            index = col.get(key)
-            return cell_text(row[index]) if index is not None else None
+        get = cell_getter(located)
 
         weighted = 0
         for _number, row, _indent in data_rows(located, self.fill_down):
@@ -112,17 +109,17 @@ class DedooseExcerpts(VendorFormat):
 
 CODES = Layout(
     columns=(
-        Column("id", ("Id", "Code Id"), required=True),
-        Column("parent", ("Parent Id", "ParentId", "Parent"), required=True),
-        Column("depth", ("Depth",)),
-        Column("title", ("Title", "Code", "Name"), required=True),
-        Column("description", ("Description",)),
-        Column("weighted", ("Weighted",)),
-        Column("weight_min", ("Weight Minimum", "Weight Min")),
-        Column("weight_max", ("Weight Maximum", "Weight Max")),
-        Column("weight_default", ("Weight Default",)),
-        Column("applications", ("Applications",)),
-        Column("color", ("Color", "Colour")),
+        ExportColumn("id", ("Id", "Code Id"), required=True),
+        ExportColumn("parent", ("Parent Id", "ParentId", "Parent"), required=True),
+        ExportColumn("depth", ("Depth",)),
+        ExportColumn("title", ("Title", "Code", "Name"), required=True),
+        ExportColumn("description", ("Description",)),
+        ExportColumn("weighted", ("Weighted",)),
+        ExportColumn("weight_min", ("Weight Minimum", "Weight Min")),
+        ExportColumn("weight_max", ("Weight Maximum", "Weight Max")),
+        ExportColumn("weight_default", ("Weight Default",)),
+        ExportColumn("applications", ("Applications",)),
+        ExportColumn("color", ("Color", "Colour")),
     ),
 )
 
@@ -136,11 +133,7 @@ class DedooseCodes(CodebookFormat):
     capabilities = CODEBOOK_FEATURES
 
     def parse(self, located: Located, builder: ProjectBuilder, options: dict[str, Any]) -> None:
-        col = {key: located.match.index(key) for key in located.match.columns}
-
-        def get(row: list[Any], key: str) -> str | None:
-            index = col.get(key)
-            return cell_text(row[index]) if index is not None else None
+        get = cell_getter(located)
 
         rows: dict[str, tuple[str, str | None]] = {}
         details: dict[str, list[Any]] = {}

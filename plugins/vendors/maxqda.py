@@ -13,13 +13,13 @@ import re
 from pathlib import Path
 from typing import Any
 
-from qdaconv.formats import Feature, Loss
+from qdaconv.formats import Feature, Loss, Option
 from qdaconv.model import Project, walk_codes
 
 from .base import (
     CODABLE,
     SEGMENT_FEATURES,
-    SOURCES_OPTION,
+    VENDOR_OPTIONS,
     CodebookFormat,
     VendorFormat,
     codable_cell,
@@ -29,10 +29,11 @@ from .base import (
 )
 from .build import ProjectBuilder
 from .tabular import (
-    Column,
+    ExportColumn,
     Layout,
     Located,
     Pattern,
+    cell_getter,
     cell_text,
     data_rows,
     parse_bool,
@@ -46,21 +47,21 @@ SEPARATORS = (" > ", "\\")
 
 SEGMENTS = Layout(
     columns=(
-        Column("group", ("Document group", "Dokumentgruppe", "Documentgroup")),
-        Column("document", ("Document name", "Dokumentname", "Document", "Dokument"), required=True),
-        Column("code", ("Code", "Kode"), required=True),
-        Column("segment", ("Segment", "Segment text", "Text"), required=True),
-        Column("begin", ("Begin", "Anfang", "Beginning", "Start")),
-        Column("end", ("End", "Ende")),
-        Column("weight", ("Weight score", "Gewicht", "Weight", "Gewichtungswert")),
-        Column("comment", ("Comment", "Kommentar")),
-        Column("color", ("Color", "Colour", "Farbe")),
-        Column("area", ("Area", "Fläche")),
-        Column("coverage", ("Coverage %", "Abdeckungsgrad %", "Coverage", "Abdeckung %")),
-        Column("created_by", ("Created by", "Erstellt von", "Author", "Autor")),
-        Column("created", ("Created", "Erstellt am", "Erstellt", "Creation date")),
-        Column("modified_by", ("Modified by", "Geändert von")),
-        Column("modified", ("Modified", "Geändert am", "Geändert")),
+        ExportColumn("group", ("Document group", "Dokumentgruppe", "Documentgroup")),
+        ExportColumn("document", ("Document name", "Dokumentname", "Document", "Dokument"), required=True),
+        ExportColumn("code", ("Code", "Kode"), required=True),
+        ExportColumn("segment", ("Segment", "Segment text", "Text"), required=True),
+        ExportColumn("begin", ("Begin", "Anfang", "Beginning", "Start")),
+        ExportColumn("end", ("End", "Ende")),
+        ExportColumn("weight", ("Weight score", "Gewicht", "Weight", "Gewichtungswert")),
+        ExportColumn("comment", ("Comment", "Kommentar")),
+        ExportColumn("color", ("Color", "Colour", "Farbe")),
+        ExportColumn("area", ("Area", "Fläche")),
+        ExportColumn("coverage", ("Coverage %", "Abdeckungsgrad %", "Coverage", "Abdeckung %")),
+        ExportColumn("created_by", ("Created by", "Erstellt von", "Author", "Autor")),
+        ExportColumn("created", ("Created", "Erstellt am", "Erstellt", "Creation date")),
+        ExportColumn("modified_by", ("Modified by", "Geändert von")),
+        ExportColumn("modified", ("Modified", "Geändert am", "Geändert")),
     ),
     patterns=(Pattern("onehot", re.compile(r"(?i)code\s*:\s*(.+)")),),
 )
@@ -77,18 +78,14 @@ def _paragraph(value: Any) -> int | None:
 class MaxqdaSegments(VendorFormat):
     tool = "MAXQDA"
     capabilities = SEGMENT_FEATURES | {Feature.CODE_COLORS, Feature.SETS}
-    options = {"sources": SOURCES_OPTION}
     layout = SEGMENTS
     fill_down = ("group", "document")
 
     def parse(self, located: Located, builder: ProjectBuilder, options: dict[str, Any]) -> None:
         match = located.match
-        col = {key: match.index(key) for key in match.columns}
-        german = match.header[col["document"]].casefold() in GERMAN_DOCUMENT
+        german = match.header[match.index("document")].casefold() in GERMAN_DOCUMENT
 
-        def get(row: list[Any], key: str) -> Any:
-            index = col.get(key)
-            return row[index] if index is not None and index < len(row) else None
+        get = cell_getter(located, text=False)
 
         onehot = [(index, split_code_path(m.group(1), SEPARATORS)) for _, index, m in match.patterns]
         for _, path in onehot:
@@ -135,9 +132,9 @@ class MaxqdaSegmentsCsv(MaxqdaSegments):
 
 CODEBOOK = Layout(
     columns=(
-        Column("code", ("Code", "Kode", "Codes"), required=True),
-        Column("memo", ("Memo", "Code memo", "Code-Memo")),
-        Column("color", ("Color", "Colour", "Farbe")),
+        ExportColumn("code", ("Code", "Kode", "Codes"), required=True),
+        ExportColumn("memo", ("Memo", "Code memo", "Code-Memo")),
+        ExportColumn("color", ("Color", "Colour", "Farbe")),
         CODABLE,
     ),
 )
@@ -153,14 +150,11 @@ class MaxqdaCodebook(CodebookFormat):
     tool = "MAXQDA"
     layout = CODEBOOK
     capabilities = frozenset({Feature.CODES, Feature.CODE_TREE, Feature.DESCRIPTIONS})
-    options = {"separator": "path separator written between parent and child codes (default '\\')"}
+    options = (*VENDOR_OPTIONS, Option("separator", "path separator written between parent and child codes",
+                                          default="\\", read=False, write=True))
 
     def parse(self, located: Located, builder: ProjectBuilder, options: dict[str, Any]) -> None:
-        col = {key: located.match.index(key) for key in located.match.columns}
-
-        def get(row: list[Any], key: str) -> Any:
-            index = col.get(key)
-            return row[index] if index is not None else None
+        get = cell_getter(located, text=False)
 
         for _number, row, _indent in data_rows(located):
             path = split_code_path(cell_text(get(row, "code")) or "", SEPARATORS)

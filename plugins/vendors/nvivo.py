@@ -17,23 +17,23 @@ from qdaconv.model import Project, guid_key, walk_codes
 
 from .base import CODABLE, CodebookFormat, codable_cell, codebook_losses, coding_counts, has_themes
 from .build import ProjectBuilder
-from .tabular import Column, Layout, Located, cell_text, data_rows, parse_colour, write_xlsx
+from .tabular import ExportColumn, Layout, Located, cell_getter, data_rows, parse_colour, write_xlsx
 
 ROOTS = {"codes", "nodes", "knoten", "codes & cases"}
 
 LAYOUT = Layout(
     columns=(
-        Column("name", ("Name", "Hierarchical Name", "Node", "Code Name", "Node Name", "Nodes", "Knoten"),
+        ExportColumn("name", ("Name", "Hierarchical Name", "Node", "Code Name", "Node Name", "Nodes", "Knoten"),
                required=True),
-        Column("description", ("Description", "Beschreibung")),
-        Column("files", ("Files", "Sources", "Dateien", "Quellen")),
-        Column("references", ("References", "Coding References", "Referenzen")),
-        Column("folder", ("Folder Location", "Folder", "Ordner")),
-        Column("parent", ("Parent", "Parent Name", "Übergeordneter Code")),
-        Column("color", ("Color", "Colour", "Farbe")),
-        Column("aggregate", ("Aggregate", "Aggregiert")),
-        Column("nickname", ("Nickname", "Kurzname")),
-        Column("category", ("Category",)),
+        ExportColumn("description", ("Description", "Beschreibung")),
+        ExportColumn("files", ("Files", "Sources", "Dateien", "Quellen")),
+        ExportColumn("references", ("References", "Coding References", "Referenzen")),
+        ExportColumn("folder", ("Folder Location", "Folder", "Ordner")),
+        ExportColumn("parent", ("Parent", "Parent Name", "Übergeordneter Code")),
+        ExportColumn("color", ("Color", "Colour", "Farbe")),
+        ExportColumn("aggregate", ("Aggregate", "Aggregiert")),
+        ExportColumn("nickname", ("Nickname", "Kurzname")),
+        ExportColumn("category", ("Category",)),
         CODABLE,
     ),
 )
@@ -63,17 +63,14 @@ class NvivoCodebook(CodebookFormat):
     capabilities = frozenset({Feature.CODES, Feature.CODE_TREE, Feature.DESCRIPTIONS, Feature.CODE_COLORS})
 
     def parse(self, located: Located, builder: ProjectBuilder, options: dict[str, Any]) -> None:
-        col = {key: located.match.index(key) for key in located.match.columns}
 
-        def get(row: list[Any], key: str) -> str | None:
-            index = col.get(key)
-            return cell_text(row[index]) if index is not None else None
+        get = cell_getter(located)
 
         stack: list[tuple[int, tuple[str, ...]]] = []  # (level, path) of the open ancestors
         by_name: dict[str, tuple[str, ...]] = {}
         pending: list[tuple[tuple[str, ...], list[Any]]] = []
         for _number, row, indent in data_rows(located):
-            raw = cell_text(row[col["name"]])
+            raw = get(row, "name")
             if raw is None:
                 continue
             if "\\" in raw:

@@ -15,19 +15,29 @@ from typing import Any
 
 from qdaconv.formats import Feature
 
-from .base import SEGMENT_FEATURES, SOURCES_OPTION, CodebookFormat, VendorFormat
+from .base import SEGMENT_FEATURES, CodebookFormat, VendorFormat
 from .build import ProjectBuilder
-from .tabular import Column, Layout, Located, Pattern, cell_text, data_rows, parse_colour, split_code_path
+from .tabular import (
+    ExportColumn,
+    Layout,
+    Located,
+    Pattern,
+    cell_getter,
+    cell_text,
+    data_rows,
+    parse_colour,
+    split_code_path,
+)
 
 SEPARATORS = (">>",)
 MEDIA = {"image", "a/v", "av", "audio", "video"}
 
 CODEBOOK = Layout(
     columns=(
-        Column("code", ("Codename", "Code", "Code name", "Code path", "Path"), required=True),
-        Column("memo", ("Memo", "Description")),
-        Column("color", ("Color", "Colour")),
-        Column("kind", ("Type", "Kind")),
+        ExportColumn("code", ("Codename", "Code", "Code name", "Code path", "Path"), required=True),
+        ExportColumn("memo", ("Memo", "Description")),
+        ExportColumn("color", ("Color", "Colour")),
+        ExportColumn("kind", ("Type", "Kind")),
     ),
 )
 
@@ -42,11 +52,7 @@ class QualcoderCodebook(CodebookFormat):
     category_codable = False
 
     def parse(self, located: Located, builder: ProjectBuilder, options: dict[str, Any]) -> None:
-        col = {key: located.match.index(key) for key in located.match.columns}
-
-        def get(row: list[Any], key: str) -> str | None:
-            index = col.get(key)
-            return cell_text(row[index]) if index is not None else None
+        get = cell_getter(located)
 
         for _number, row, _indent in data_rows(located):
             path = split_code_path(get(row, "code") or "", SEPARATORS)
@@ -59,13 +65,13 @@ class QualcoderCodebook(CodebookFormat):
 
 SEGMENTS = Layout(
     columns=(
-        Column("file", ("File/case", "File", "Case", "Filename", "File name", "File/Case"), required=True),
-        Column("coder", ("Coder",)),
-        Column("coded", ("Coded", "Coded text"), required=True),
-        Column("id", ("Id",)),
-        Column("codename", ("Codename", "Code name", "Code"), required=True),
-        Column("memo", ("Coded_Memo", "Coded memo", "Memo")),
-        Column("category", ("Category",), many=True),
+        ExportColumn("file", ("File/case", "File", "Case", "Filename", "File name", "File/Case"), required=True),
+        ExportColumn("coder", ("Coder",)),
+        ExportColumn("coded", ("Coded", "Coded text"), required=True),
+        ExportColumn("id", ("Id",)),
+        ExportColumn("codename", ("Codename", "Code name", "Code"), required=True),
+        ExportColumn("memo", ("Coded_Memo", "Coded memo", "Memo")),
+        ExportColumn("category", ("Category",), many=True),
     ),
     patterns=(Pattern("filevar", re.compile(r"FileVar_(.+)")), Pattern("casevar", re.compile(r"CaseVar_(.+)"))),
 )
@@ -79,19 +85,15 @@ class QualcoderSegments(VendorFormat):
     tool = "QualCoder"
     layout = SEGMENTS
     capabilities = SEGMENT_FEATURES | {Feature.VARIABLES}
-    options = {"sources": SOURCES_OPTION}
     category_codable = False
     fill_down = ("file",)
 
     def parse(self, located: Located, builder: ProjectBuilder, options: dict[str, Any]) -> None:
         match = located.match
-        col = {key: match.index(key) for key in match.columns}
         categories = match.columns.get("category", [])
         variables = [(index, found.group(1)) for _key, index, found in match.patterns]
 
-        def get(row: list[Any], key: str) -> str | None:
-            index = col.get(key)
-            return cell_text(row[index]) if index is not None else None
+        get = cell_getter(located)
 
         for _number, row, _indent in data_rows(located, self.fill_down):
             document = builder.document(get(row, "file") or "")

@@ -8,21 +8,22 @@ stored are read instead.
 
 from __future__ import annotations
 
-import codecs
 import csv
 import functools
 import io
 import re
 import unicodedata
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from qdaconv import values as core_values
 from qdaconv.errors import ReadError
-from qdaconv.safety import ZipLimits, open_zip
+from qdaconv.files import decode_guess
+from qdaconv.safety import DAMAGED_PACKAGE_ERRORS, ZipLimits, open_zip
 
 #: Rows looked at when sniffing, and rows above the header that may hold a title.
 PEEK_ROWS = 25
@@ -50,7 +51,7 @@ class Sheet:
 
 
 @dataclass(slots=True)
-class Table:
+class ExportTable:
     """A whole file read as sheets, with how it was decoded."""
 
     kind: str  # "xlsx" or "csv"
@@ -67,21 +68,6 @@ def is_xlsx(path: Path) -> bool:
         return False
 
 
-def decode_bytes(raw: bytes, partial: bool = False) -> tuple[str, str]:
-    """Text and the encoding used: a BOM decides, else UTF-8, else Windows-1252 (what Excel writes)."""
-    for bom, encoding in ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
-                          (codecs.BOM_UTF16_BE, "utf-16")):
-        if raw.startswith(bom):
-            return raw.decode(encoding, errors="replace"), encoding
-    try:
-        return raw.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError as exc:
-        # a peek may cut a multi-byte character in two at its end
-        if partial and exc.start >= len(raw) - 3:
-            return raw[: exc.start].decode("utf-8"), "utf-8"
-    return raw.decode("cp1252", errors="replace"), "cp1252"
-
-
 def sniff_delimiter(text: str) -> str:
     """Comma, semicolon, tab or bar: the one the header line uses most, else csv.Sniffer's guess."""
     lines = [line for line in text.splitlines()[:HEADER_SEARCH_ROWS] if line.strip()]
@@ -95,11 +81,11 @@ def sniff_delimiter(text: str) -> str:
         return ","
 
 
-def _csv_table(path: Path, limit: int | None) -> Table:
+def _csv_table(path: Path, limit: int | None) -> ExportTable:
     with open(path, "rb") as stream:
         raw = stream.read(PEEK_BYTES if limit else -1)
     partial = bool(limit) and len(raw) == PEEK_BYTES
-    text, encoding = decode_bytes(raw, partial)
+    text, encoding = decode_guess(raw, partial=partial)
     if partial:  # the last line of a peek may be cut short
         text = text[: text.rfind("\n") + 1] or text
     delimiter = sniff_delimiter(text)
@@ -112,7 +98,7 @@ def _csv_table(path: Path, limit: int | None) -> Table:
     except csv.Error as exc:
         if not limit:
             raise ReadError(path, f"not readable as CSV: {exc}", location=f"line {len(rows) + 1}") from None
-    return Table("csv", [Sheet(None, rows)], encoding, delimiter)
+    return ExportTable("csv", [Sheet(None, rows)], encoding, delimiter)
 
 
 def _indent(cell: Any) -> int:
@@ -122,14 +108,14 @@ def _indent(cell: Any) -> int:
         return 0
 
 
-def _xlsx_table(path: Path, limit: int | None, limits: ZipLimits | None = None) -> Table:
+def _xlsx_table(path: Path, limit: int | None, limits: ZipLimits | None = None) -> ExportTable:
     import openpyxl  # heavy (it brings numpy): loaded only once an xlsx is really opened
 
     # member names, sizes and compression ratios are checked before openpyxl unpacks anything
     open_zip(path, limits).close()
     try:
         workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many kinds for a damaged workbook
+    except DAMAGED_PACKAGE_ERRORS as exc:  # openpyxl raises many kinds for a damaged workbook
         raise _unreadable(path, exc) from None
     sheets: list[Sheet] = []
     try:
@@ -141,11 +127,11 @@ def _xlsx_table(path: Path, limit: int | None, limits: ZipLimits | None = None) 
                 rows.append([cell.value for cell in row])
                 indents.append(_indent(row[0]) if row else 0)
             sheets.append(Sheet(worksheet.title, rows, indents))
-    except Exception as exc:  # the sheets are unpacked and parsed only now, so damage can show here too
+    except DAMAGED_PACKAGE_ERRORS as exc:  # the sheets are unpacked only now, so damage can show here too
         raise _unreadable(path, exc) from None
     finally:
         workbook.close()
-    return Table("xlsx", sheets)
+    return ExportTable("xlsx", sheets)
 
 
 def _unreadable(path: Path, exc: Exception) -> ReadError:
@@ -153,7 +139,7 @@ def _unreadable(path: Path, exc: Exception) -> ReadError:
                      hint="open it in the spreadsheet program and save it again as .xlsx")
 
 
-def read_table(path: Path, limit: int | None = None, limits: ZipLimits | None = None) -> Table:
+def read_table(path: Path, limit: int | None = None, limits: ZipLimits | None = None) -> ExportTable:
     """Every sheet of an xlsx workbook, or the one table of a CSV file; at most `limit` rows each.
 
     `limits` bound what an xlsx (a zip) may unpack to.
@@ -172,14 +158,14 @@ def read_table(path: Path, limit: int | None = None, limits: ZipLimits | None = 
 
 
 @functools.lru_cache(maxsize=16)
-def _peek_cached(path: str, mtime: int, size: int) -> Table | None:
+def _peek_cached(path: str, mtime: int, size: int) -> ExportTable | None:
     try:
         return read_table(Path(path), limit=PEEK_ROWS)
     except (ReadError, OSError, ValueError):
         return None
 
 
-def peek_table(path: Path) -> Table | None:
+def peek_table(path: Path) -> ExportTable | None:
     """The first rows of every sheet, cached so that the vendor formats sniff a file once; None if unreadable."""
     try:
         stat = Path(path).stat()
@@ -281,7 +267,7 @@ def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) 
 
 
 @dataclass(frozen=True, slots=True)
-class Column:
+class ExportColumn:
     """An expected column: a key, the header names it goes by (English first, then localised), and
     whether the layout needs it. `many` columns may repeat (QualCoder's Category columns)."""
 
@@ -307,11 +293,11 @@ class Pattern:
 class Layout:
     """The columns of one export layout. `open` layouts expect extra columns (descriptors, variables)."""
 
-    columns: tuple[Column, ...]
+    columns: tuple[ExportColumn, ...]
     patterns: tuple[Pattern, ...] = ()
     open: bool = False
 
-    def names(self) -> dict[str, Column]:
+    def names(self) -> dict[str, ExportColumn]:
         return {normalise_header(alias): column for column in self.columns for alias in column.aliases}
 
 
@@ -326,7 +312,7 @@ class HeaderMatch:
     unknown: list[str] = field(default_factory=list)
 
     @property
-    def missing(self) -> list[Column]:
+    def missing(self) -> list[ExportColumn]:
         return [c for c in self.layout.columns if c.required and c.key not in self.columns]
 
     @property
@@ -405,7 +391,21 @@ class Located:
         return self.score, not self.match.missing, self.match.found
 
 
-def locate_header(table: Table, layout: Layout) -> Located | None:
+def cell_getter(located: Located, text: bool = True) -> Callable[[list[Any], str], Any]:
+    """`get(row, key)`: the cell of a data row in the column the header matched for `key` (as text,
+    or as the spreadsheet holds it with `text=False`); None when the export has no such column."""
+    columns = {key: located.match.index(key) for key in located.match.columns}
+
+    def get(row: list[Any], key: str) -> Any:
+        index = columns.get(key)
+        if index is None or index >= len(row):
+            return None
+        return cell_text(row[index]) if text else row[index]
+
+    return get
+
+
+def locate_header(table: ExportTable, layout: Layout) -> Located | None:
     """The sheet and header row (among the first non-blank rows) that fit the layout best."""
     best: Located | None = None
     for sheet in table.sheets:
@@ -440,13 +440,6 @@ def data_rows(located: Located, fill_down: Iterable[str] = ()) -> Iterable[tuple
             last[index] = row[index]
         indent = sheet.indents[offset] if offset < len(sheet.indents) else 0
         yield offset + 1, row, indent
-
-
-def place_of(located: Located, row_number: int) -> str:
-    """A row's place for messages: `Sheet!row 5` in a workbook, `line 5` in a CSV file."""
-    if located.sheet.name is None:
-        return f"row {row_number}"
-    return f"{located.sheet.name}!row {row_number}"
 
 
 # ----------------------------------------------------------------------------- values
@@ -494,23 +487,11 @@ def parse_datetime(value: Any, month_first: bool = True) -> datetime | None:
 
 
 def parse_bool(value: Any) -> bool | None:
-    text = (cell_text(value) or "").strip().casefold()
-    if text in {"true", "yes", "1", "x", "ja", "wahr", "y"}:
-        return True
-    if text in {"false", "no", "0", "nein", "falsch", "n", ""}:
-        return False
-    return None
-
-
-HEX_COLOUR = re.compile(r"#?([0-9a-fA-F]{6})(?:[0-9a-fA-F]{2})?")
-RGB_COLOUR = re.compile(r"(?:rgb\s*\()?\s*(\d{1,3})\s*[,;]\s*(\d{1,3})\s*[,;]\s*(\d{1,3})\s*\)?")
+    """A yes/no cell (an empty cell is no); None when it says neither."""
+    text = cell_text(value)
+    return False if not (text or "").strip() else core_values.parse_bool(text)
 
 
 def parse_colour(value: Any) -> str | None:
-    """`#RRGGBB` (upper case) from hex (with or without '#', alpha dropped) or `r, g, b`; None otherwise."""
-    text = (cell_text(value) or "").strip()
-    if match := HEX_COLOUR.fullmatch(text):
-        return "#" + match.group(1).upper()
-    if (match := RGB_COLOUR.fullmatch(text)) and all(int(g) <= 255 for g in match.groups()):
-        return "#" + "".join(f"{int(g):02X}" for g in match.groups())
-    return None
+    """`#RRGGBB` (upper case) from a colour cell in any notation the programs write; None otherwise."""
+    return core_values.normal_color(cell_text(value))[0]

@@ -11,16 +11,17 @@ writer option `separator`, `none` for flat).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from qdaconv.formats import Feature, Loss
+from qdaconv.formats import Feature, Loss, Option
 from qdaconv.model import Project, guid_key, walk_codes
 
 from .base import (
     CODABLE,
     SEGMENT_FEATURES,
-    SOURCES_OPTION,
+    VENDOR_OPTIONS,
     CodebookFormat,
     VendorFormat,
     codable_cell,
@@ -29,10 +30,11 @@ from .base import (
     has_themes,
 )
 from .build import ProjectBuilder
-from .tabular import Column, Layout, Located, cell_text, data_rows, split_code_path, write_csv, write_xlsx
+from .tabular import ExportColumn, Layout, Located, cell_getter, data_rows, split_code_path, write_csv, write_xlsx
 
 DEFAULT_SEPARATOR = " > "
-SEPARATOR_OPTION = "text between parent and child in a tag name (default ' > '; 'none' keeps tags flat)"
+SEPARATOR_OPTION = Option("separator", "text between parent and child in a tag name ('none' keeps tags flat)",
+                          default=DEFAULT_SEPARATOR, write=True)
 
 
 def separator_of(options: dict[str, Any]) -> str | None:
@@ -46,10 +48,10 @@ def tag_path(tag: str, separator: str | None) -> tuple[str, ...]:
 
 CODEBOOK = Layout(
     columns=(
-        Column("tag", ("tag", "name", "path"), required=True),
-        Column("description", ("description",)),
-        Column("highlights", ("number of highlights",)),
-        Column("documents", ("number of documents",)),
+        ExportColumn("tag", ("tag", "name", "path"), required=True),
+        ExportColumn("description", ("description",)),
+        ExportColumn("highlights", ("number of highlights",)),
+        ExportColumn("documents", ("number of documents",)),
         CODABLE,
     ),
 )
@@ -63,15 +65,12 @@ class TaguetteCodebook(CodebookFormat):
     tool = "Taguette"
     layout = CODEBOOK
     capabilities = frozenset({Feature.CODES, Feature.CODE_TREE, Feature.DESCRIPTIONS})
-    options = {"separator": SEPARATOR_OPTION}
+    options = (*VENDOR_OPTIONS, SEPARATOR_OPTION)
 
     def parse(self, located: Located, builder: ProjectBuilder, options: dict[str, Any]) -> None:
         separator = separator_of(options)
-        col = {key: located.match.index(key) for key in located.match.columns}
 
-        def get(row: list[Any], key: str) -> str | None:
-            index = col.get(key)
-            return cell_text(row[index]) if index is not None else None
+        get = cell_getter(located)
 
         for _number, row, _indent in data_rows(located):
             path = tag_path(get(row, "tag") or "", separator)
@@ -98,7 +97,7 @@ def codebook_rows(project: Project, separator: str) -> tuple[tuple[str, ...], li
 
 
 #: Taguette's workbook always names the tag column `tag` (`name` and `path` are only its CSV importer's).
-CODEBOOK_XLSX = Layout(columns=(Column("tag", ("tag",), required=True), *CODEBOOK.columns[1:]))
+CODEBOOK_XLSX = Layout(columns=(ExportColumn("tag", ("tag",), required=True), *CODEBOOK.columns[1:]))
 
 
 class TaguetteCodebookXlsx(TaguetteCodebook):
@@ -121,13 +120,13 @@ class TaguetteCodebookXlsx(TaguetteCodebook):
 
 HIGHLIGHTS = Layout(
     columns=(
-        Column("id", ("id",), required=True),
-        Column("document", ("document",), required=True),
-        Column("tag", ("tag",), required=True),
-        Column("content", ("content",), required=True),
-        Column("parent", ("tag_parent",)),
-        Column("full_path", ("tag_full_path",)),
-        Column("description", ("tag_description",)),
+        ExportColumn("id", ("id",), required=True),
+        ExportColumn("document", ("document",), required=True),
+        ExportColumn("tag", ("tag",), required=True),
+        ExportColumn("content", ("content",), required=True),
+        ExportColumn("parent", ("tag_parent",)),
+        ExportColumn("full_path", ("tag_full_path",)),
+        ExportColumn("description", ("tag_description",)),
     ),
 )
 
@@ -140,15 +139,12 @@ class TaguetteHighlights(VendorFormat):
     tool = "Taguette"
     layout = HIGHLIGHTS
     capabilities = SEGMENT_FEATURES - {Feature.USERS, Feature.AUTHORSHIP}
-    options = {"sources": SOURCES_OPTION, "separator": SEPARATOR_OPTION}
+    options = (*VENDOR_OPTIONS, replace(SEPARATOR_OPTION, write=False))
 
     def parse(self, located: Located, builder: ProjectBuilder, options: dict[str, Any]) -> None:
         separator = separator_of(options)
-        col = {key: located.match.index(key) for key in located.match.columns}
 
-        def get(row: list[Any], key: str) -> str | None:
-            index = col.get(key)
-            return cell_text(row[index]) if index is not None else None
+        get = cell_getter(located)
 
         for _number, row, _indent in data_rows(located):
             document = builder.document(get(row, "document") or "")
