@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import sqlite3
 import struct
 import zipfile
 from collections.abc import Callable
@@ -24,7 +25,7 @@ import qdaconv
 from qdaconv import hookspecs
 from qdaconv.formats import Format
 from qdaconv.hookspecs import hookimpl
-from qdaconv.model import Coding, Project, Selection
+from qdaconv.model import Code, Coding, Project, Selection
 from qdaconv.registry import Registry, default_registry
 from qdaconv.validation import RULES, validate
 
@@ -514,6 +515,21 @@ def _transcripts(files: dict[str, str]) -> Make:
     return make
 
 
+def _taguette(change: str) -> Make:
+    """A Taguette database written by qdaconv, then changed with one SQL statement, as a damaged or
+    hand-edited database would be."""
+    def make(tmp: Path) -> Path:
+        path = tmp / "a.sqlite3"
+        project = qdaconv.read(qde(tmp / "a.qde", project_xml(**inline())))
+        project.codes[0].children.append(Code(CODE_2, "early"))
+        qdaconv.write(project, path, "taguette-db")
+        with sqlite3.connect(path) as connection:
+            connection.executescript(change)
+        connection.close()
+        return path
+    return make
+
+
 CODE_LOWER = CODE.lower()
 OTHER_NS = "urn:QDA-XML:project:0:10"
 
@@ -563,6 +579,12 @@ READ: dict[str, tuple[Make, dict]] = {
     "REFI-UNUSED-FILE": (_zip_unreferenced, {}),
     "REFI-XSD": (_refi_xsd, {}),
     "REFI-XSD-NAMESPACE": (_refi_xsd_namespace, {}),
+    "TAGUETTE-OFFSET": (_taguette("UPDATE highlights SET end_offset = end_offset + 1000"), {}),
+    "TAGUETTE-SNIPPET": (_taguette("UPDATE highlights SET snippet = 'something else'"), {}),
+    "TAGUETTE-PROJECTS": (_taguette("INSERT INTO projects (name, description, created) "
+                                    "SELECT 'second', '', created FROM projects"), {}),
+    "TAGUETTE-TAG-MERGED": (_taguette("INSERT INTO tags (project_id, path, description) "
+                                      "SELECT project_id, path || ' ', description FROM tags"), {}),
     "VENDOR-ENCODING": (_vendor("atlasti-quotations-semicolon.csv"), {}),
     "VENDOR-EXCERPT-NOT-FOUND": (_vendor("taguette-highlights.csv"), {"sources": str(VENDORS / "sources")}),
     "VENDOR-NOT-CARRIED": (_vendor("dedoose-excerpts.xlsx"), {"sources": str(VENDORS / "sources")}),
