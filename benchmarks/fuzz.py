@@ -66,8 +66,9 @@ def seed_file(fmt_name: str, folder: Path) -> Path | None:
         return None  # a folder format has no single file to mutate
     if fmt.can_write:
         path = folder / f"seed-{fmt_name}{fmt.extensions[0]}"
-        qdaconv.write(seed_project(), path, fmt_name, inline_text=fmt_name == "refi-qde",
-                      text_files=fmt_name != "refi-qde")
+        takes = {option.name for option in fmt.options if option.write}
+        extra = {"inline_text": True} if "inline_text" in takes else {"text_files": True} if "text_files" in takes else {}
+        qdaconv.write(seed_project(), path, fmt_name, **extra)
         return path if path.is_file() else None
     for candidate in sorted(VENDOR_FIXTURES.glob("*")):
         if candidate.is_file() and candidate.suffix in {ext[-5:] for ext in fmt.extensions}:

@@ -99,6 +99,8 @@ class Option:
             return number
         if isinstance(value, os.PathLike):
             value = os.fspath(value)
+        if self.type is str and isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = str(value)  # an id given as a number from Python (project=2) means its text
         if self.type is str and not isinstance(value, str):
             raise ValueError("expected text")
         if self.choices and value not in self.choices:

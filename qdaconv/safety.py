@@ -119,7 +119,7 @@ def xml_read_error(exc: etree.XMLSyntaxError, path: object, member: str | None =
     line, column = exc.position if exc.position else (exc.lineno, exc.offset)
     place = f"line {line}, column {column}"
     location = f"{member}: {place}" if member else place
-    message = re.sub(r",? line \d+, column \d+$", "", exc.msg or str(exc))
+    message = " ".join(re.sub(r",? line \d+, column \d+$", "", (exc.msg or str(exc)).strip()).split())
     if "amplification" in message or "entity" in message.lower():
         return ReadError(path, f"the XML uses entities, which qdaconv refuses to read ({message})",
                          location=location, hint="QDA-XML files never need entity declarations")
