@@ -46,8 +46,9 @@ from qdaconv.positions import PositionMap
 #: Files larger than this cannot sit inside a .qdpx (REFI-QDA §8.5); they go beside it.
 MAX_INTERNAL_SIZE = 2**31 - 1
 _CHUNK = 1024 * 1024
-#: Every member gets the same timestamp, so the same project always makes the same bytes.
+#: Every member gets the same timestamp and mode, so the same project always makes the same bytes.
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+_MODE = 0o644 << 16
 #: Already compressed files are stored as they are; deflating them again costs time for nothing.
 _STORED = {".jpg", ".jpeg", ".png", ".gif", ".webp", ".mp4", ".m4a", ".m4v", ".mp3", ".mov", ".avi",
            ".mkv", ".webm", ".ogg", ".oga", ".ogv", ".aac", ".wma", ".wmv", ".zip", ".docx", ".gz"}
@@ -588,60 +589,39 @@ def _to_unit(mapping: PositionMap | None, position: int | None) -> int | None:
 # ---------------------------------------------------------------------- the container
 
 
-def _member_info(name: str, compresslevel: int) -> zipfile.ZipInfo:
-    """A member's header: fixed time and mode, deflated at `compresslevel` unless already compressed."""
-    info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
-    info.external_attr = 0o644 << 16
+def _open_member(archive: zipfile.ZipFile, name: str) -> IO[bytes]:
+    """A member opened for streaming into, dated 1980-01-01 so that the same project makes the same bytes.
+
+    Already compressed files are stored. Others are opened by name, which deflates them at the
+    archive's `compresslevel` (a ZipInfo would be deflated at level 6: only Python 3.13 lets a
+    ZipInfo carry a level in public); a member opened by name is dated 1980-01-01 as well.
+    """
     if PurePosixPath(name).suffix.lower() in _STORED:
+        info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
         info.compress_type = zipfile.ZIP_STORED
-        return info
-    info.compress_type = zipfile.ZIP_DEFLATED
-    # ZipFile.open(info, "w") ignores the archive's compresslevel and deflates at level 6 unless the
-    # ZipInfo carries a level; the attribute is public (compress_level) only from Python 3.13.
-    setattr(info, "compress_level" if hasattr(info, "compress_level") else "_compresslevel", compresslevel)
-    return info
+        return archive.open(info, "w", force_zip64=True)
+    return archive.open(name, "w", force_zip64=True)
 
 
 def write_qdpx(project: Project, path: Path, writer: ProjectWriter, compresslevel: int = 1) -> None:
-    """The .qdpx: project.qde first, then every planned source file, copied in chunks."""
+    """The .qdpx: project.qde first, then every planned source file, streamed in chunks.
+
+    Only zipfile's public API is used: members of an input zip are inflated and deflated again
+    (at the fastest level) rather than copied as they are stored, and stored media are copied as they are.
+    """
     openers = Openers()
     try:
         with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=compresslevel) as archive:
-            with archive.open(_member_info(QDE_NAME, compresslevel), "w", force_zip64=True) as stream:
+            with _open_member(archive, QDE_NAME) as stream:
                 writer.write(stream)
             for member, blob in writer.plan.members:
-                info = _member_info(member, compresslevel)
-                if not _copy_compressed(archive, info, blob, openers):
-                    with openers.open(blob) as source, archive.open(info, "w", force_zip64=True) as target:
-                        shutil.copyfileobj(source, target, _CHUNK)
+                with openers.open(blob) as source, _open_member(archive, member) as target:
+                    shutil.copyfileobj(source, target, _CHUNK)
+            for info in archive.infolist():  # written with the directory when the archive closes
+                info.external_attr = _MODE
     finally:
         openers.close()
     write_beside(FilePlan(beside=writer.plan.beside), path.parent)
-
-
-def _copy_compressed(archive: zipfile.ZipFile, info: zipfile.ZipInfo, blob: Blob, openers: Openers) -> bool:
-    """Copy a member of an input zip as its bytes are stored, when it is stored the way `info` says.
-
-    Deflating a thousand transcripts again took a tenth of a conversion. zipfile has no public way
-    to add bytes that are already compressed, so this does what ZipFile.writestr does after its
-    compressor: a local header with the known CRC and sizes, the bytes, and the directory entries.
-    """
-    found = openers.compressed(blob)
-    if found is None or found[0].compress_type != info.compress_type:
-        return False
-    stored, data = found
-    info.CRC, info.compress_size, info.file_size = stored.CRC, stored.compress_size, stored.file_size
-    archive._writecheck(info)
-    archive.fp.seek(archive.start_dir)
-    info.header_offset = archive.start_dir
-    archive.fp.write(info.FileHeader(zip64=info.file_size > zipfile.ZIP64_LIMIT
-                                     or info.compress_size > zipfile.ZIP64_LIMIT))
-    archive.fp.write(data)
-    archive.start_dir = archive.fp.tell()
-    archive.filelist.append(info)
-    archive.NameToInfo[info.filename] = info
-    archive._didModify = True
-    return True
 
 
 def write_beside(plan: FilePlan, folder: Path) -> None:
