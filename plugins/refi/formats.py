@@ -22,6 +22,7 @@ from qdaconv.plugins.refi.writer import (
     FilePlan,
     GuidMap,
     ProjectWriter,
+    name_sources,
     plan_files,
     write_beside,
     write_qdpx,
@@ -38,7 +39,8 @@ READ_OPTIONS = {
 }
 WRITE_OPTIONS = {
     "profile": "position counting of the target: standard (code points), nvivo (UTF-16), maxqda (line ends "
-               "as two), atlasti (CRLF as one)",
+               "as two), atlasti (CRLF as one), qualcoder (code points; every text and note a file without a "
+               "byte order mark; every source named)",
     "text_files": "write every text as a file in sources/, also those the project holds inline",
 }
 QDE_OPTIONS = {
@@ -161,11 +163,29 @@ class _RefiFormat(Format):
         return check_file(Path(path), self.name)
 
 
+def _for_qualcoder(options: dict[str, Any]) -> bool:
+    """Whether the profile is QualCoder's, whose REFI import takes only notes stored as files, keeps a
+    byte order mark as a character of the text, and whose export stops on a source without a name."""
+    unit_for_profile(options.get("profile"))  # an unknown profile is an error before any work
+    return str(options.get("profile") or "").lower().replace("-", "").replace(".", "") == "qualcoder"
+
+
+def _plan(project: Project, guids: GuidMap, options: dict[str, Any], max_internal: int,
+          inline_text: bool = False) -> FilePlan:
+    qualcoder = _for_qualcoder(options)
+    if qualcoder and inline_text:
+        raise WriteError("the qualcoder profile writes every text as a file; leave out inline_text")
+    return plan_files(project, guids, max_internal=max_internal, inline_text=inline_text,
+                      text_files=qualcoder or _flag(options, "text_files"), without_bom=qualcoder)
+
+
 def _writer(project: Project, plan: FilePlan, guids: GuidMap, options: dict[str, Any], **kwargs: Any
-            ) -> ProjectWriter:
+            ) -> tuple[ProjectWriter, list[Loss]]:
+    """The XML writer for the options' profile, and the Loss items of names the profile gave."""
     unit = unit_for_profile(options.get("profile"))
     origin = mark_origin(project.origin, unit, qdaconv.__version__)
-    return ProjectWriter(project, plan, guids, unit=unit, origin=origin, **kwargs)
+    names, named = name_sources(project) if _for_qualcoder(options) else ({}, [])
+    return ProjectWriter(project, plan, guids, unit=unit, origin=origin, names=names, **kwargs), named
 
 
 class QdpxFormat(_RefiFormat):
@@ -188,14 +208,13 @@ class QdpxFormat(_RefiFormat):
 
     def write(self, project: Project, path: Path, **options: Any) -> list[Loss]:
         guids = GuidMap()
-        plan = plan_files(project, guids, max_internal=int(options.get("max_internal_size") or MAX_INTERNAL_SIZE),
-                          text_files=_flag(options, "text_files"))
+        plan = _plan(project, guids, options, int(options.get("max_internal_size") or MAX_INTERNAL_SIZE))
         base_path = project.base_path
         if plan.beside and not base_path:
             base_path = "./"
-        writer = _writer(project, plan, guids, options, base_path=base_path)
+        writer, named = _writer(project, plan, guids, options, base_path=base_path)
         write_qdpx(project, Path(path), writer)
-        return writer.loss_items()
+        return writer.loss_items() + named
 
 
 class QdeFormat(_RefiFormat):
@@ -216,9 +235,8 @@ class QdeFormat(_RefiFormat):
     def write(self, project: Project, path: Path, **options: Any) -> list[Loss]:
         guids = GuidMap()
         inline = _flag(options, "inline_text")
-        plan = plan_files(project, guids, max_internal=2**63, text_files=_flag(options, "text_files"),
-                          inline_text=inline)
-        writer = _writer(project, plan, guids, options, base_path=project.base_path)
+        plan = _plan(project, guids, options, 2**63, inline_text=inline)
+        writer, named = _writer(project, plan, guids, options, base_path=project.base_path)
         with open(path, "wb") as stream:
             writer.write(stream)
         write_beside(plan, Path(path).parent)
@@ -227,7 +245,7 @@ class QdeFormat(_RefiFormat):
             left = sum(1 for source in walk_sources(project) if _has_other_file(source))
             if left:
                 extra.append(Loss("rich-text, PDF and media files (their paths are kept)", left))
-        return writer.loss_items() + extra
+        return writer.loss_items() + named + extra
 
 
 def _has_other_file(source: Source) -> bool:

@@ -52,6 +52,8 @@ _MODE = 0o644 << 16
 #: Already compressed files are stored as they are; deflating them again costs time for nothing.
 _STORED = {".jpg", ".jpeg", ".png", ".gif", ".webp", ".mp4", ".m4a", ".m4v", ".mp3", ".mov", ".avi",
            ".mkv", ".webm", ".ogg", ".oga", ".ogv", ".aac", ".wma", ".wmv", ".zip", ".docx", ".gz"}
+UTF8_BOM = b"\xef\xbb\xbf"
+BOM = "\ufeff"
 _DEFAULT_EXT = {"Text": ".txt", "PDF": ".pdf", "Picture": ".jpg", "Audio": ".mp3", "Video": ".mp4"}
 _INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 #: A file name kept as a tool wrote it: no folder, not hidden, no characters zip tools trip on.
@@ -110,45 +112,68 @@ class _Names:
 
 
 def plan_files(project: Project, guids: GuidMap, *, max_internal: int = MAX_INTERNAL_SIZE,
-               text_files: bool = False, inline_text: bool = False) -> FilePlan:
+               text_files: bool = False, inline_text: bool = False, without_bom: bool = False) -> FilePlan:
     """Decide the files to write and the path attributes of every source.
 
-    Texts stay as the model holds them (inline or in a file) unless `text_files` (every text
-    in a file) or `inline_text` (every available text inline; other files then stay references).
+    Every text document that positions can point into (text sources, transcripts, PDF
+    representations, picture descriptions) is a file in sources/, as the programs' own exports
+    have them; one the project holds inline gets a file named by its GUID. Notes stay as the
+    model holds them (inline or in a file) unless `text_files`. `inline_text` puts every available
+    text inline instead (other files then stay references). `without_bom` writes text files that
+    start with a UTF-8 byte order mark without it (their text, and so every position, is the same).
     """
     plan = FilePlan()
     names = _Names(guids)
-    for source in walk_sources(project):
-        paths = Paths()
-        if source.kind in TEXT_KINDS:
-            paths.plain, paths.inline = _plan_plain(plan, names, source, text_files, inline_text)
-            paths.rich = (source.rich_text_path if inline_text else
-                          _plan_file(plan, names, source, source.rich_file, source.rich_text_path, ".docx",
-                                     max_internal, "rich-text files"))
-        elif inline_text:
-            paths.media = source.path
-        else:
-            ext = extension_of(source.path or (source.file.name if source.file else None),
-                               _DEFAULT_EXT[source.kind])
-            paths.media = _plan_file(plan, names, source, source.file, source.path, ext, max_internal,
-                                     "media files")
-        plan.paths[id(source)] = paths
+    with Openers() as openers:
+        for source in walk_sources(project):
+            paths = Paths()
+            if source.kind in TEXT_KINDS:
+                paths.plain, paths.inline = _plan_plain(plan, names, source, text_files, inline_text,
+                                                        openers if without_bom else None)
+                paths.rich = (source.rich_text_path if inline_text else
+                              _plan_file(plan, names, source, source.rich_file, source.rich_text_path, ".docx",
+                                         max_internal, "rich-text files"))
+            elif inline_text:
+                paths.media = source.path
+            else:
+                ext = extension_of(source.path or (source.file.name if source.file else None),
+                                   _DEFAULT_EXT[source.kind])
+                paths.media = _plan_file(plan, names, source, source.file, source.path, ext, max_internal,
+                                         "media files")
+            plan.paths[id(source)] = paths
     return plan
 
 
-def _plan_plain(plan: FilePlan, names: _Names, source: Source, text_files: bool, inline_text: bool
-                ) -> tuple[str | None, bool]:
+def _plan_plain(plan: FilePlan, names: _Names, source: Source, text_files: bool, inline_text: bool,
+                bom_remover: Openers | None) -> tuple[str | None, bool]:
     """(plainTextPath, whether the text goes inline as PlainTextContent)."""
     if inline_text and (source.plain_text is not None or source.plain_file is not None):
         return None, True
     if source.plain_text is not None:
-        if not text_files:
+        if source.kind == "Note" and not text_files:
+            return None, True
+        if source.plain_text.startswith(BOM):
+            # in a file it would read as a byte order mark and be dropped, moving every position by one
+            if text_files:
+                plan.losses["texts that begin with U+FEFF, kept inline (a file would read it as a byte order "
+                            "mark)"] += 1
             return None, True
         name = names.name(source.guid, source.plain_text_path, ".txt")
         plan.members.append((f"{SOURCES_DIR}/{name}", Blob(name, data=source.plain_text.encode("utf-8"))))
         return f"internal://{name}", False
-    return _plan_file(plan, names, source, source.plain_file, source.plain_text_path, ".txt",
+    blob = source.plain_file
+    if blob is not None and bom_remover is not None:
+        blob = _without_bom(blob, bom_remover)
+    return _plan_file(plan, names, source, blob, source.plain_text_path, ".txt",
                       MAX_INTERNAL_SIZE, "plain-text files"), False
+
+
+def _without_bom(blob: Blob, openers: Openers) -> Blob:
+    """The blob, or its bytes after a UTF-8 byte order mark when it starts with one."""
+    with openers.open(blob) as stream:
+        if stream.read(len(UTF8_BOM)) != UTF8_BOM:
+            return blob
+        return Blob(blob.name, data=stream.read())
 
 
 def _plan_file(plan: FilePlan, names: _Names, source: Source, blob: Blob | None, reference: str | None,
@@ -171,6 +196,46 @@ def _size(blob: Blob) -> int:
     if blob.data is not None:
         return len(blob.data)
     return os.path.getsize(blob.file) if blob.file else 0
+
+
+def name_sources(project: Project) -> tuple[dict[int, str], list[Loss]]:
+    """Names for the sources and notes that have none: their file's name, else their kind and number.
+
+    QualCoder's REFI export stops on a source without a name, so a project that went through it
+    could not leave QualCoder again. Names are unique among the project's sources and notes
+    (QualCoder requires that too); the Loss item says which were given.
+    """
+    everything = [*project.sources, *project.notes]
+    taken = {source.name.strip().casefold() for source in everything if source.name and source.name.strip()}
+    given: dict[int, str] = {}
+    numbers: Counter[str] = Counter()
+    for source in everything:
+        numbers[source.kind] += 1
+        if source.name and source.name.strip():
+            continue
+        base = _file_stem(source) or f"{source.kind} {numbers[source.kind]}"
+        name, number = base, 2
+        while name.casefold() in taken:
+            name, number = f"{base} ({number})", number + 1
+        taken.add(name.casefold())
+        given[id(source)] = name
+    if not given:
+        return given, []
+    shown = [repr(name) for name in given.values()]
+    detail = ", ".join(shown[:10]) + (f" and {len(shown) - 10} more" if len(shown) > 10 else "")
+    return given, [Loss("sources and notes without a name, named after their file, else their kind and number",
+                        len(given), detail)]
+
+
+def _file_stem(source: Source) -> str | None:
+    """The name of a source's file without its extension, unless that is only a GUID."""
+    blobs = (source.plain_file, source.file, source.rich_file)
+    for reference in (source.plain_text_path, source.path, source.rich_text_path, *(b.name for b in blobs if b)):
+        if reference:
+            stem = PurePosixPath(split_path(reference)[1]).stem.strip()
+            if stem and not _ANY_GUID.fullmatch(stem):
+                return stem
+    return None
 
 
 #: A GUID, bare or in braces, as `values.is_guid` accepts it, in one match for speed.
@@ -265,8 +330,10 @@ class ProjectWriter:
     """
 
     def __init__(self, project: Project, plan: FilePlan, guids: GuidMap, *, unit: str = "codepoint",
-                 origin: str | None = None, base_path: str | None = None) -> None:
+                 origin: str | None = None, base_path: str | None = None, names: dict[int, str] | None = None
+                 ) -> None:
         self.project = project
+        self.names = names or {}
         self.plan = plan
         self.guids = guids
         self.unit = unit
@@ -476,7 +543,8 @@ class ProjectWriter:
         paths = self.plan.of(source)
         inline = self._text_of(source) if paths.inline else None
         self.out.add(f"<{tag}" + self._attrs((
-            ("guid", self.guids.out(source.guid)), ("name", source.name), ("richTextPath", paths.rich),
+            ("guid", self.guids.out(source.guid)), ("name", self.names.get(id(source), source.name)),
+            ("richTextPath", paths.rich),
             ("plainTextPath", None if inline is not None else paths.plain), *self._authorship(source))) + ">\n")
         self._description(source.description)
         if inline is not None:
@@ -511,7 +579,8 @@ class ProjectWriter:
         tag = _MEDIA_TAGS[source.kind]
         paths = self.plan.of(source)
         self.out.add(f"<{tag}" + self._attrs((
-            ("guid", self.guids.out(source.guid)), ("name", source.name), ("path", paths.media),
+            ("guid", self.guids.out(source.guid)), ("name", self.names.get(id(source), source.name)),
+            ("path", paths.media),
             ("currentPath", source.current_path), *self._authorship(source))) + ">\n")
         self._description(source.description)
         if source.kind == "Picture" and source.text_description is not None:
