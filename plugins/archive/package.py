@@ -184,7 +184,8 @@ def _write_text_document(document: Source, stem: str, folder: Path, names: _Name
         written.append(name)
     elif document.plain_text is not None:
         name = names.claim(stem, ".txt")
-        (folder / name).write_text(document.plain_text, encoding="utf-8", newline="")
+        # a leading U+FEFF would read as a byte order mark; the exact text is in the package's .qdpx
+        (folder / name).write_text(document.plain_text.removeprefix("\ufeff"), encoding="utf-8", newline="")
         written.append(name)
     if document.rich_file is not None:
         name = names.claim(stem, ".docx")
@@ -227,7 +228,7 @@ def _write_notes(project: Project, folder: Path) -> list[str]:
 def _write_codebook(project: Project, folder: Path) -> list[str]:
     folder.mkdir()
     written = []
-    if CODEBOOK_FORMAT in default_registry().formats:
+    if CODEBOOK_FORMAT in default_registry().formats and project.codes:  # a .qdc needs at least one code
         _write(project, folder / "codebook.qdc", CODEBOOK_FORMAT)
         written.append("codebook.qdc")
     (folder / "codebook.md").write_text(codebook_markdown(project), encoding="utf-8", newline="\n")
