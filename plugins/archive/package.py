@@ -96,8 +96,8 @@ def make_package(src: Path, out: Path, from_: str | None = None, force: bool = F
     project = read(src, reader.name, **options)
     as_zip = out.suffix.lower() == ".zip"
     staging = temporary_path(out)
+    root = staging / "bag" if as_zip else staging
     try:
-        root = staging / "bag" if as_zip else staging
         extra_inputs = [Path(options["case_variables"])] if options.get("case_variables") else []
         _fill(project, src, reader.title or reader.name, root, extra_inputs)
         if as_zip:
@@ -107,6 +107,8 @@ def make_package(src: Path, out: Path, from_: str | None = None, force: bool = F
             commit_output(zipped, out)
         else:
             commit_output(staging, out)
+    except WriteError as exc:  # a step's error names its place in the staging folder: name the user's path
+        raise WriteError(str(exc).replace(str(root), str(out)).replace(str(staging), str(out))) from None
     except OSError as exc:
         raise WriteError(f"{out}: cannot write the package: {exc.strerror or exc}") from None
     finally:
