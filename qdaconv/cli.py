@@ -156,7 +156,7 @@ def reader_flags(func):
 @click.argument("dst", type=click.Path(path_type=Path))
 @reader_flags
 @click.option("--to", metavar="FORMAT", help="Output format name (default: by the output's extension).")
-@click.option("--profile", metavar="TOOL", help="Write positions the way a tool counts them (nvivo, maxqda, atlasti).")
+@click.option("--profile", metavar="TOOL", help="Write for a tool: nvivo, maxqda, atlasti, qualcoder.")
 @click.option("--strict", is_flag=True, help="Fail (exit 1) and write nothing if anything would be lost.")
 @click.option("--force", is_flag=True, help="Replace DST if it exists.")
 @click.option("--json", "as_json", is_flag=True, help="Print the loss report as JSON.")
