@@ -182,3 +182,18 @@ def test_the_cli_takes_the_profile(cli, tmp_path: Path) -> None:
     done = cli("convert", str(STUDY), str(target), "--profile", "qualcoder")
     assert done.returncode == 0, done.stderr
     assert_taken_whole_by_qualcoder(qdaconv.read(STUDY), target)
+
+
+def test_a_qde_with_its_sources_folder_follows_the_profile_too(tmp_path: Path) -> None:
+    study = qdaconv.read(STUDY)
+    target = tmp_path / "study.qde"
+    qdaconv.write(study, target, profile="qualcoder")
+    root = etree.parse(str(target)).getroot()
+    notes = root.findall("q:Notes/q:Note", NS)
+    assert len(notes) == 53 and root.find(".//q:PlainTextContent", NS) is None
+    for element in root.iter():
+        reference = element.get("plainTextPath")
+        if reference:
+            data = (tmp_path / "sources" / reference.removeprefix("internal://")).read_bytes()
+            assert not data.startswith(b"\xef\xbb\xbf")
+    assert qdaconv.diff(study, qdaconv.read(target)).same
