@@ -15,7 +15,7 @@ from conftest import SAMPLES, STUDY
 from lxml import etree
 
 import qdaconv
-from qdaconv.model import Project, Selection, Source, walk_sources
+from qdaconv.model import Blob, Project, Selection, Source, walk_sources
 from qdaconv.registry import default_registry
 
 NS = {"q": "urn:QDA-XML:project:1.0"}
@@ -55,16 +55,35 @@ def assert_taken_whole_by_qualcoder(original: Project, target: Path) -> None:
             assert not data.startswith(b"\xef\xbb\xbf"), name
     texts = {element.get("guid"): file_of(element, files) for element in root.iter()
              if element.get("plainTextPath")}
+    starts = {element.get("guid"): (int(element.get("startPosition")), int(element.get("endPosition")))
+              for element in root.iter(f"{{{NS['q']}}}PlainTextSelection")}
+    origin = root.get("origin") or ""
     for source in walk_sources(original):
         text = source.text
         raw = texts.get(source.guid)
         if text is None or raw is None:
             continue
-        as_qualcoder_reads = raw.decode("utf-8", errors="replace")  # no "-sig": a BOM would stay
-        assert as_qualcoder_reads == text, source.guid
+        fulltext, crlf_as = as_qualcoder_reads(raw, origin)
+        line_ends = text.replace("\r\n", "\n").replace("\r", "\n")
+        assert fulltext == (line_ends.replace("\n", crlf_as) if crlf_as == "\n " else line_ends), source.guid
         for selection in source.selections:
             if selection.kind == "PlainText":
-                assert as_qualcoder_reads[selection.start:selection.end] == text[selection.start:selection.end]
+                start, end = starts[selection.guid]
+                excerpt = text[selection.start:selection.end].replace("\r\n", crlf_as)
+                assert fulltext[start:end] == excerpt, (source.guid, selection.guid)
+
+
+def as_qualcoder_reads(raw: bytes, origin: str) -> tuple[str, str]:
+    """A text file as QualCoder's REFI import reads it, and what a CRLF of the original becomes in it.
+
+    It opens the file as UTF-8 text (a BOM would stay as a character; line ends become LF) and,
+    when the file's first line end is CRLF and the origin does not name ATLAS.ti, puts a space after
+    every LF so that each line end still counts two.
+    """
+    first_line = raw.split(b"\n", 1)[0]
+    add_ending = len(first_line) < len(raw) and first_line.endswith(b"\r") and "ATLAS" not in origin
+    text = raw.decode("utf-8", errors="replace").replace("\r\n", "\n").replace("\r", "\n")
+    return (text.replace("\n", "\n "), "\n ") if add_ending else (text, "\n")
 
 
 def assert_only_names_added(original: Project, back: Project) -> None:
@@ -197,3 +216,19 @@ def test_a_qde_with_its_sources_folder_follows_the_profile_too(tmp_path: Path) -
             data = (tmp_path / "sources" / reference.removeprefix("internal://")).read_bytes()
             assert not data.startswith(b"\xef\xbb\xbf")
     assert qdaconv.diff(study, qdaconv.read(target)).same
+
+
+def test_crlf_texts_from_atlas_ti_are_counted_as_qualcoder_will(tmp_path: Path) -> None:
+    """QualCoder takes a CRLF as one character when the origin names ATLAS.ti, and as two otherwise."""
+    text = "Interviewer: how did it start?\r\nAnna: we met weekly.\r\nInterviewer: why?\r\nAnna: trust.\r\n"
+    spans = [(text.index(words), text.index(words) + len(words)) for words in ("we met weekly", "trust")]
+    for origin in ("ATLAS.ti 23.2.3.27778", "NVivo for Windows 12.6"):
+        project = Project(name="crlf", origin=origin, sources=[Source(
+            "00000000-0000-4000-8000-000000000001", "Text", "Anna", plain_file=Blob("a.txt", data=text.encode()),
+            plain_text_path="internal://a.txt",
+            selections=[Selection(f"00000000-0000-4000-8000-00000000001{n}", start=start, end=end)
+                        for n, (start, end) in enumerate(spans)])])
+        target = tmp_path / f"{origin.split()[0]}.qdpx"
+        qualcoder_copy(project, target)
+        assert_taken_whole_by_qualcoder(project, target)
+        assert qdaconv.diff(project, qdaconv.read(target)).same

@@ -183,8 +183,13 @@ def _writer(project: Project, plan: FilePlan, guids: GuidMap, options: dict[str,
             ) -> tuple[ProjectWriter, list[Loss]]:
     """The XML writer for the options' profile, and the Loss items of names the profile gave."""
     unit = unit_for_profile(options.get("profile"))
+    qualcoder = _for_qualcoder(options)
+    if qualcoder and "ATLAS" in (project.origin or ""):
+        # QualCoder reads a text with CRLF as one line end when the origin names ATLAS.ti (as ATLAS.ti
+        # counts), and as two otherwise; the origin is written as it is, so count as QualCoder will
+        unit = "lf"
     origin = mark_origin(project.origin, unit, qdaconv.__version__)
-    names, named = name_sources(project) if _for_qualcoder(options) else ({}, [])
+    names, named = name_sources(project) if qualcoder else ({}, [])
     return ProjectWriter(project, plan, guids, unit=unit, origin=origin, names=names, **kwargs), named
 
 
