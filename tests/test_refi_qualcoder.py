@@ -43,13 +43,18 @@ def file_of(element: etree._Element, files: dict[str, bytes]) -> bytes | None:
 def assert_taken_whole_by_qualcoder(original: Project, target: Path) -> None:
     """Every note a file, no BOM, every source named, excerpts exact when the files are read as plain UTF-8."""
     root, files = members(target)
+    annotated = {ref.get("targetGUID") for ref in root.iterfind("q:Sources/q:TextSource/q:NoteRef", NS)}
     for note in root.iterfind("q:Notes/q:Note", NS):
-        assert note.find("q:PlainTextContent", NS) is None and note.get("plainTextPath"), note.get("guid")
+        if note.get("guid") in annotated and note.find("q:PlainTextSelection", NS) is not None:
+            # QualCoder takes it as an annotation of the text, whose words it reads only from inside
+            assert note.find("q:PlainTextContent", NS) is not None and not note.get("plainTextPath")
+        else:
+            assert note.find("q:PlainTextContent", NS) is None and note.get("plainTextPath"), note.get("guid")
         assert (note.get("name") or "").strip(), note.get("guid")
     for tag in SOURCE_TAGS:
         for source in root.iterfind(f"q:Sources/q:{tag}", NS):
             assert (source.get("name") or "").strip(), source.get("guid")
-    assert root.find(".//q:PlainTextContent", NS) is None
+    assert root.find("q:Sources//q:PlainTextContent", NS) is None
     for name, data in files.items():
         if name.endswith(".txt"):
             assert not data.startswith(b"\xef\xbb\xbf"), name
@@ -232,3 +237,22 @@ def test_crlf_texts_from_atlas_ti_are_counted_as_qualcoder_will(tmp_path: Path) 
         qualcoder_copy(project, target)
         assert_taken_whole_by_qualcoder(project, target)
         assert qdaconv.diff(project, qdaconv.read(target)).same
+
+
+def test_notes_qualcoder_takes_as_annotations_stay_inline(tmp_path: Path) -> None:
+    """QualCoder's own export writes an annotation as a note with a selection, referred to by its text."""
+    annotation = Source("00000000-0000-4000-8000-000000000002", "Note", "memo on trust", plain_text="why trust?",
+                        selections=[Selection("00000000-0000-4000-8000-000000000003", start=6, end=11)])
+    in_a_file = Source("00000000-0000-4000-8000-000000000004", "Note", "journal",
+                       plain_file=Blob("j.txt", data=b"a journal entry"), plain_text_path="internal://j.txt")
+    project = Project(name="annotated", sources=[Source(
+        "00000000-0000-4000-8000-000000000001", "Text", "Anna", plain_text="Anna: trust grew.",
+        note_refs=[annotation.guid, in_a_file.guid])], notes=[annotation, in_a_file])
+    target = tmp_path / "annotated.qdpx"
+    qualcoder_copy(project, target)
+    root, _files = members(target)
+    notes = {note.get("guid"): note for note in root.iterfind("q:Notes/q:Note", NS)}
+    assert notes[annotation.guid].findtext("q:PlainTextContent", namespaces=NS) == "why trust?"
+    assert notes[in_a_file.guid].get("plainTextPath") == "internal://j.txt"
+    assert_taken_whole_by_qualcoder(project, target)
+    assert qdaconv.diff(project, qdaconv.read(target)).same

@@ -12,7 +12,7 @@ import qdaconv
 from qdaconv.errors import WriteError
 from qdaconv.formats import ALL_FEATURES, CODEBOOK_FEATURES, Format, Loss
 from qdaconv.issues import Issue, info, warning
-from qdaconv.model import Project, Source, walk_sources
+from qdaconv.model import Project, Source, guid_key, walk_sources
 from qdaconv.plugins.refi.codebook import write_codebook
 from qdaconv.plugins.refi.container import SourceFiles, find_qde, qde_member
 from qdaconv.plugins.refi.reader import QdeReader
@@ -176,7 +176,16 @@ def _plan(project: Project, guids: GuidMap, options: dict[str, Any], max_interna
     if qualcoder and inline_text:
         raise WriteError("the qualcoder profile writes every text as a file; leave out inline_text")
     return plan_files(project, guids, max_internal=max_internal, inline_text=inline_text,
-                      text_files=qualcoder or _flag(options, "text_files"), without_bom=qualcoder)
+                      text_files=qualcoder or _flag(options, "text_files"), without_bom=qualcoder,
+                      inline_notes=_qualcoder_annotations(project) if qualcoder else frozenset())
+
+
+def _qualcoder_annotations(project: Project) -> frozenset[str]:
+    """Notes QualCoder takes as annotations of a text: a text source refers to them and they hold a text
+    selection of their own. It reads their text only from PlainTextContent, so they stay inline."""
+    referenced = {guid_key(ref) for source in project.sources if source.kind == "Text" for ref in source.note_refs}
+    return frozenset(guid_key(note.guid) for note in project.notes if guid_key(note.guid) in referenced
+                     and any(selection.kind == "PlainText" for selection in note.selections))
 
 
 def _writer(project: Project, plan: FilePlan, guids: GuidMap, options: dict[str, Any], **kwargs: Any

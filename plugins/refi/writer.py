@@ -36,6 +36,7 @@ from qdaconv.model import (
     Variable,
     VariableValue,
     decode_text,
+    guid_key,
     new_guid,
     walk_sources,
 )
@@ -112,13 +113,15 @@ class _Names:
 
 
 def plan_files(project: Project, guids: GuidMap, *, max_internal: int = MAX_INTERNAL_SIZE,
-               text_files: bool = False, inline_text: bool = False, without_bom: bool = False) -> FilePlan:
+               text_files: bool = False, inline_text: bool = False, without_bom: bool = False,
+               inline_notes: frozenset[str] = frozenset()) -> FilePlan:
     """Decide the files to write and the path attributes of every source.
 
     Every text document that positions can point into (text sources, transcripts, PDF
     representations, picture descriptions) is a file in sources/, as the programs' own exports
     have them; one the project holds inline gets a file named by its GUID. Notes stay as the
-    model holds them (inline or in a file) unless `text_files`. `inline_text` puts every available
+    model holds them (inline or in a file) unless `text_files`, except those in `inline_notes`
+    (GUIDs by `guid_key`), which are written inline. `inline_text` puts every available
     text inline instead (other files then stay references). `without_bom` writes text files that
     start with a UTF-8 byte order mark without it (their text, and so every position, is the same).
     """
@@ -128,7 +131,8 @@ def plan_files(project: Project, guids: GuidMap, *, max_internal: int = MAX_INTE
         for source in walk_sources(project):
             paths = Paths()
             if source.kind in TEXT_KINDS:
-                paths.plain, paths.inline = _plan_plain(plan, names, source, text_files, inline_text,
+                inline = inline_text or (source.kind == "Note" and guid_key(source.guid) in inline_notes)
+                paths.plain, paths.inline = _plan_plain(plan, names, source, text_files, inline,
                                                         openers if without_bom else None)
                 paths.rich = (source.rich_text_path if inline_text else
                               _plan_file(plan, names, source, source.rich_file, source.rich_text_path, ".docx",
