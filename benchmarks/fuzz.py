@@ -67,7 +67,9 @@ def seed_file(fmt_name: str, folder: Path) -> Path | None:
     if fmt.can_write:
         path = folder / f"seed-{fmt_name}{fmt.extensions[0]}"
         takes = {option.name for option in fmt.options if option.write}
-        extra = {"inline_text": True} if "inline_text" in takes else {"text_files": True} if "text_files" in takes else {}
+        extra = {"inline_text": True} if "inline_text" in takes else {}
+        if "text_files" in takes:
+            extra = {"text_files": True}
         qdaconv.write(seed_project(), path, fmt_name, **extra)
         return path if path.is_file() else None
     for candidate in sorted(VENDOR_FIXTURES.glob("*")):

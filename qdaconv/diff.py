@@ -262,9 +262,7 @@ class _Flattener:
         record = self.records[(kind, key)]
         record.fields.update({
             "kind": source.kind, "name": source.name, "description": source.description,
-            "text": _text_digest(source.text), "plain_text_inline": source.plain_text is not None,
-            "plain_text_path": source.plain_text_path if self.match == "guid" else None,  # names the GUID
-            "plain_bytes": _digest(source.plain_file),
+            "text": _text_digest(source.text),  # what the text says, not how it is stored (inline, file, BOM)
             "rich_text_path": source.rich_text_path, "rich_bytes": _digest(source.rich_file),
             "path": source.path, "current_path": source.current_path, "bytes": _digest(source.file),
             "values": self._values(source.variable_values), "note_refs": self.refs(source.note_refs),

@@ -37,7 +37,7 @@ def test_export_becomes_a_schema_valid_qdpx(export, with_sources, tmp_path, proj
     original = qdaconv.read(export, **options)
     back = qdaconv.read(target)
     assert [e.path for e in walk_codes(back)] == [e.path for e in walk_codes(original)]
-    assert [s.plain_text for s in back.sources] == [s.plain_text for s in original.sources]
+    assert [s.text for s in back.sources] == [s.text for s in original.sources]
 
 
 @pytest.mark.parametrize("export", EXPORTS, ids=lambda p: p.name)

@@ -20,7 +20,7 @@ import qdaconv
 from qdaconv.api import commit_output, detect, read, temporary_path, write
 from qdaconv.errors import FormatError, WriteError
 from qdaconv.issues import Severity
-from qdaconv.model import Blob, Project, Source
+from qdaconv.model import Blob, Project, Source, walk_sources
 from qdaconv.plugins.archive.bag import (
     Package,
     PackageError,
@@ -31,12 +31,14 @@ from qdaconv.plugins.archive.bag import (
     write_zip,
 )
 from qdaconv.plugins.archive.codebook import codebook_html, codebook_markdown
-from qdaconv.plugins.archive.readme import readme_text
+from qdaconv.plugins.archive.readme import MediaFile, readme_text
 from qdaconv.registry import default_registry
 
 PROJECT_FORMAT = "refi-qdpx"
 CODEBOOK_FORMAT = "refi-qdc"
 TABLES_FORMAT = "tables-csv"
+#: Source kinds whose file is stored once, in the package's .qdpx.
+MEDIA_KINDS = ("PDF", "Picture", "Audio", "Video")
 _UNSAFE = re.compile(r'[\x00-\x1f<>:"/\\|?*]+')
 _MAX_NAME = 100
 
@@ -94,8 +96,8 @@ def make_package(src: Path, out: Path, from_: str | None = None, force: bool = F
     project = read(src, reader.name, **options)
     as_zip = out.suffix.lower() == ".zip"
     staging = temporary_path(out)
+    root = staging / "bag" if as_zip else staging
     try:
-        root = staging / "bag" if as_zip else staging
         extra_inputs = [Path(options["case_variables"])] if options.get("case_variables") else []
         _fill(project, src, reader.title or reader.name, root, extra_inputs)
         if as_zip:
@@ -105,6 +107,8 @@ def make_package(src: Path, out: Path, from_: str | None = None, force: bool = F
             commit_output(zipped, out)
         else:
             commit_output(staging, out)
+    except WriteError as exc:  # a step's error names its place in the staging folder: name the user's path
+        raise WriteError(str(exc).replace(str(root), str(out)).replace(str(staging), str(out))) from None
     except OSError as exc:
         raise WriteError(f"{out}: cannot write the package: {exc.strerror or exc}") from None
     finally:
@@ -117,12 +121,16 @@ def _fill(project: Project, src: Path, src_title: str, root: Path, extra_inputs:
     data.mkdir(parents=True)
     contents: dict[str, list[str]] = {}
     contents["original"] = _copy_original(src, extra_inputs, data / "original")
-    contents["project"] = [_write_project(project, data / "project")]
-    contents["tables"] = _write_tables(project, data / "tables")
-    contents["sources"] = _write_sources(project, data / "sources")
-    contents["notes"] = _write_notes(project, data / "notes")
-    contents["codebook"] = _write_codebook(project, data / "codebook")
-    (root / "README.md").write_text(readme_text(project, src.name, src_title, data, contents),
+    qdpx = _write_project(project, data / "project")
+    contents["project"] = [qdpx]
+    # the rest describes the study as the package's .qdpx holds it, whose media files it only names
+    packed = read(data / "project" / qdpx, PROJECT_FORMAT)
+    media = _leave_media_out(packed, f"project/{qdpx}")
+    contents["tables"] = _write_tables(packed, data / "tables")
+    contents["sources"] = _write_sources(packed, data / "sources")
+    contents["notes"] = _write_notes(packed, data / "notes")
+    contents["codebook"] = _write_codebook(packed, data / "codebook")
+    (root / "README.md").write_text(readme_text(project, src.name, src_title, data, contents, media),
                                     encoding="utf-8", newline="\n")
     finish_bag(root, {
         "External-Description": f"{project.name}: qualitative study in open formats (REFI-QDA, CSV)",
@@ -165,6 +173,28 @@ def _write(project: Project, path: Path, fmt: str) -> None:
         raise WriteError(f"making the archive needs the {fmt} format, which is not available: {exc}") from None
 
 
+def _leave_media_out(project: Project, qdpx: str) -> list[MediaFile]:
+    """Take the PDF, picture, audio and video files out of the project, so that the tables and
+    data/sources do not copy them again, and say where in the package's .qdpx each one is."""
+    media = []
+    for source in walk_sources(project):
+        if source.kind in MEDIA_KINDS and source.file is not None:
+            scheme, _sep, rest = (source.path or "").partition("://")
+            rest = rest.lstrip("/")
+            # the .qdpx holds its files in sources/; one too large for a zip lies beside it (relative://)
+            where = f"data/{qdpx} → sources/{rest}" if scheme == "internal" else f"data/project/{rest}"
+            media.append(MediaFile(source.name or source.guid, source.kind, where, _blob_size(source.file)))
+            source.file = None
+    return media
+
+
+def _blob_size(blob: Blob) -> int:
+    if blob.size is not None:
+        return blob.size
+    with blob.open() as stream:
+        return sum(len(chunk) for chunk in iter(lambda: stream.read(1 << 20), b""))
+
+
 def _write_tables(project: Project, folder: Path) -> list[str]:
     _write(project, folder, TABLES_FORMAT)
     return files_under(folder)
@@ -184,7 +214,8 @@ def _write_text_document(document: Source, stem: str, folder: Path, names: _Name
         written.append(name)
     elif document.plain_text is not None:
         name = names.claim(stem, ".txt")
-        (folder / name).write_text(document.plain_text, encoding="utf-8", newline="")
+        # a leading U+FEFF would read as a byte order mark; the exact text is in the package's .qdpx
+        (folder / name).write_text(document.plain_text.removeprefix("\ufeff"), encoding="utf-8", newline="")
         written.append(name)
     if document.rich_file is not None:
         name = names.claim(stem, ".docx")
@@ -227,7 +258,7 @@ def _write_notes(project: Project, folder: Path) -> list[str]:
 def _write_codebook(project: Project, folder: Path) -> list[str]:
     folder.mkdir()
     written = []
-    if CODEBOOK_FORMAT in default_registry().formats:
+    if CODEBOOK_FORMAT in default_registry().formats and project.codes:  # a .qdc needs at least one code
         _write(project, folder / "codebook.qdc", CODEBOOK_FORMAT)
         written.append("codebook.qdc")
     (folder / "codebook.md").write_text(codebook_markdown(project), encoding="utf-8", newline="\n")
@@ -271,6 +302,10 @@ def _agreement_problems(package: Package) -> list[str]:
         tables_path = package.extract("data/tables", Path(temporary))
         from_project = read(project_path, PROJECT_FORMAT)
         from_tables = read(tables_path, TABLES_FORMAT)
+        # the tables name the media files the .qdpx holds (the checksums vouch for those); packages
+        # made before media were stored once have them in the tables too
+        _leave_media_out(from_project, "")
+        _leave_media_out(from_tables, "")
         features = registry.get(TABLES_FORMAT).capabilities & registry.get(PROJECT_FORMAT).capabilities
         # inside the with: the diff reads source files, which live in the temporary folder
         result = diff(from_project, from_tables, features=features)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import qdaconv
@@ -17,10 +18,12 @@ _FOLDERS = [
                 "`qdaconv`."),
     ("tables", "The study as tidy tables, one CSV file per table (UTF-8, with a header row), described by "
                "`datapackage.json` (a Frictionless Data Package: columns, types and keys). Readable by "
-               "R, pandas, spreadsheets and `qdaconv`."),
-    ("sources", "Every transcript and other source as a plain file: texts as UTF-8 `.txt` (with the "
-                "`.docx` when the project has one), PDFs, pictures, audio and video as they were; "
-                "`.transcript.txt` files are the transcripts of audio and video recordings."),
+               "R, pandas, spreadsheets and `qdaconv`. PDFs, pictures, audio and video are not copied "
+               "here: the `path` column of `sources.csv` names each one's file in the `.qdpx` (see "
+               "*Media files*)."),
+    ("sources", "Every transcript and other text as a plain file: UTF-8 `.txt` (with the `.docx` when "
+                "the project has one); `.transcript.txt` files are the transcripts of audio and video "
+                "recordings. PDFs, pictures, audio and video are in the `.qdpx` (see *Media files*)."),
     ("notes", "The notes, memos and microstories, one text file each."),
     ("codebook", "The codebook: `codebook.qdc` (REFI-QDA codebook exchange), and `codebook.md` and "
                  "`codebook.html` with the code tree, each code's definition and its counts."),
@@ -34,8 +37,21 @@ _TAG_FILES = [
 ]
 
 
+@dataclass(slots=True)
+class MediaFile:
+    """A PDF, picture, audio or video file, which the package holds once: where it is, and its size."""
+
+    source: str
+    kind: str
+    where: str
+    size: int
+
+
 def _size(path: Path) -> str:
-    size = path.stat().st_size
+    return _bytes(path.stat().st_size)
+
+
+def _bytes(size: float) -> str:
     for unit in ("bytes", "KB", "MB", "GB"):
         if size < 1024 or unit == "GB":
             if unit != "bytes":
@@ -46,7 +62,7 @@ def _size(path: Path) -> str:
 
 
 def readme_text(project: Project, src_name: str, src_title: str, data: Path,
-                contents: dict[str, list[str]]) -> str:
+                contents: dict[str, list[str]], media: list[MediaFile]) -> str:
     facts = summary(project)
     lines = [
         f"# {md_cell(project.name)}: archive package",
@@ -72,6 +88,14 @@ def readme_text(project: Project, src_name: str, src_title: str, data: Path,
         for name in contents.get(folder, []):
             relative = f"{folder}/{name}"
             lines.append(f"| `data/{md_cell(relative)}` | {_size(data / relative)} |")
+    if media:
+        lines += ["", "### Media files", "",
+                  "PDFs, pictures, audio and video can be large, so the package holds each once, in the "
+                  "project file (a `.qdpx` is a zip: open it with any unzip tool). The original input keeps "
+                  "its own copies, as it was given.", "",
+                  "| source | kind | where | size |", "|---|---|---|---:|"]
+        lines += [f"| {md_cell(item.source)} | {item.kind} | `{md_cell(item.where)}` | {_bytes(item.size)} |"
+                  for item in media]
     lines += [
         "",
         "## Checking the package",

@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import struct
-import zipfile
-import zlib
 from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
@@ -21,15 +18,9 @@ from typing import IO
 from qdaconv.errors import ReadError
 from qdaconv.issues import Issue, warning
 from qdaconv.model import Blob
-from qdaconv.safety import MIB, SafeZip, ZipLimits, open_zip
+from qdaconv.safety import SafeZip, ZipLimits, open_zip
 
 QDE_NAME = "project.qde"
-#: Members up to this compressed size can be copied zip to zip as stored, without inflating and deflating.
-RAW_COPY_MAX = 16 * MIB
-#: A zip local file header: signature, versions, flags, method, time, date, CRC, sizes, name and extra lengths.
-_LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")
-#: Flag bits of members left to zipfile (which refuses them): encrypted, patched data, strong encryption.
-_UNUSUAL = 0x1 | 0x20 | 0x40
 SOURCES_DIR = "sources"
 #: Entries some tools add that are not part of the project.
 IGNORED_NAMES = {".root", ".ds_store", "thumbs.db"}
@@ -266,7 +257,6 @@ class Openers:
 
     def __init__(self) -> None:
         self.archives: dict[str, SafeZip] = {}
-        self.files: dict[str, IO[bytes]] = {}
 
     def _archive(self, zip_path: str) -> SafeZip:
         archive = self.archives.get(zip_path)
@@ -286,47 +276,10 @@ class Openers:
         with self.open(blob) as stream:
             return stream.read()
 
-    def compressed(self, blob: Blob) -> tuple[zipfile.ZipInfo, bytes] | None:
-        """A zip member's directory entry and its bytes as stored (deflated or not), for copying as they are.
-
-        The bytes are inflated once to check their size and CRC, as reading the member would, so a
-        damaged member is a ReadError naming it. None for blobs that are not such members, or too large.
-        """
-        if blob.data is not None or blob.zip_path is None or blob.member is None:
-            return None
-        info = self._archive(blob.zip_path).getinfo(blob.member)
-        if (info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) or info.flag_bits & _UNUSUAL
-                or info.compress_size > RAW_COPY_MAX):
-            return None
-        data = self._stored_bytes(blob.zip_path, info)
-        _check_member(blob.zip_path, info, data)
-        return info, data
-
-    def _stored_bytes(self, zip_path: str, info: zipfile.ZipInfo) -> bytes:
-        stream = self.files.get(zip_path)
-        if stream is None:
-            stream = self.files[zip_path] = open(zip_path, "rb")
-        stream.seek(info.header_offset)
-        header = stream.read(_LOCAL_HEADER.size)
-        if len(header) < _LOCAL_HEADER.size or header[:4] != b"PK\x03\x04":
-            raise _damaged(zip_path, info, "no local file header where the directory says")
-        name_length, extra_length = _LOCAL_HEADER.unpack(header)[-2:]
-        encoding = "utf-8" if info.flag_bits & 0x800 else "cp437"
-        if stream.read(name_length).decode(encoding, errors="replace") != info.orig_filename:
-            raise _damaged(zip_path, info, "the local header names another file")
-        stream.seek(extra_length, os.SEEK_CUR)
-        data = stream.read(info.compress_size)
-        if len(data) < info.compress_size:
-            raise _damaged(zip_path, info, "the archive ends inside it")
-        return data
-
     def close(self) -> None:
         for archive in self.archives.values():
             archive.close()
-        for stream in self.files.values():
-            stream.close()
         self.archives.clear()
-        self.files.clear()
 
     def __enter__(self) -> Openers:
         return self
@@ -334,33 +287,3 @@ class Openers:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-
-def _check_member(zip_path: str, info: zipfile.ZipInfo, data: bytes) -> None:
-    """Inflate `data` piece by piece (a lying member cannot fill memory) and compare size and CRC."""
-    if info.compress_type == zipfile.ZIP_STORED:
-        size, crc = len(data), zlib.crc32(data)
-    else:
-        inflater = zlib.decompressobj(-zlib.MAX_WBITS)
-        size = crc = 0
-        pending = data
-        try:
-            while not inflater.eof:
-                piece = inflater.decompress(pending, MIB)
-                if not piece and inflater.unconsumed_tail == pending:
-                    raise _damaged(zip_path, info, "its compressed data ends too early")
-                pending = inflater.unconsumed_tail
-                size += len(piece)
-                if size > info.file_size:
-                    raise _damaged(zip_path, info, "it unpacks to more than its declared size")
-                crc = zlib.crc32(piece, crc)
-        except zlib.error as exc:
-            raise _damaged(zip_path, info, str(exc)) from None
-    if size != info.file_size:
-        raise _damaged(zip_path, info, f"it unpacks to {size} bytes, not the {info.file_size} declared")
-    if crc != info.CRC:
-        raise _damaged(zip_path, info, "bad CRC")
-
-
-def _damaged(zip_path: str, info: zipfile.ZipInfo, why: str) -> ReadError:
-    return ReadError(zip_path, f"the member is damaged ({why})", location=info.filename,
-                     hint="the archive is truncated or corrupt; export it again")

@@ -13,7 +13,7 @@ from qdaconv.errors import WriteError
 from qdaconv.files import bom_encoding
 from qdaconv.formats import ALL_FEATURES, CODEBOOK_FEATURES, ZIP_LIMIT_OPTIONS, Format, Loss, Option
 from qdaconv.issues import Issue, info, warning
-from qdaconv.model import Project, Source, walk_sources
+from qdaconv.model import Project, Source, guid_key, walk_sources
 from qdaconv.plugins.refi.codebook import write_codebook
 from qdaconv.plugins.refi.container import SourceFiles, find_qde, qde_member
 from qdaconv.plugins.refi.reader import QdeReader
@@ -23,6 +23,7 @@ from qdaconv.plugins.refi.writer import (
     FilePlan,
     GuidMap,
     ProjectWriter,
+    name_sources,
     plan_files,
     write_beside,
     write_qdpx,
@@ -41,7 +42,8 @@ READ_OPTIONS = (
 )
 WRITE_OPTIONS = (
     Option("profile", "position counting of the target: standard (code points), nvivo (UTF-16), maxqda "
-           "(line ends as two), atlasti (CRLF as one)", str, "standard", read=False, write=True, flag=True),
+           "(line ends as two), atlasti (CRLF as one), qualcoder (code points; every text and note a file "
+           "without a byte order mark; every source named)", str, "standard", read=False, write=True, flag=True),
     Option("text_files", "write every text as a file in sources/, also those the project holds inline",
            bool, False, read=False, write=True),
 )
@@ -161,11 +163,43 @@ class _RefiFormat(Format):
         return check_file(Path(path), self.name)
 
 
+def _for_qualcoder(options: dict[str, Any]) -> bool:
+    """Whether the profile is QualCoder's, whose REFI import takes only notes stored as files, keeps a
+    byte order mark as a character of the text, and whose export stops on a source without a name."""
+    unit_for_profile(options.get("profile"))  # an unknown profile is an error before any work
+    return str(options.get("profile") or "").lower().replace("-", "").replace(".", "") == "qualcoder"
+
+
+def _plan(project: Project, guids: GuidMap, options: dict[str, Any], max_internal: int,
+          inline_text: bool = False) -> FilePlan:
+    qualcoder = _for_qualcoder(options)
+    if qualcoder and inline_text:
+        raise WriteError("the qualcoder profile writes every text as a file; leave out inline_text")
+    return plan_files(project, guids, max_internal=max_internal, inline_text=inline_text,
+                      text_files=qualcoder or bool(options.get("text_files")), without_bom=qualcoder,
+                      inline_notes=_qualcoder_annotations(project) if qualcoder else frozenset())
+
+
+def _qualcoder_annotations(project: Project) -> frozenset[str]:
+    """Notes QualCoder takes as annotations of a text: a text source refers to them and they hold a text
+    selection of their own. It reads their text only from PlainTextContent, so they stay inline."""
+    referenced = {guid_key(ref) for source in project.sources if source.kind == "Text" for ref in source.note_refs}
+    return frozenset(guid_key(note.guid) for note in project.notes if guid_key(note.guid) in referenced
+                     and any(selection.kind == "PlainText" for selection in note.selections))
+
+
 def _writer(project: Project, plan: FilePlan, guids: GuidMap, options: dict[str, Any], **kwargs: Any
-            ) -> ProjectWriter:
+            ) -> tuple[ProjectWriter, list[Loss]]:
+    """The XML writer for the options' profile, and the Loss items of names the profile gave."""
     unit = unit_for_profile(options.get("profile"))
+    qualcoder = _for_qualcoder(options)
+    if qualcoder and "ATLAS" in (project.origin or ""):
+        # QualCoder reads a text with CRLF as one line end when the origin names ATLAS.ti (as ATLAS.ti
+        # counts), and as two otherwise; the origin is written as it is, so count as QualCoder will
+        unit = "lf"
     origin = mark_origin(project.origin, unit, qdaconv.__version__)
-    return ProjectWriter(project, plan, guids, unit=unit, origin=origin, **kwargs)
+    names, named = name_sources(project) if qualcoder else ({}, [])
+    return ProjectWriter(project, plan, guids, unit=unit, origin=origin, names=names, **kwargs), named
 
 
 class QdpxFormat(_RefiFormat):
@@ -189,14 +223,13 @@ class QdpxFormat(_RefiFormat):
 
     def write(self, project: Project, path: Path, **options: Any) -> list[Loss]:
         guids = GuidMap()
-        plan = plan_files(project, guids, max_internal=int(options.get("max_internal_size") or MAX_INTERNAL_SIZE),
-                          text_files=bool(options.get("text_files")))
+        plan = _plan(project, guids, options, int(options.get("max_internal_size") or MAX_INTERNAL_SIZE))
         base_path = project.base_path
         if plan.beside and not base_path:
             base_path = "./"
-        writer = _writer(project, plan, guids, options, base_path=base_path)
+        writer, named = _writer(project, plan, guids, options, base_path=base_path)
         write_qdpx(project, Path(path), writer)
-        return writer.loss_items()
+        return writer.loss_items() + named
 
 
 class QdeFormat(_RefiFormat):
@@ -218,9 +251,8 @@ class QdeFormat(_RefiFormat):
     def write(self, project: Project, path: Path, **options: Any) -> list[Loss]:
         guids = GuidMap()
         inline = bool(options.get("inline_text"))
-        plan = plan_files(project, guids, max_internal=2**63, text_files=bool(options.get("text_files")),
-                          inline_text=inline)
-        writer = _writer(project, plan, guids, options, base_path=project.base_path)
+        plan = _plan(project, guids, options, 2**63, inline_text=inline)
+        writer, named = _writer(project, plan, guids, options, base_path=project.base_path)
         with open(path, "wb") as stream:
             writer.write(stream)
         write_beside(plan, Path(path).parent)
@@ -229,7 +261,7 @@ class QdeFormat(_RefiFormat):
             left = sum(1 for source in walk_sources(project) if _has_other_file(source))
             if left:
                 extra.append(Loss("rich-text, PDF and media files (their paths are kept)", left))
-        return writer.loss_items() + extra
+        return writer.loss_items() + named + extra
 
 
 def _has_other_file(source: Source) -> bool:

@@ -19,7 +19,8 @@ from qdaconv.plugins.refi.container import Openers
 from qdaconv.positions import UNITS, PositionMap, Span, guess_unit, remap_text_positions, unit_for_origin
 
 #: Writer profiles and the unit each counts positions in.
-PROFILES: dict[str, str] = {"standard": "codepoint", "nvivo": "utf16", "maxqda": "crlf", "atlasti": "lf"}
+PROFILES: dict[str, str] = {"standard": "codepoint", "nvivo": "utf16", "maxqda": "crlf", "atlasti": "lf",
+                             "qualcoder": "codepoint"}
 UNIT_NAMES = {"codepoint": "code points", "utf16": "UTF-16 code units", "lf": "code points with CRLF as one",
               "crlf": "code points with line ends as two", "utf8": "UTF-8 bytes"}
 

@@ -36,6 +36,7 @@ from qdaconv.model import (
     Variable,
     VariableValue,
     decode_text,
+    guid_key,
     new_guid,
     walk_sources,
 )
@@ -46,11 +47,14 @@ from qdaconv.positions import PositionMap
 #: Files larger than this cannot sit inside a .qdpx (REFI-QDA §8.5); they go beside it.
 MAX_INTERNAL_SIZE = 2**31 - 1
 _CHUNK = 1024 * 1024
-#: Every member gets the same timestamp, so the same project always makes the same bytes.
+#: Every member gets the same timestamp and mode, so the same project always makes the same bytes.
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+_MODE = 0o644 << 16
 #: Already compressed files are stored as they are; deflating them again costs time for nothing.
 _STORED = {".jpg", ".jpeg", ".png", ".gif", ".webp", ".mp4", ".m4a", ".m4v", ".mp3", ".mov", ".avi",
            ".mkv", ".webm", ".ogg", ".oga", ".ogv", ".aac", ".wma", ".wmv", ".zip", ".docx", ".gz"}
+UTF8_BOM = b"\xef\xbb\xbf"
+BOM = "\ufeff"
 _DEFAULT_EXT = {"Text": ".txt", "PDF": ".pdf", "Picture": ".jpg", "Audio": ".mp3", "Video": ".mp4"}
 #: A file name kept as a tool wrote it: no folder, not hidden, no characters zip tools trip on.
 _SAFE_NAME = re.compile(r"[^/\\:*?\"<>|\x00-\x1f.][^/\\:*?\"<>|\x00-\x1f]{0,200}")
@@ -108,45 +112,71 @@ class _Names:
 
 
 def plan_files(project: Project, guids: GuidMap, *, max_internal: int = MAX_INTERNAL_SIZE,
-               text_files: bool = False, inline_text: bool = False) -> FilePlan:
+               text_files: bool = False, inline_text: bool = False, without_bom: bool = False,
+               inline_notes: frozenset[str] = frozenset()) -> FilePlan:
     """Decide the files to write and the path attributes of every source.
 
-    Texts stay as the model holds them (inline or in a file) unless `text_files` (every text
-    in a file) or `inline_text` (every available text inline; other files then stay references).
+    Every text document that positions can point into (text sources, transcripts, PDF
+    representations, picture descriptions) is a file in sources/, as the programs' own exports
+    have them; one the project holds inline gets a file named by its GUID. Notes stay as the
+    model holds them (inline or in a file) unless `text_files`, except those in `inline_notes`
+    (GUIDs by `guid_key`), which are written inline. `inline_text` puts every available
+    text inline instead (other files then stay references). `without_bom` writes text files that
+    start with a UTF-8 byte order mark without it (their text, and so every position, is the same).
     """
     plan = FilePlan()
     names = _Names(guids)
-    for source in walk_sources(project):
-        paths = Paths()
-        if source.kind in TEXT_KINDS:
-            paths.plain, paths.inline = _plan_plain(plan, names, source, text_files, inline_text)
-            paths.rich = (source.rich_text_path if inline_text else
-                          _plan_file(plan, names, source, source.rich_file, source.rich_text_path, ".docx",
-                                     max_internal, "rich-text files"))
-        elif inline_text:
-            paths.media = source.path
-        else:
-            ext = extension_of(source.path or (source.file.name if source.file else None),
-                               _DEFAULT_EXT[source.kind])
-            paths.media = _plan_file(plan, names, source, source.file, source.path, ext, max_internal,
-                                     "media files")
-        plan.paths[id(source)] = paths
+    with Openers() as openers:
+        for source in walk_sources(project):
+            paths = Paths()
+            if source.kind in TEXT_KINDS:
+                inline = inline_text or (source.kind == "Note" and guid_key(source.guid) in inline_notes)
+                paths.plain, paths.inline = _plan_plain(plan, names, source, text_files, inline,
+                                                        openers if without_bom else None)
+                paths.rich = (source.rich_text_path if inline_text else
+                              _plan_file(plan, names, source, source.rich_file, source.rich_text_path, ".docx",
+                                         max_internal, "rich-text files"))
+            elif inline_text:
+                paths.media = source.path
+            else:
+                ext = extension_of(source.path or (source.file.name if source.file else None),
+                                   _DEFAULT_EXT[source.kind])
+                paths.media = _plan_file(plan, names, source, source.file, source.path, ext, max_internal,
+                                         "media files")
+            plan.paths[id(source)] = paths
     return plan
 
 
-def _plan_plain(plan: FilePlan, names: _Names, source: Source, text_files: bool, inline_text: bool
-                ) -> tuple[str | None, bool]:
+def _plan_plain(plan: FilePlan, names: _Names, source: Source, text_files: bool, inline_text: bool,
+                bom_remover: Openers | None) -> tuple[str | None, bool]:
     """(plainTextPath, whether the text goes inline as PlainTextContent)."""
     if inline_text and (source.plain_text is not None or source.plain_file is not None):
         return None, True
     if source.plain_text is not None:
-        if not text_files:
+        if source.kind == "Note" and not text_files:
+            return None, True
+        if source.plain_text.startswith(BOM):
+            # in a file it would read as a byte order mark and be dropped, moving every position by one
+            if text_files:
+                plan.losses["texts that begin with U+FEFF, kept inline (a file would read it as a byte order "
+                            "mark)"] += 1
             return None, True
         name = names.name(source.guid, source.plain_text_path, ".txt")
         plan.members.append((f"{SOURCES_DIR}/{name}", Blob(name, data=source.plain_text.encode("utf-8"))))
         return f"internal://{name}", False
-    return _plan_file(plan, names, source, source.plain_file, source.plain_text_path, ".txt",
+    blob = source.plain_file
+    if blob is not None and bom_remover is not None:
+        blob = _without_bom(blob, bom_remover)
+    return _plan_file(plan, names, source, blob, source.plain_text_path, ".txt",
                       MAX_INTERNAL_SIZE, "plain-text files"), False
+
+
+def _without_bom(blob: Blob, openers: Openers) -> Blob:
+    """The blob, or its bytes after a UTF-8 byte order mark when it starts with one."""
+    with openers.open(blob) as stream:
+        if stream.read(len(UTF8_BOM)) != UTF8_BOM:
+            return blob
+        return Blob(blob.name, data=stream.read())
 
 
 def _plan_file(plan: FilePlan, names: _Names, source: Source, blob: Blob | None, reference: str | None,
@@ -169,6 +199,46 @@ def _size(blob: Blob) -> int:
     if blob.data is not None:
         return len(blob.data)
     return os.path.getsize(blob.file) if blob.file else 0
+
+
+def name_sources(project: Project) -> tuple[dict[int, str], list[Loss]]:
+    """Names for the sources and notes that have none: their file's name, else their kind and number.
+
+    QualCoder's REFI export stops on a source without a name, so a project that went through it
+    could not leave QualCoder again. Names are unique among the project's sources and notes
+    (QualCoder requires that too); the Loss item says which were given.
+    """
+    everything = [*project.sources, *project.notes]
+    taken = {source.name.strip().casefold() for source in everything if source.name and source.name.strip()}
+    given: dict[int, str] = {}
+    numbers: Counter[str] = Counter()
+    for source in everything:
+        numbers[source.kind] += 1
+        if source.name and source.name.strip():
+            continue
+        base = _file_stem(source) or f"{source.kind} {numbers[source.kind]}"
+        name, number = base, 2
+        while name.casefold() in taken:
+            name, number = f"{base} ({number})", number + 1
+        taken.add(name.casefold())
+        given[id(source)] = name
+    if not given:
+        return given, []
+    shown = [repr(name) for name in given.values()]
+    detail = ", ".join(shown[:10]) + (f" and {len(shown) - 10} more" if len(shown) > 10 else "")
+    return given, [Loss("sources and notes without a name, named after their file, else their kind and number",
+                        len(given), detail)]
+
+
+def _file_stem(source: Source) -> str | None:
+    """The name of a source's file without its extension, unless that is only a GUID."""
+    blobs = (source.plain_file, source.file, source.rich_file)
+    for reference in (source.plain_text_path, source.path, source.rich_text_path, *(b.name for b in blobs if b)):
+        if reference:
+            stem = PurePosixPath(split_path(reference)[1]).stem.strip()
+            if stem and not _ANY_GUID.fullmatch(stem):
+                return stem
+    return None
 
 
 #: A GUID, bare or in braces, as `values.is_guid` accepts it, in one match for speed.
@@ -263,8 +333,10 @@ class ProjectWriter:
     """
 
     def __init__(self, project: Project, plan: FilePlan, guids: GuidMap, *, unit: str = "codepoint",
-                 origin: str | None = None, base_path: str | None = None) -> None:
+                 origin: str | None = None, base_path: str | None = None, names: dict[int, str] | None = None
+                 ) -> None:
         self.project = project
+        self.names = names or {}
         self.plan = plan
         self.guids = guids
         self.unit = unit
@@ -474,7 +546,8 @@ class ProjectWriter:
         paths = self.plan.of(source)
         inline = self._text_of(source) if paths.inline else None
         self.out.add(f"<{tag}" + self._attrs((
-            ("guid", self.guids.out(source.guid)), ("name", source.name), ("richTextPath", paths.rich),
+            ("guid", self.guids.out(source.guid)), ("name", self.names.get(id(source), source.name)),
+            ("richTextPath", paths.rich),
             ("plainTextPath", None if inline is not None else paths.plain), *self._authorship(source))) + ">\n")
         self._description(source.description)
         if inline is not None:
@@ -509,7 +582,8 @@ class ProjectWriter:
         tag = _MEDIA_TAGS[source.kind]
         paths = self.plan.of(source)
         self.out.add(f"<{tag}" + self._attrs((
-            ("guid", self.guids.out(source.guid)), ("name", source.name), ("path", paths.media),
+            ("guid", self.guids.out(source.guid)), ("name", self.names.get(id(source), source.name)),
+            ("path", paths.media),
             ("currentPath", source.current_path), *self._authorship(source))) + ">\n")
         self._description(source.description)
         if source.kind == "Picture" and source.text_description is not None:
@@ -587,60 +661,39 @@ def _to_unit(mapping: PositionMap | None, position: int | None) -> int | None:
 # ---------------------------------------------------------------------- the container
 
 
-def _member_info(name: str, compresslevel: int) -> zipfile.ZipInfo:
-    """A member's header: fixed time and mode, deflated at `compresslevel` unless already compressed."""
-    info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
-    info.external_attr = 0o644 << 16
+def _open_member(archive: zipfile.ZipFile, name: str) -> IO[bytes]:
+    """A member opened for streaming into, dated 1980-01-01 so that the same project makes the same bytes.
+
+    Already compressed files are stored. Others are opened by name, which deflates them at the
+    archive's `compresslevel` (a ZipInfo would be deflated at level 6: only Python 3.13 lets a
+    ZipInfo carry a level in public); a member opened by name is dated 1980-01-01 as well.
+    """
     if PurePosixPath(name).suffix.lower() in _STORED:
+        info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
         info.compress_type = zipfile.ZIP_STORED
-        return info
-    info.compress_type = zipfile.ZIP_DEFLATED
-    # ZipFile.open(info, "w") ignores the archive's compresslevel and deflates at level 6 unless the
-    # ZipInfo carries a level; the attribute is public (compress_level) only from Python 3.13.
-    setattr(info, "compress_level" if hasattr(info, "compress_level") else "_compresslevel", compresslevel)
-    return info
+        return archive.open(info, "w", force_zip64=True)
+    return archive.open(name, "w", force_zip64=True)
 
 
 def write_qdpx(project: Project, path: Path, writer: ProjectWriter, compresslevel: int = 1) -> None:
-    """The .qdpx: project.qde first, then every planned source file, copied in chunks."""
+    """The .qdpx: project.qde first, then every planned source file, streamed in chunks.
+
+    Only zipfile's public API is used: members of an input zip are inflated and deflated again
+    (at the fastest level) rather than copied as they are stored, and stored media are copied as they are.
+    """
     openers = Openers()
     try:
         with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=compresslevel) as archive:
-            with archive.open(_member_info(QDE_NAME, compresslevel), "w", force_zip64=True) as stream:
+            with _open_member(archive, QDE_NAME) as stream:
                 writer.write(stream)
             for member, blob in writer.plan.members:
-                info = _member_info(member, compresslevel)
-                if not _copy_compressed(archive, info, blob, openers):
-                    with openers.open(blob) as source, archive.open(info, "w", force_zip64=True) as target:
-                        shutil.copyfileobj(source, target, _CHUNK)
+                with openers.open(blob) as source, _open_member(archive, member) as target:
+                    shutil.copyfileobj(source, target, _CHUNK)
+            for info in archive.infolist():  # written with the directory when the archive closes
+                info.external_attr = _MODE
     finally:
         openers.close()
     write_beside(FilePlan(beside=writer.plan.beside), path.parent)
-
-
-def _copy_compressed(archive: zipfile.ZipFile, info: zipfile.ZipInfo, blob: Blob, openers: Openers) -> bool:
-    """Copy a member of an input zip as its bytes are stored, when it is stored the way `info` says.
-
-    Deflating a thousand transcripts again took a tenth of a conversion. zipfile has no public way
-    to add bytes that are already compressed, so this does what ZipFile.writestr does after its
-    compressor: a local header with the known CRC and sizes, the bytes, and the directory entries.
-    """
-    found = openers.compressed(blob)
-    if found is None or found[0].compress_type != info.compress_type:
-        return False
-    stored, data = found
-    info.CRC, info.compress_size, info.file_size = stored.CRC, stored.compress_size, stored.file_size
-    archive._writecheck(info)
-    archive.fp.seek(archive.start_dir)
-    info.header_offset = archive.start_dir
-    archive.fp.write(info.FileHeader(zip64=info.file_size > zipfile.ZIP64_LIMIT
-                                     or info.compress_size > zipfile.ZIP64_LIMIT))
-    archive.fp.write(data)
-    archive.start_dir = archive.fp.tell()
-    archive.filelist.append(info)
-    archive.NameToInfo[info.filename] = info
-    archive._didModify = True
-    return True
 
 
 def write_beside(plan: FilePlan, folder: Path) -> None:

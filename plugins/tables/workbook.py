@@ -10,6 +10,7 @@ can read the transcripts, anything else as base64.
 from __future__ import annotations
 
 import base64
+import zipfile
 from collections.abc import Iterator
 from itertools import chain, islice
 from pathlib import Path, PurePosixPath
@@ -19,6 +20,7 @@ from openpyxl import Workbook, load_workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
+from openpyxl.writer.excel import ExcelWriter
 
 from qdaconv.errors import ReadError
 from qdaconv.model import Blob, Project
@@ -106,16 +108,31 @@ def _file_pieces(files: dict[str, Blob]) -> Iterator[list[Any]]:
 
 
 def write_workbook(project: Project, path: Path) -> None:
+    """Write the workbook through a zip this function owns, so that a failure (a full disk) closes it.
+
+    Workbook.save leaves its zip open when writing fails; the zip then tries to finish itself when
+    collected, fails again, and Python prints "Exception ignored in: ZipFile.__del__" with a traceback.
+    """
     flat = Flattener(project)
     workbook = Workbook(write_only=True)
+    archive = zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, allowZip64=True)
     try:
         for table, rows in flat.tables():
             _write_sheet(workbook, table, rows)
         _write_sheet(workbook, FILES_TABLE, _file_pieces(flat.files))
-        workbook.save(path)
+        ExcelWriter(workbook, archive).save()  # writes every part, then closes the zip
     except BaseException:
         _discard(workbook)
+        _abandon(archive)
         raise
+
+
+def _abandon(archive: zipfile.ZipFile) -> None:
+    """Close a zip whose writing failed; finishing it fails again on a full disk, and that is expected."""
+    try:
+        archive.close()
+    except (OSError, ValueError):  # the file is removed by the caller; the first error is the one to report
+        pass
 
 
 def _discard(workbook: Workbook) -> None:

@@ -27,6 +27,8 @@ _TURN_LINE = re.compile(
     rf"^[ \t]*(?:[\[(#]?(?P<lead>{_TIME})[\])#]?[ \t]+)?(?P<name>{_NAME})"
     rf"(?:[ \t]*[\[(](?P<trail>{_TIME})[\])])?(?:[ \t]*:[ \t]*|\t+)(?P<rest>.*?)\s*$"
 )
+#: f4's time mark, "#00:00:12-5#" (hours:minutes:seconds-tenths), set where a paragraph ends.
+_F4_MARK = re.compile(r"#(?P<clock>\d{1,2}:\d{2}:\d{2})(?:[-.,](?P<fraction>\d{1,3}))?#")
 _CUE_TIMING = re.compile(rf"^\s*(?P<start>{_TIME})\s*-->\s*(?P<end>{_TIME})")
 _VOICE = re.compile(r"^\s*<v(?:\.[^ \t>]*)?[ \t]+(?P<name>[^>]+)>(?P<rest>.*)$")
 _TAG = re.compile(r"</?[a-zA-Z][^>]*>|<\d[^>]*>")
@@ -60,6 +62,11 @@ def parse_time(value: str) -> int:
     for part in clock.split(":"):
         seconds = seconds * 60 + int(part)
     return seconds * 1000 + int((fraction + "000")[:3])
+
+
+def _f4_ms(found: re.Match[str]) -> int:
+    """Milliseconds of an f4 time mark: its fraction is tenths ("-5"), or more digits of the second."""
+    return parse_time(found["clock"] + ("." + found["fraction"] if found["fraction"] else ""))
 
 
 def format_time(ms: int) -> str:
@@ -129,8 +136,30 @@ def parse_running_text(text: str, speakers: frozenset[str] | None = None) -> Tra
         transcript.turns.append(Turn(found["name"].strip(), start, max(start, end), start_ms))
         if start_ms is not None:
             transcript.timings.append((offsets[number], start_ms))
+    _time_f4_marks(transcript)
     _close_turn_times(transcript.turns)
     return transcript
+
+
+def _time_f4_marks(transcript: Transcript) -> None:
+    """f4's time marks as timings, at the end of each mark (the text before it was said by then).
+
+    A turn that ends with a mark ends at its time, and a turn without a time of its own begins at
+    the time of the last mark before it: f4 sets a mark where each paragraph ends.
+    """
+    marks = [(found.end(), _f4_ms(found)) for found in _F4_MARK.finditer(transcript.text)]
+    if not marks:
+        return
+    transcript.timings = sorted(transcript.timings + marks)
+    ends = dict(marks)
+    last_before = 0
+    for turn in transcript.turns:
+        while last_before < len(marks) and marks[last_before][0] <= turn.start:
+            last_before += 1
+        if turn.start_ms is None and last_before:
+            turn.start_ms = marks[last_before - 1][1]
+        if turn.end in ends:
+            turn.end_ms = ends[turn.end]
 
 
 def _close_turn_times(turns: list[Turn]) -> None:
