@@ -16,10 +16,12 @@ from itertools import chain, islice
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from lxml import etree
 from openpyxl import Workbook, load_workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
+from openpyxl.utils.exceptions import WorkbookAlreadySaved
 from openpyxl.writer.excel import ExcelWriter
 
 from qdaconv.errors import ReadError
@@ -140,7 +142,7 @@ def _discard(workbook: Workbook) -> None:
     for sheet in workbook.worksheets:
         try:
             sheet.close()
-        except DAMAGED_PACKAGE_ERRORS:
+        except (*DAMAGED_PACKAGE_ERRORS, WorkbookAlreadySaved, etree.LxmlError):
             pass  # the sheet is being thrown away; only its clean-up is wanted
 
 
