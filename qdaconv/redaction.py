@@ -1,0 +1,513 @@
+"""De-identification: replace names and places in a whole study, keeping every coded excerpt in place.
+
+`read_terms` reads a terms file (CSV with a `term` column and an optional `replacement`).
+`Matcher` compiles all terms into one regular expression shaped as a trie, so 200 terms cost
+little more than one: a term matches as a whole word or phrase, without regard to case or to
+accents on Latin letters (`Jose`, `José` and `JOSÉ` in NFC or NFD are one term), with any
+apostrophe, quote or hyphen standing for any other, and any run of white space (a line break
+too) between the words of a phrase. At one place the longest term wins.
+
+`redact_project` replaces the terms in every text a participant's words can be in, moves every
+position into a text with `qdaconv.positions.remap_text_positions` (a boundary inside a replaced
+term moves out to the edge of the replacement, so the excerpt still covers it), drops what
+cannot be redacted (media, PDF and rich-text files) and says so as `Loss` items, and returns the
+log of replacements. `find_terms` searches written output (a file, a folder, a zip, zips inside
+zips) for any term left: the verification pass. The module knows no format.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import os
+import re
+import unicodedata
+import zipfile
+from bisect import bisect_right
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from qdaconv.errors import ReadError
+from qdaconv.formats import Loss
+from qdaconv.model import TEXT_KINDS, Blob, Project, Source, walk_codes, walk_sources
+from qdaconv.positions import remap_text_positions
+
+DEFAULT_PLACEHOLDER = "[REDACTED]"
+
+#: Characters that stand for one another inside a term, by the key they are matched by.
+_APOSTROPHES = "'’‘ʼʹ`´′"
+_QUOTES = '"“”„″«»'
+_HYPHENS = "-‐‑‒–−"
+_EQUIVALENT = {**dict.fromkeys(_APOSTROPHES, "'"), **dict.fromkeys(_QUOTES, '"'), **dict.fromkeys(_HYPHENS, "-")}
+_CLASS_OF_KEY = {"'": _APOSTROPHES, '"': _QUOTES, "-": _HYPHENS}
+#: Combining marks (accents written as separate code points, as in NFD text).
+_MARKS = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
+_WORD_AFTER = f"(?![\\w{_MARKS}])"
+_WORD_BEFORE = "(?<!\\w)"
+
+
+def _latin_variants() -> dict[str, str]:
+    """For each ASCII letter, the precomposed letters that are it with accents (é, È, ǘ, ...)."""
+    variants: dict[str, list[str]] = {}
+    for block in (range(0xC0, 0x250), range(0x1E00, 0x1F00)):
+        for point in block:
+            char = chr(point)
+            decomposed = unicodedata.normalize("NFD", char)
+            base = decomposed[0]
+            if len(decomposed) > 1 and base.isascii() and base.isalpha():
+                variants.setdefault(base.lower(), []).append(char)
+    return {base: "".join(chars) for base, chars in variants.items()}
+
+
+_LATIN = _latin_variants()
+
+
+def _units(text: str) -> list[tuple[str, str]]:
+    """A text as matching units: (key, regex fragment) per character, accents folded on Latin letters.
+
+    The key is what two spellings of one term share; the fragment matches every spelling of the unit.
+    """
+    units: list[tuple[str, str]] = []
+    after_latin = False
+    for char in unicodedata.normalize("NFC", text):
+        if unicodedata.combining(char) and after_latin:
+            continue  # an accent the Latin letter's fragment already allows
+        decomposed = unicodedata.normalize("NFD", char)
+        base = decomposed[0]
+        after_latin = base.isascii() and base.isalpha()
+        if after_latin:
+            letter = base.lower()
+            units.append((letter, f"[{letter}{_LATIN.get(letter, '')}][{_MARKS}]*"))
+        elif char.isspace():
+            if units and units[-1][0] == " ":
+                continue
+            units.append((" ", r"\s+"))
+        elif char in _EQUIVALENT:
+            key = _EQUIVALENT[char]
+            units.append((key, f"[{re.escape(_CLASS_OF_KEY[key])}]"))
+        elif decomposed != char:
+            units.append((decomposed.lower(), f"(?:{re.escape(char)}|{re.escape(decomposed)})"))
+        else:
+            units.append((char.lower(), re.escape(char)))
+    return units
+
+
+def fold(text: str) -> str:
+    """The form terms are compared in: no case, no accents on Latin letters, one kind of quote and space."""
+    return "".join(key for key, _fragment in _units(text.strip()))
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """One line of the terms file: the words to find and what replaces them."""
+
+    term: str
+    replacement: str
+    line: int = 0
+
+
+def read_terms(path: str | os.PathLike, placeholder: str = DEFAULT_PLACEHOLDER) -> list[Term]:
+    """The terms of a CSV file with a header `term,replacement` (replacement optional, default `placeholder`).
+
+    Raises ReadError, naming the file and the line, when the file is missing, empty, has no
+    `term` column, or holds a term shorter than two characters, two spellings of one term with
+    different replacements, or a replacement that contains a term.
+    """
+    path = Path(path)
+    hint = "the terms file is a CSV with a header row `term,replacement`"
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise ReadError(path, "no such terms file", hint="check the path") from None
+    except IsADirectoryError:
+        raise ReadError(path, "is a folder, not a terms file", hint=hint) from None
+    except UnicodeDecodeError as exc:
+        raise ReadError(path, f"not UTF-8 text (byte {exc.start})", hint="save the terms file as UTF-8 CSV") from None
+    except OSError as exc:
+        raise ReadError(path, f"cannot open: {exc.strerror}") from None
+    rows = csv.reader(io.StringIO(text, newline=""))
+    header = next(rows, None)
+    if not header or not any(cell.strip() for cell in header):
+        raise ReadError(path, "the terms file is empty", hint=hint)
+    columns = [cell.strip().lower() for cell in header]
+    if "term" not in columns:
+        raise ReadError(path, f"no `term` column in the header ({', '.join(header)})", location="line 1", hint=hint)
+    term_at = columns.index("term")
+    replacement_at = columns.index("replacement") if "replacement" in columns else None
+    terms: list[Term] = []
+    seen: dict[str, Term] = {}
+    for row in rows:
+        line = rows.line_num
+        if not any(cell.strip() for cell in row):
+            continue
+        term = row[term_at].strip() if term_at < len(row) else ""
+        replacement = row[replacement_at].strip() if replacement_at is not None and replacement_at < len(row) else ""
+        if len(fold(term)) < 2:
+            raise ReadError(path, f"the term {term!r} is too short: a term needs at least two characters",
+                            location=f"line {line}", hint="remove the line or write the whole word")
+        entry = Term(term, replacement or placeholder, line)
+        earlier = seen.get(fold(term))
+        if earlier is not None:
+            if earlier.replacement != entry.replacement:
+                raise ReadError(path, f"{term!r} is the term {earlier.term!r} of line {earlier.line} (terms match "
+                                      "without regard to case and accents) with another replacement",
+                                location=f"line {line}", hint="keep one of the two lines")
+            continue
+        seen[fold(term)] = entry
+        terms.append(entry)
+    if not terms:
+        raise ReadError(path, "the terms file has no terms", hint=hint)
+    matcher = Matcher(terms)
+    for entry in terms:
+        found = matcher.search(entry.replacement)
+        if found is not None:
+            raise ReadError(path, f"the replacement {entry.replacement!r} contains the term {found.term.term!r}, "
+                                  "so the output would still hold it", location=f"line {entry.line}",
+                            hint="choose a replacement without any of the terms")
+    return terms
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    start: int
+    end: int
+    term: Term
+
+
+class Matcher:
+    """All terms compiled into one trie-shaped regular expression (see the module docstring)."""
+
+    def __init__(self, terms: Iterable[Term]) -> None:
+        self.terms = {fold(term.term): term for term in terms}
+        self._fallback: list[tuple[re.Pattern[str], Term]] = []
+        word_start: dict[str, Any] = {}
+        other_start: dict[str, Any] = {}
+        for term in self.terms.values():
+            units = _units(term.term.strip())
+            root = word_start if _is_word(term.term.strip()[0]) else other_start
+            node = root
+            for key, fragment in units:
+                node = node.setdefault((key, fragment), {})
+            node[None] = _WORD_AFTER if _is_word(term.term.strip()[-1]) else ""
+        parts = []
+        if word_start:
+            parts.append(_WORD_BEFORE + _emit(word_start))
+        if other_start:
+            parts.append(_emit(other_start))
+        self.pattern = re.compile("|".join(parts), re.IGNORECASE)
+
+    def finditer(self, text: str) -> Iterator[Match]:
+        for found in self.pattern.finditer(text):
+            yield Match(found.start(), found.end(), self._term_of(found.group()))
+
+    def search(self, text: str) -> Match | None:
+        found = self.pattern.search(text)
+        return Match(found.start(), found.end(), self._term_of(found.group())) if found else None
+
+    def _term_of(self, matched: str) -> Term:
+        term = self.terms.get(fold(matched))
+        if term is not None:
+            return term
+        # case folds that `fold` does not make (the long s, the Kelvin sign): ask each term, longest first
+        if not self._fallback:
+            self._fallback = sorted(((re.compile("".join(f for _key, f in _units(t.term.strip())), re.IGNORECASE), t)
+                                     for t in self.terms.values()), key=lambda item: -len(item[1].term))
+        for pattern, term in self._fallback:
+            if pattern.fullmatch(matched):
+                return term
+        raise AssertionError(f"no term matches {matched!r}")  # the pattern is built from the terms
+
+
+def _is_word(char: str) -> bool:
+    return char.isalnum() or char == "_"
+
+
+def _emit(node: dict[Any, Any]) -> str:
+    """The trie below `node` as a regex: children first (longer terms), then the term ending here."""
+    options = [fragment + _emit(child) for (key, fragment), child in
+               sorted(((k, v) for k, v in node.items() if k is not None), key=lambda item: item[0])]
+    if None in node:
+        options.append(node[None])
+    if len(options) == 1:
+        return options[0]
+    return "(?:" + "|".join(options) + ")"
+
+
+# ---------------------------------------------------------------- redacting a project
+
+
+@dataclass(slots=True)
+class Replacement:
+    """One replaced term: where (object kind, GUID, field), the span before and after, the term."""
+
+    kind: str
+    guid: str
+    field: str
+    start: int
+    end: int
+    out_start: int
+    out_end: int
+    term: str
+    found: str
+    replacement: str
+
+
+@dataclass(slots=True)
+class Redaction:
+    """What `redact_project` did: every replacement, what it dropped, and terms left where it may not go."""
+
+    replacements: list[Replacement] = field(default_factory=list)
+    losses: list[Loss] = field(default_factory=list)
+    left: list[str] = field(default_factory=list)
+
+    def log_csv(self) -> str:
+        """The replacements as CSV: the key to the identities, to be kept apart from the output."""
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["kind", "guid", "field", "start", "end", "out_start", "out_end", "term", "found",
+                         "replacement"])
+        for item in self.replacements:
+            writer.writerow([item.kind, item.guid, item.field, item.start, item.end, item.out_start, item.out_end,
+                             item.term, item.found, item.replacement])
+        return out.getvalue()
+
+
+class _Redactor:
+    def __init__(self, matcher: Matcher, result: Redaction) -> None:
+        self.matcher = matcher
+        self.result = result
+        self.search = matcher.pattern.search
+
+    def text(self, value: str, kind: str, guid: str, name: str) -> tuple[str, list[tuple[int, int, int, int]]]:
+        """`value` with every term replaced, and the (start, end, out_start, out_end) of each replacement."""
+        if not value or self.search(value) is None:
+            return value, []
+        pieces: list[str] = []
+        spans: list[tuple[int, int, int, int]] = []
+        done = shift = 0
+        for match in self.matcher.finditer(value):
+            replacement = match.term.replacement
+            pieces += (value[done:match.start], replacement)
+            out_start = match.start + shift
+            out_end = out_start + len(replacement)
+            spans.append((match.start, match.end, out_start, out_end))
+            self.result.replacements.append(Replacement(kind, guid, name, match.start, match.end, out_start, out_end,
+                                                        match.term.term, value[match.start:match.end], replacement))
+            shift += len(replacement) - (match.end - match.start)
+            done = match.end
+        pieces.append(value[done:])
+        return "".join(pieces), spans
+
+    def field(self, obj: Any, attribute: str, kind: str, guid: str) -> None:
+        value = getattr(obj, attribute)
+        if isinstance(value, str):
+            setattr(obj, attribute, self.text(value, kind, guid, attribute)[0])
+
+    def native(self, obj: Any, kind: str, guid: str) -> None:
+        if obj.native:
+            obj.native = self._nested(obj.native, kind, guid, "native")
+
+    def _nested(self, value: Any, kind: str, guid: str, where: str) -> Any:
+        """Strings anywhere in a program's own data (its memos may be there), keys included."""
+        if isinstance(value, str):
+            return self.text(value, kind, guid, where)[0]
+        if isinstance(value, dict):
+            return {self._nested(k, kind, guid, f"{where}.{k}"): self._nested(v, kind, guid, f"{where}.{k}")
+                    for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return type(value)(self._nested(item, kind, guid, where) for item in value)
+        return value
+
+
+def redact_project(project: Project, matcher: Matcher, *, include_codes: bool = False) -> Redaction:
+    """Replace every term in `project`, in place, keeping coded excerpts on their text; see the module docstring.
+
+    Code names and descriptions are analysis and stay unless `include_codes`; terms found there
+    are listed in `Redaction.left`, and the caller should refuse to write such a project.
+    """
+    result = Redaction()
+    red = _Redactor(matcher, result)
+    for name in ("name", "description", "base_path"):
+        red.field(project, name, "project", "")
+    red.native(project, "project", "")
+    for user in project.users:
+        red.field(user, "name", "user", user.guid)
+        red.field(user, "id", "user", user.guid)
+    for entry in walk_codes(project):
+        code = entry.code
+        if include_codes:
+            red.field(code, "name", "code", code.guid)
+            red.field(code, "description", "code", code.guid)
+            red.native(code, "code", code.guid)
+        else:
+            for name in ("name", "description"):
+                found = matcher.search(getattr(code, name) or "")
+                if found:
+                    result.left.append(f"code {' > '.join(entry.path)!r} ({name}): {found.term.term!r}")
+    for variable in project.variables:
+        for name in ("name", "description"):
+            red.field(variable, name, "variable", variable.guid)
+    for case in project.cases:
+        red.field(case, "name", "case", case.guid)
+        red.field(case, "description", "case", case.guid)
+        _values(red, case.variable_values, "case", case.guid)
+        red.native(case, "case", case.guid)
+    dropped: dict[str, int] = {}
+    for source in walk_sources(project):
+        _source(red, source, dropped)
+    for group in project.sets:
+        red.field(group, "name", "set", group.guid)
+        red.field(group, "description", "set", group.guid)
+    for link in project.links:
+        red.field(link, "name", "link", link.guid)
+    for graph in project.graphs:
+        red.field(graph, "name", "graph", graph.guid)
+        for vertex in graph.vertices:
+            red.field(vertex, "name", "vertex", vertex.guid)
+        for edge in graph.edges:
+            red.field(edge, "name", "edge", edge.guid)
+    result.losses = [Loss(what, count) for what, count in dropped.items()]
+    return result
+
+
+_DROPPED = {
+    "PDF": "PDF files removed: their content cannot be redacted (their text representations are redacted "
+           "and kept)",
+    "Picture": "picture files removed: pictures cannot be redacted (their text descriptions are redacted and kept)",
+    "Audio": "audio files removed: recordings cannot be redacted (their transcripts are redacted and kept)",
+    "Video": "video files removed: recordings cannot be redacted (their transcripts are redacted and kept)",
+    "rich": "rich-text (DOCX) copies removed: they cannot be redacted (the redacted plain text is kept)",
+}
+
+
+def _values(red: _Redactor, values: list, kind: str, guid: str) -> None:
+    for value in values:
+        if isinstance(value.value, str):
+            value.value = red.text(value.value, kind, guid, f"value {value.variable}")[0]
+
+
+def _source(red: _Redactor, source: Source, dropped: dict[str, int]) -> None:
+    kind = "note" if source.kind == "Note" else "source"
+    guid = source.guid
+    red.field(source, "name", kind, guid)
+    red.field(source, "description", kind, guid)
+    red.native(source, kind, guid)
+    _values(red, source.variable_values, kind, guid)
+    for selection in source.selections:
+        red.field(selection, "name", "selection", selection.guid)
+        red.field(selection, "description", "selection", selection.guid)
+        red.native(selection, "selection", selection.guid)
+    if source.kind in TEXT_KINDS:
+        _text_document(red, source, kind)
+        if source.rich_file is not None or source.rich_text_path is not None:
+            dropped[_DROPPED["rich"]] = dropped.get(_DROPPED["rich"], 0) + 1
+            source.rich_file = source.rich_text_path = None
+    elif source.file is not None or source.path is not None or source.current_path is not None:
+        what = _DROPPED[source.kind]
+        dropped[what] = dropped.get(what, 0) + 1
+        source.file = source.path = source.current_path = None
+
+
+def _text_document(red: _Redactor, source: Source, kind: str) -> None:
+    """Redact a text document's own text and move everything that points into it."""
+    text = source.text
+    if text is None:
+        return
+    redacted, spans = red.text(text, kind, source.guid, "text")
+    if source.plain_text is not None:
+        source.plain_text = redacted
+    if source.plain_file is not None:
+        # always the redacted text, re-encoded: the original bytes never reach the output
+        name = source.plain_file.name
+        if red.search(source.plain_text_path or "") or red.search(name):
+            source.plain_text_path, name = None, f"{source.guid.strip('{}')}.txt"
+        data = redacted.encode("utf-8")
+        source.plain_file = Blob(name, data=data, size=len(data))
+    elif source.plain_text_path is not None and red.search(source.plain_text_path):
+        source.plain_text_path = None
+    if spans:
+        start, end = _position_maps(spans)
+        remap_text_positions(source, start, end)
+
+
+def _position_maps(spans: list[tuple[int, int, int, int]]) -> tuple[Callable[[int], int], Callable[[int], int]]:
+    """Functions moving a start and an end through the replacements; inside one, out to its edges."""
+    ends = [end for _start, end, _out_start, _out_end in spans]
+    shifts = [0]
+    for start, end, out_start, out_end in spans:
+        shifts.append(shifts[-1] + (out_end - out_start) - (end - start))
+
+    def move(position: int, inside: Callable[[tuple[int, int, int, int]], int]) -> int:
+        done = bisect_right(ends, position)  # replacements that end at or before the position
+        if done < len(spans) and spans[done][0] < position:
+            return inside(spans[done])
+        return position + shifts[done]
+
+    return (lambda position: move(position, lambda span: span[2]),
+            lambda position: move(position, lambda span: span[3]))
+
+
+# ---------------------------------------------------------------- verification
+
+
+#: How deep zips inside zips are opened, and the largest member searched (bigger ones are reported).
+_MAX_DEPTH = 4
+_MAX_MEMBER = 1 << 30
+
+
+def find_terms(path: str | os.PathLike, matcher: Matcher) -> list[str]:
+    """Where any term occurs in written output: `path` a file, a folder or a zip (zips inside opened too).
+
+    File and member names are searched as well as contents; contents are decoded as UTF-8 (UTF-16
+    with a BOM), and XML and HTML entities are resolved before searching. Each finding is
+    `place: 'term'`.
+    """
+    path = Path(path)
+    found: list[str] = []
+    if path.is_dir():
+        for folder, _dirs, files in os.walk(path):
+            for name in sorted(files):
+                file = Path(folder) / name
+                relative = file.relative_to(path).as_posix()
+                _check_name(relative, matcher, found)
+                _check_bytes(relative, file.read_bytes(), matcher, found, 0)
+    else:
+        _check_name(path.name, matcher, found)
+        _check_bytes(path.name, path.read_bytes(), matcher, found, 0)
+    return found
+
+
+def _check_name(place: str, matcher: Matcher, found: list[str]) -> None:
+    hit = matcher.search(place)
+    if hit:
+        found.append(f"{place} (its name): {hit.term.term!r}")
+
+
+def _check_bytes(place: str, data: bytes, matcher: Matcher, found: list[str], depth: int) -> None:
+    if data[:4] == b"PK\x03\x04" and depth < _MAX_DEPTH:
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                for info in archive.infolist():
+                    if info.is_dir():
+                        continue
+                    inner = f"{place}!{info.filename}"
+                    _check_name(info.filename, matcher, found)
+                    if info.file_size > _MAX_MEMBER:
+                        found.append(f"{inner}: too large to search")
+                        continue
+                    _check_bytes(inner, archive.read(info), matcher, found, depth + 1)
+            return
+        except (zipfile.BadZipFile, NotImplementedError, RuntimeError, OSError, EOFError):
+            pass  # not a readable zip after all: search the bytes as they are
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        text = data.decode("utf-16", errors="replace")
+    else:
+        text = data.decode("utf-8", errors="replace")
+    hit = matcher.search(text)
+    if hit is None and "&" in text:
+        hit = matcher.search(html.unescape(text))
+    if hit is not None:
+        found.append(f"{place}: {hit.term.term!r}")
