@@ -30,12 +30,34 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from qdaconv.errors import ReadError
-from qdaconv.formats import Loss
+from qdaconv.errors import LossError, ReadError, WriteError
+from qdaconv.formats import Loss, LossReport
 from qdaconv.model import TEXT_KINDS, Blob, Project, Source, walk_codes, walk_sources
 from qdaconv.positions import remap_text_positions
 
 DEFAULT_PLACEHOLDER = "[REDACTED]"
+#: How many places an error about terms left names.
+SHOWN = 5
+
+
+class TermsLeftError(WriteError):
+    """A term is still in the output, or would be: a negative verdict (exit 1); nothing was written."""
+
+    exit_code = 1
+
+
+class CannotRedactError(LossError):
+    """Under strict mode: the input holds what cannot be redacted (media, PDF, rich text); nothing was written."""
+
+    def __init__(self, report: LossReport) -> None:
+        WriteError.__init__(self, f"{report.target}: not written (strict mode): {report.summary()}")
+        self.report = report
+
+
+def terms_left_message(found: list[str], what: str) -> str:
+    """`what`, then the first places where terms were found."""
+    shown = "; ".join(found[:SHOWN]) + (f" (and {len(found) - SHOWN} more)" if len(found) > SHOWN else "")
+    return f"{what}: {shown}"
 
 #: Characters that stand for one another inside a term, by the key they are matched by.
 _APOSTROPHES = "'’‘ʼʹ`´′"
@@ -263,6 +285,15 @@ class Redaction:
     losses: list[Loss] = field(default_factory=list)
     left: list[str] = field(default_factory=list)
 
+    def refuse(self, target: str, *, strict: bool = False) -> None:
+        """Raise when the redacted project may not be written: terms left in codes; under `strict`, any loss."""
+        if self.left:
+            raise TermsLeftError(terms_left_message(
+                self.left, f"{target}: not written: code names and descriptions are kept, and these hold terms "
+                           "(pass --include codes to redact them too)"))
+        if strict and self.losses:
+            raise CannotRedactError(LossReport(target, list(self.losses)))
+
     def log_csv(self) -> str:
         """The replacements as CSV: the key to the identities, to be kept apart from the output."""
         out = io.StringIO()
@@ -450,7 +481,28 @@ def _position_maps(spans: list[tuple[int, int, int, int]]) -> tuple[Callable[[in
             lambda position: move(position, lambda span: span[3]))
 
 
-# ---------------------------------------------------------------- verification
+# ---------------------------------------------------------------- the log and the verification
+
+
+def is_inside(path: Path, folder: Path) -> bool:
+    """Whether `path` is `folder` or lies inside it (after resolving links)."""
+    path, folder = path.resolve(), folder.resolve()
+    return path == folder or folder in path.parents
+
+
+def check_log_path(log: Path, apart_from: Iterable[Path], *, force: bool = False) -> None:
+    """Refuse a log path inside the output, the input or the terms file, or one that exists without `force`.
+
+    The log is the key to the identities, so it must never travel with the de-identified copy.
+    """
+    if any(is_inside(log, other) for other in apart_from):
+        raise WriteError(f"{log}: the log must be kept apart from the output, the input and the terms file "
+                         "(it is the key to the identities); choose another path")
+    if log.exists() and not force:
+        raise WriteError(f"{log}: already exists; pass --force to replace it")
+    if not log.parent.is_dir():
+        raise WriteError(f"{log}: the folder {log.parent} does not exist; create it first")
+
 
 
 #: How deep zips inside zips are opened, and the largest member searched (bigger ones are reported).

@@ -16,18 +16,20 @@ from pathlib import Path
 from typing import Any
 
 from qdaconv import api
-from qdaconv.errors import LossError, WriteError
+from qdaconv.errors import WriteError
 from qdaconv.formats import LossReport
-from qdaconv.redaction import DEFAULT_PLACEHOLDER, Matcher, Redaction, find_terms, read_terms, redact_project
-
-#: How many places a failed verification names.
-SHOWN = 5
-
-
-class TermsLeftError(WriteError):
-    """A term is still in the output, or would be: a negative verdict (exit 1); nothing was written."""
-
-    exit_code = 1
+from qdaconv.redaction import (
+    DEFAULT_PLACEHOLDER,
+    Matcher,
+    Redaction,
+    TermsLeftError,
+    check_log_path,
+    find_terms,
+    is_inside,
+    read_terms,
+    redact_project,
+    terms_left_message,
+)
 
 
 @dataclass(slots=True)
@@ -40,32 +42,15 @@ class Outcome:
     log: Path | None = None
 
 
-def _inside(path: Path, folder: Path) -> bool:
-    path, folder = path.resolve(), folder.resolve()
-    return path == folder or folder in path.parents
-
-
 def _check_paths(src: Path, out: Path, terms: Path, log: Path | None, force: bool) -> None:
     if out.exists() and not force:
         raise WriteError(f"{out}: already exists; pass --force to replace it")
-    if src.exists() and (_inside(out, src) or _inside(src, out)):
+    if src.exists() and (is_inside(out, src) or is_inside(src, out)):
         raise WriteError(f"{out}: is the input, holds it, or is inside it; choose another output path")
     if not out.parent.is_dir():
         raise WriteError(f"{out}: the folder {out.parent} does not exist; create it first")
-    if log is None:
-        return
-    if _inside(log, out) or _inside(log, src) or (terms.exists() and _inside(log, terms)):
-        raise WriteError(f"{log}: the log must be kept apart from the output, the input and the terms file "
-                         "(it is the key to the identities); choose another path")
-    if log.exists() and not force:
-        raise WriteError(f"{log}: already exists; pass --force to replace it")
-    if not log.parent.is_dir():
-        raise WriteError(f"{log}: the folder {log.parent} does not exist; create it first")
-
-
-def terms_left_message(found: list[str], what: str) -> str:
-    shown = "; ".join(found[:SHOWN]) + (f" (and {len(found) - SHOWN} more)" if len(found) > SHOWN else "")
-    return f"{what}: {shown}"
+    if log is not None:
+        check_log_path(log, [out, src, terms], force=force)
 
 
 def redact_file(src: Path, out: Path, terms_file: Path, *, log: Path | None = None,
@@ -82,12 +67,7 @@ def redact_file(src: Path, out: Path, terms_file: Path, *, log: Path | None = No
     _check_paths(src, out, terms_file, log, force)
     project = api.read(src, from_, **options)
     redaction = redact_project(project, matcher, include_codes=include_codes)
-    if redaction.left:
-        raise TermsLeftError(terms_left_message(
-            redaction.left, f"{out}: not written: code names and descriptions are kept, and these hold terms "
-                            "(pass --include codes to redact them too)"))
-    if strict and redaction.losses:
-        raise LossError(LossReport(str(out), list(redaction.losses)))
+    redaction.refuse(str(out), strict=strict)
     staging = api.temporary_path(out)
     staging.mkdir()
     try:
@@ -119,7 +99,7 @@ def _commit(staging: Path, out: Path) -> None:
     A file beside it that exists with the same bytes is left; one with other bytes is never replaced.
     """
     main = staging / out.name
-    beside = [path for path in sorted(staging.rglob("*")) if path.is_file() and not _inside(path, main)]
+    beside = [path for path in sorted(staging.rglob("*")) if path.is_file() and not is_inside(path, main)]
     targets = [(path, out.parent / path.relative_to(staging)) for path in beside]
     for path, target in targets:
         if target.exists() and not filecmp.cmp(path, target, shallow=False):
