@@ -243,8 +243,14 @@ class Matcher:
         raise AssertionError(f"no term matches {matched!r}")  # the pattern is built from the terms
 
 
+#: Scripts written without spaces between words (Chinese, Japanese, Thai, Lao): a term in them cannot
+#: wait for a word boundary, so it matches wherever it occurs.
+_NO_SPACES = re.compile("[\u0e00-\u0eff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
 def _is_word(char: str) -> bool:
-    return char.isalnum() or char == "_"
+    """Whether a term that begins or ends with `char` must begin or end at a word boundary there."""
+    return (char.isalnum() or char == "_") and not _NO_SPACES.match(char)
 
 
 def _emit(node: dict[Any, Any]) -> str:
