@@ -28,7 +28,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from qdaconv.errors import LossError, ReadError, WriteError
 from qdaconv.formats import Loss, LossReport
@@ -69,8 +69,8 @@ _MARKS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20
 _MARK = "\u0300"
 _WORD_BEFORE = r"(?<!\w)"
 _WORD_AFTER = rf"(?![\w{_MARK}])"
-_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 _SPACES = re.compile(r"\s+")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
 
 
 def _fold_table() -> dict[int, str]:
@@ -96,22 +96,20 @@ def _fold_table() -> dict[int, str]:
 _FOLD = _fold_table()
 
 
-def _fold_run(found: re.Match[str]) -> str:
-    return found.group().translate(_FOLD)
-
-
 def fold_text(text: str) -> str:
     """`text` with every character folded (no case, Latin letters without accents, one apostrophe, quote,
     hyphen and combining mark), one character for one, so positions in it are positions in `text`.
 
-    Lower-casing the whole text and translating only its non-ASCII runs is ten times faster than
-    translating it all.
+    Lower-casing in C and then replacing each distinct non-ASCII character that folds (a few dozen
+    in a transcript) is several times faster than translating the text character by character.
     """
     folded = text.lower()
     if len(folded) != len(text):  # a letter whose lower case is two characters (İ): fold one by one
         return text.translate(_FOLD)
     if not folded.isascii():
-        folded = _NON_ASCII.sub(_fold_run, folded)
+        for char in set(_NON_ASCII.findall(folded)):
+            if (replacement := _FOLD.get(ord(char))) is not None:
+                folded = folded.replace(char, replacement)
     return folded.replace("`", "'") if "`" in folded else folded
 
 
@@ -215,8 +213,9 @@ def read_terms(path: str | os.PathLike, placeholder: str = DEFAULT_PLACEHOLDER) 
     return terms
 
 
-@dataclass(frozen=True, slots=True)
-class Match:
+class Match(NamedTuple):
+    """A term found in a text: its span in code points and the term."""
+
     start: int
     end: int
     term: Term
@@ -239,14 +238,16 @@ class Matcher:
             node[None] = _WORD_AFTER if _is_word(text[-1]) else ""
         parts = []
         if word_start:
-            parts.append(_WORD_BEFORE + _emit(word_start))
+            parts.append(_emit(word_start, at_word_start=True))
         if other_start:
             parts.append(_emit(other_start))
         self.pattern = re.compile("|".join(parts))
 
     def finditer(self, text: str) -> Iterator[Match]:
+        term_of = self._term_of
         for found in self.pattern.finditer(fold_text(text)):
-            yield Match(found.start(), found.end(), self._term_of(text[found.start():found.end()]))
+            start, end = found.span()
+            yield Match(start, end, term_of(text[start:end]))
 
     def search(self, text: str) -> Match | None:
         found = self.pattern.search(fold_text(text))
@@ -277,10 +278,20 @@ def _is_word(char: str) -> bool:
     return (char.isalnum() or char == "_") and not _NO_SPACES.match(char)
 
 
-def _emit(node: dict[Any, Any]) -> str:
-    """The trie below `node` as a regex: children first (longer terms), then the term ending here."""
-    options = [fragment + _emit(child) for (_key, fragment), child in
-               sorted(((k, v) for k, v in node.items() if k is not None), key=lambda item: item[0])]
+def _emit(node: dict[Any, Any], at_word_start: bool = False) -> str:
+    """The trie below `node` as a regex: children first (longer terms), then the term ending here.
+
+    At a word start, a branch that begins with a letter checks the word boundary just after it
+    (`a(?<!\\w.)`): branches that all begin with a literal let the regex engine skip ahead to the
+    next possible first letter in C, a quarter faster than a boundary check at every position.
+    """
+    options = []
+    for (key, fragment), child in sorted(((k, v) for k, v in node.items() if k is not None), key=lambda i: i[0]):
+        if at_word_start and fragment.startswith(key) and key.isascii() and key.isalpha():
+            fragment = f"{key}(?<!\\w.){fragment[len(key):]}"
+        elif at_word_start:
+            fragment = _WORD_BEFORE + fragment
+        options.append(fragment + _emit(child))
     if None in node:
         options.append(node[None])
     if len(options) == 1:
@@ -348,17 +359,18 @@ class _Redactor:
             return value, []
         pieces: list[str] = []
         spans: list[tuple[int, int, int, int]] = []
+        log = self.result.replacements
         done = shift = 0
-        for match in self.matcher.finditer(value):
-            replacement = match.term.replacement
-            pieces += (value[done:match.start], replacement)
-            out_start = match.start + shift
+        for start, end, term in self.matcher.finditer(value):
+            replacement = term.replacement
+            pieces += (value[done:start], replacement)
+            out_start = start + shift
             out_end = out_start + len(replacement)
-            spans.append((match.start, match.end, out_start, out_end))
-            self.result.replacements.append(Replacement(kind, guid, name, match.start, match.end, out_start, out_end,
-                                                        match.term.term, value[match.start:match.end], replacement))
-            shift += len(replacement) - (match.end - match.start)
-            done = match.end
+            spans.append((start, end, out_start, out_end))
+            log.append(Replacement(kind, guid, name, start, end, out_start, out_end, term.term, value[start:end],
+                                   replacement))
+            shift += out_end - out_start - (end - start)
+            done = end
         if not spans:
             return value, spans
         pieces.append(value[done:])
@@ -590,8 +602,15 @@ def _check_bytes(place: str, data: bytes, matcher: Matcher, found: list[str], de
         text = data.decode("utf-16", errors="replace")
     else:
         text = data.decode("utf-8", errors="replace")
+    if "&" in text:  # XML and HTML: a character written as an entity (O&apos;Brien) is searched as itself
+        text = _ENTITY.sub(_unescape, text)
     hit = matcher.search(text)
-    if hit is None and "&" in text:
-        hit = matcher.search(html.unescape(text))
     if hit is not None:
         found.append(f"{place}: {hit.term.term!r}")
+
+
+_ENTITY = re.compile(r"&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]{1,31});")
+
+
+def _unescape(entity: re.Match[str]) -> str:
+    return html.unescape(entity.group())
