@@ -576,8 +576,22 @@ def find_terms(path: str | os.PathLike, matcher: Matcher) -> list[str]:
     return found
 
 
+_GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def _first_term(text: str, matcher: Matcher) -> Match | None:
+    """The first term in `text` that is not part of a GUID (a term such as "Cafe" or "Abba" can be
+    a group of hex digits in one; GUIDs identify no one, and redaction never changes them)."""
+    for hit in matcher.finditer(text):
+        window = max(hit.start - 36, 0)
+        if not any(guid.start() <= hit.start - window and hit.end - window <= guid.end()
+                   for guid in _GUID.finditer(text, window, hit.end + 36)):
+            return hit
+    return None
+
+
 def _check_name(place: str, matcher: Matcher, found: list[str]) -> None:
-    hit = matcher.search(place)
+    hit = _first_term(place, matcher)
     if hit:
         found.append(f"{place} (its name): {hit.term.term!r}")
 
@@ -604,7 +618,7 @@ def _check_bytes(place: str, data: bytes, matcher: Matcher, found: list[str], de
         text = data.decode("utf-8", errors="replace")
     if "&" in text:  # XML and HTML: a character written as an entity (O&apos;Brien) is searched as itself
         text = _ENTITY.sub(_unescape, text)
-    hit = matcher.search(text)
+    hit = _first_term(text, matcher)
     if hit is not None:
         found.append(f"{place}: {hit.term.term!r}")
 
