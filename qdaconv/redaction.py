@@ -583,9 +583,8 @@ def _first_term(text: str, matcher: Matcher) -> Match | None:
     """The first term in `text` that is not part of a GUID (a term such as "Cafe" or "Abba" can be
     a group of hex digits in one; GUIDs identify no one, and redaction never changes them)."""
     for hit in matcher.finditer(text):
-        window = max(hit.start - 36, 0)
-        if not any(guid.start() <= hit.start - window and hit.end - window <= guid.end()
-                   for guid in _GUID.finditer(text, window, hit.end + 36)):
+        if not any(guid.start() <= hit.start and hit.end <= guid.end()
+                   for guid in _GUID.finditer(text, max(hit.start - 36, 0), hit.end + 36)):
             return hit
     return None
 

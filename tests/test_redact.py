@@ -307,8 +307,10 @@ def test_find_terms_looks_into_nested_zips_names_and_entities(tmp_path: Path) ->
     with zipfile.ZipFile(tmp_path / "outer.zip", "w") as archive:
         archive.writestr("data/study.qdpx", inner.getvalue())
         archive.writestr("data/Rachel.txt", "nothing here")
-        archive.writestr("data/F6EC4453-CAFE-4BEC-AE0E-6CFC6B5C821A.txt", "guid F6EC4453-CAFE-4BEC-AE0E-6CFC6B5C821A")
-    found = find_terms(tmp_path / "outer.zip", Matcher([Term("O'Brien", "P"), Term("Rachel", "R"), Term("Café", "C")]))
+        guid = "F6EC4453-CAFE-4BEC-AE0E-6CFC6B5C821A"
+        archive.writestr(f"data/{guid}.txt", f"{'x' * 100} {guid}")
+    terms = [Term("O'Brien", "P"), Term("Rachel", "R"), Term("Café", "C")]
+    found = find_terms(tmp_path / "outer.zip", Matcher(terms))
     assert len(found) == 2 and any("project.qde" in place for place in found)
     assert any("Rachel.txt (its name)" in place for place in found)
 
