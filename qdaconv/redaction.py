@@ -17,6 +17,7 @@ zips) for any term left: the verification pass. The module knows no format.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import html
 import io
@@ -28,7 +29,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import IO, Any, NamedTuple
 
 from qdaconv.errors import LossError, ReadError, WriteError
 from qdaconv.formats import Loss, LossReport
@@ -263,7 +264,10 @@ class Matcher:
                 if not self._each:
                     self._each = sorted(((re.compile("".join(f for _k, f in _units(t.term)) + "$"), t)
                                          for t in self.terms.values()), key=lambda item: -len(item[1].term))
-                term = next(t for pattern, t in self._each if pattern.match(fold_text(matched)))
+                folded = fold_text(matched)
+                term = next((t for pattern, t in self._each if pattern.match(folded)), None)
+                if term is None:  # cannot happen: the pattern is the union of these
+                    raise ValueError(f"no term matches {matched!r}")
             self._seen[matched] = term
         return term
 
@@ -549,9 +553,12 @@ def check_log_path(log: Path, apart_from: Iterable[Path], *, force: bool = False
 
 
 
-#: How deep zips inside zips are opened, and the largest member searched (bigger ones are reported).
+#: How deep zips inside zips are opened.
 _MAX_DEPTH = 4
-_MAX_MEMBER = 1 << 30
+#: Text is searched in pieces of this many bytes, each with the end of the one before, so memory stays
+#: small on a project.qde of a hundred megabytes and a term across two pieces is still found.
+_CHUNK = 1 << 22
+_OVERLAP = 2048
 
 
 def find_terms(path: str | os.PathLike, matcher: Matcher) -> list[str]:
@@ -569,11 +576,51 @@ def find_terms(path: str | os.PathLike, matcher: Matcher) -> list[str]:
                 file = Path(folder) / name
                 relative = file.relative_to(path).as_posix()
                 _check_name(relative, matcher, found)
-                _check_bytes(relative, file.read_bytes(), matcher, found, 0)
+                _check_file(relative, file, matcher, found)
     else:
         _check_name(path.name, matcher, found)
-        _check_bytes(path.name, path.read_bytes(), matcher, found, 0)
+        _check_file(path.name, path, matcher, found)
     return found
+
+
+def _check_file(place: str, file: Path, matcher: Matcher, found: list[str]) -> None:
+    with open(file, "rb") as stream:
+        _check_stream(place, stream, matcher, found, 0)
+
+
+def _check_stream(place: str, stream: IO[bytes], matcher: Matcher, found: list[str], depth: int) -> None:
+    head = stream.read(4)
+    if head == b"PK\x03\x04" and depth < _MAX_DEPTH:
+        # a file on disk is opened where it is; a zip inside a zip is read into memory to be opened
+        data: IO[bytes] = stream if depth == 0 else io.BytesIO(head + stream.read())
+        data.seek(0)
+        try:
+            with zipfile.ZipFile(data) as archive:
+                for info in archive.infolist():
+                    if not info.is_dir():
+                        _check_name(info.filename, matcher, found)
+                        with archive.open(info) as member:
+                            _check_stream(f"{place}!{info.filename}", member, matcher, found, depth + 1)
+            return
+        except (zipfile.BadZipFile, NotImplementedError, RuntimeError, OSError, EOFError):
+            stream = data  # not a readable zip after all: search the bytes as they are
+            stream.seek(0)
+            head = stream.read(4)
+    encoding = "utf-16" if head[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-8"
+    decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+    tail, chunk = "", head
+    while True:
+        more = stream.read(_CHUNK)
+        text = tail + decoder.decode(chunk + more, final=not more)
+        if "&" in text:  # XML and HTML: a character written as an entity (O&apos;Brien) is searched as itself
+            text = _ENTITY.sub(_unescape, text)
+        hit = _first_term(text, matcher)
+        if hit is not None:
+            found.append(f"{place}: {hit.term.term!r}")
+            return
+        if not more:
+            return
+        tail, chunk = text[-_OVERLAP:], b""
 
 
 _GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
@@ -593,33 +640,6 @@ def _check_name(place: str, matcher: Matcher, found: list[str]) -> None:
     hit = _first_term(place, matcher)
     if hit:
         found.append(f"{place} (its name): {hit.term.term!r}")
-
-
-def _check_bytes(place: str, data: bytes, matcher: Matcher, found: list[str], depth: int) -> None:
-    if data[:4] == b"PK\x03\x04" and depth < _MAX_DEPTH:
-        try:
-            with zipfile.ZipFile(io.BytesIO(data)) as archive:
-                for info in archive.infolist():
-                    if info.is_dir():
-                        continue
-                    inner = f"{place}!{info.filename}"
-                    _check_name(info.filename, matcher, found)
-                    if info.file_size > _MAX_MEMBER:
-                        found.append(f"{inner}: too large to search")
-                        continue
-                    _check_bytes(inner, archive.read(info), matcher, found, depth + 1)
-            return
-        except (zipfile.BadZipFile, NotImplementedError, RuntimeError, OSError, EOFError):
-            pass  # not a readable zip after all: search the bytes as they are
-    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        text = data.decode("utf-16", errors="replace")
-    else:
-        text = data.decode("utf-8", errors="replace")
-    if "&" in text:  # XML and HTML: a character written as an entity (O&apos;Brien) is searched as itself
-        text = _ENTITY.sub(_unescape, text)
-    hit = _first_term(text, matcher)
-    if hit is not None:
-        found.append(f"{place}: {hit.term.term!r}")
 
 
 _ENTITY = re.compile(r"&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]{1,31});")
