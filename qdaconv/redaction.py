@@ -245,10 +245,11 @@ class Matcher:
         self.pattern = re.compile("|".join(parts))
 
     def finditer(self, text: str) -> Iterator[Match]:
-        term_of = self._term_of
+        seen, term_of = self._seen.get, self._term_of
         for found in self.pattern.finditer(fold_text(text)):
             start, end = found.span()
-            yield Match(start, end, term_of(text[start:end]))
+            matched = text[start:end]
+            yield Match(start, end, seen(matched) or term_of(matched))
 
     def search(self, text: str) -> Match | None:
         found = self.pattern.search(fold_text(text))
@@ -518,15 +519,15 @@ def _position_maps(spans: list[tuple[int, int, int, int]]) -> tuple[Callable[[in
     shifts = [0]
     for start, end, out_start, out_end in spans:
         shifts.append(shifts[-1] + (out_end - out_start) - (end - start))
+    count = len(spans)
 
-    def move(position: int, inside: Callable[[tuple[int, int, int, int]], int]) -> int:
+    def move(position: int, edge: int) -> int:
         done = bisect_right(ends, position)  # replacements that end at or before the position
-        if done < len(spans) and spans[done][0] < position:
-            return inside(spans[done])
+        if done < count and spans[done][0] < position:  # inside a replaced term: to the edge of its replacement
+            return spans[done][edge]
         return position + shifts[done]
 
-    return (lambda position: move(position, lambda span: span[2]),
-            lambda position: move(position, lambda span: span[3]))
+    return (lambda position: move(position, 2)), (lambda position: move(position, 3))
 
 
 # ---------------------------------------------------------------- the log and the verification
