@@ -418,3 +418,8 @@ def test_archive_redact_keeps_the_log_and_the_original_out(tmp_path: Path, cli, 
     assert cli("archive", "--verify", str(package)).returncode == 0
     result = cli("archive", str(MEDIA), str(tmp_path / "media.zip"), "--redact", str(terms), "--strict")
     assert result.returncode == 1 and not (tmp_path / "media.zip").exists()
+    result = cli("archive", str(study_path), str(tmp_path / "plain.zip"), "--redact-log", str(tmp_path / "l.csv"))
+    assert result.returncode == 2 and "go with --redact" in result.stderr and not (tmp_path / "plain.zip").exists()
+    result = cli("archive", str(study_path), str(tmp_path / "p2.zip"), "--redact", str(terms), "--redact-log",
+                 str(tmp_path / "p2.zip"))
+    assert result.returncode == 2 and "kept apart" in result.stderr and not (tmp_path / "p2.zip").exists()

@@ -36,12 +36,14 @@ __all__ = ["Verdict", "make_package", "make_redacted_package", "verify_package"]
                    "the original input is left out.")
 @click.option("--redact-log", type=click.Path(path_type=Path), metavar="LOG.csv",
               help="With --redact: write every replacement here, outside the package.")
+@click.option("--include", "include", multiple=True, type=click.Choice(["codes"]),
+              help="With --redact: also redact code names and descriptions.")
 @click.option("--strict", is_flag=True, help="With --redact: fail (exit 1) if anything cannot be redacted.")
 @reader_flags
 @click.option("--force", is_flag=True, help="Replace OUT if it exists.")
 @click.pass_context
 def archive_command(ctx: click.Context, src: Path, out: Path | None, verify: bool, terms_file: Path | None,
-                    redact_log: Path | None, strict: bool, from_: str | None, force: bool,
+                    redact_log: Path | None, include: tuple[str, ...], strict: bool, from_: str | None, force: bool,
                     option_pairs: tuple[str, ...], **named: Any) -> None:
     """Pack the study SRC into OUT (a folder, or OUT.zip) for deposit in a data repository.
 
@@ -61,13 +63,13 @@ def archive_command(ctx: click.Context, src: Path, out: Path | None, verify: boo
     target = out if out is not None else Path(f"{package_folder_name(src)}.zip")
     options = parse_options(option_pairs, **named)
     if terms_file is None:
-        if redact_log is not None or strict:
-            raise click.UsageError("--redact-log and --strict go with --redact")
+        if redact_log is not None or strict or include:
+            raise click.UsageError("--redact-log, --include and --strict go with --redact")
         make_package(src, target, from_, force, **options)
         click.echo(f"wrote {target}", err=True)
         return
     redaction = make_redacted_package(src, target, terms_file, log=redact_log, from_=from_, force=force,
-                                      strict=strict, **options)
+                                      strict=strict, include_codes="codes" in include, **options)
     for item in redaction.losses:
         click.echo(f"qdaconv: warning: {item.count} {item.what}", err=True)
     click.echo(f"wrote {target}: de-identified, {len(redaction.replacements)} replacements; no term left in it"
