@@ -423,3 +423,38 @@ def test_archive_redact_keeps_the_log_and_the_original_out(tmp_path: Path, cli, 
     result = cli("archive", str(study_path), str(tmp_path / "p2.zip"), "--redact", str(terms), "--redact-log",
                  str(tmp_path / "p2.zip"))
     assert result.returncode == 2 and "kept apart" in result.stderr and not (tmp_path / "p2.zip").exists()
+
+
+@pytest.mark.parametrize("sample, terms", [
+    ("NVivo/nvivo-win12.6-oltas.qdpx", {"Peter": "P1", "Michael": "P2", "John": "P3"}),  # UTF-16 positions
+    ("qc/qc-1.3.2-demo.qdpx", {"John": "P3"}),
+])
+def test_real_exports_keep_every_excerpt(samples_dir: Path, tmp_path: Path, cli, sample, terms) -> None:
+    source = samples_dir / sample
+    if not source.exists():
+        pytest.skip(f"{sample} is not among the samples")
+    out = tmp_path / "out.qdpx"
+    result = cli("redact", str(source), str(out), "--terms", str(_terms_file(tmp_path / "t.csv", terms)))
+    assert result.returncode == 0, result.stderr
+    _pattern, redact = _independent(terms)
+    before, after = qdaconv.read(source), _by_guid(qdaconv.read(out))
+    excerpts = 0
+    for document, selection in walk_selections(before):
+        if selection.kind == "PlainText" and document.text is not None:
+            moved = next(s for s in after[document.guid].selections if s.guid == selection.guid)
+            assert (after[document.guid].text[moved.start:moved.end]
+                    == redact(document.text[selection.start:selection.end])), selection.guid
+            excerpts += 1
+    assert excerpts > 50 and not find_terms(out, Matcher([Term(t, r) for t, r in terms.items()]))
+
+
+def test_a_term_formed_by_a_replacement_fails_verification_and_leaves_nothing(tmp_path: Path, cli) -> None:
+    source = tmp_path / "in"
+    source.mkdir()
+    qdaconv.write(_project("We met Anna Smith there.", [(7, 17)], in_file=True), source / "study.qdpx")
+    terms = _terms_file(tmp_path / "terms.csv", {"Anna": "Dr", "Dr Smith": "[doctor]"})
+    out, log = tmp_path / "out" / "study.qdpx", tmp_path / "log.csv"
+    out.parent.mkdir()
+    result = cli("redact", str(source / "study.qdpx"), str(out), "--terms", str(terms), "--log", str(log))
+    assert result.returncode == 1 and "terms are left in the output" in result.stderr and "Dr Smith" in result.stderr
+    assert not list(out.parent.iterdir()) and not log.exists()
