@@ -416,6 +416,7 @@ def redact_project(project: Project, matcher: Matcher, *, include_codes: bool = 
     for user in project.users:
         red.field(user, "name", "user", user.guid)
         red.field(user, "id", "user", user.guid)
+        red.native(user, "user", user.guid)
     for entry in walk_codes(project):
         code = entry.code
         if include_codes:
@@ -430,6 +431,7 @@ def redact_project(project: Project, matcher: Matcher, *, include_codes: bool = 
     for variable in project.variables:
         for name in ("name", "description"):
             red.field(variable, name, "variable", variable.guid)
+        red.native(variable, "variable", variable.guid)
     for case in project.cases:
         red.field(case, "name", "case", case.guid)
         red.field(case, "description", "case", case.guid)
@@ -441,10 +443,13 @@ def redact_project(project: Project, matcher: Matcher, *, include_codes: bool = 
     for group in project.sets:
         red.field(group, "name", "set", group.guid)
         red.field(group, "description", "set", group.guid)
+        red.native(group, "set", group.guid)
     for link in project.links:
         red.field(link, "name", "link", link.guid)
+        red.native(link, "link", link.guid)
     for graph in project.graphs:
         red.field(graph, "name", "graph", graph.guid)
+        red.native(graph, "graph", graph.guid)
         for vertex in graph.vertices:
             red.field(vertex, "name", "vertex", vertex.guid)
         for edge in graph.edges:
@@ -480,6 +485,10 @@ def _source(red: _Redactor, source: Source, dropped: dict[str, int]) -> None:
         red.field(selection, "name", "selection", selection.guid)
         red.field(selection, "description", "selection", selection.guid)
         red.native(selection, "selection", selection.guid)
+        for coding in selection.codings:
+            red.native(coding, "coding", coding.guid)
+    for coding in source.codings:
+        red.native(coding, "coding", coding.guid)
     if source.kind in TEXT_KINDS:
         _text_document(red, source, kind)
         if source.rich_file is not None or source.rich_text_path is not None:

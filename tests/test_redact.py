@@ -293,8 +293,12 @@ def test_everything_but_codes_is_redacted_unless_codes_are_included() -> None:
     project.name, project.description = "Study of Jane", "Jane's team"
     project.codes[0].name = "Jane's way"
     project.cases = [Case("00000000-0000-4000-8000-400000000001", "Jane", description="Jane, PM")]
+    project.sources[0].selections = [Selection("00000000-0000-4000-8000-500000000001", start=0, end=4,
+                                               codings=[Coding("00000000-0000-4000-8000-500000000002", "x")])]
+    project.sources[0].selections[0].codings[0].native = {"memo": ["Jane said so", 3], "Jane": True}
     redaction = redact_project(project, Matcher([Term("Jane", "P6")]))
     assert (project.name, project.description, project.cases[0].name) == ("Study of P6", "P6's team", "P6")
+    assert project.sources[0].selections[0].codings[0].native == {"memo": ["P6 said so", 3], "P6": True}
     assert project.codes[0].name == "Jane's way" and redaction.left
     redaction = redact_project(project, Matcher([Term("Jane", "P6")]), include_codes=True)
     assert project.codes[0].name == "P6's way" and not redaction.left
