@@ -68,8 +68,10 @@ _EQUIVALENT = {**dict.fromkeys(_APOSTROPHES, "'"), **dict.fromkeys(_QUOTES, '"')
 #: Combining marks (accents written as separate code points, as in NFD text), all folded to one.
 _MARKS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 _MARK = "\u0300"
-_WORD_BEFORE = r"(?<!\w)"
-_WORD_AFTER = rf"(?![\w{_MARK}])"
+#: A term begins and ends at a word boundary: not next to a letter or digit (an underscore separates,
+#: as in file names such as Anna_interview1.txt).
+_WORD_BEFORE = r"(?<![^\W_])"
+_WORD_AFTER = rf"(?![^\W_]|{_MARK})"
 _SPACES = re.compile(r"\s+")
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 
@@ -280,20 +282,20 @@ _NO_SPACES = re.compile("[\u0e00-\u0eff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\u
 
 def _is_word(char: str) -> bool:
     """Whether a term that begins or ends with `char` must begin or end at a word boundary there."""
-    return (char.isalnum() or char == "_") and not _NO_SPACES.match(char)
+    return char.isalnum() and not _NO_SPACES.match(char)
 
 
 def _emit(node: dict[Any, Any], at_word_start: bool = False) -> str:
     """The trie below `node` as a regex: children first (longer terms), then the term ending here.
 
     At a word start, a branch that begins with a letter checks the word boundary just after it
-    (`a(?<!\\w.)`): branches that all begin with a literal let the regex engine skip ahead to the
+    (`a(?<![^\\W_].)`): branches that all begin with a literal let the regex engine skip ahead to the
     next possible first letter in C, a quarter faster than a boundary check at every position.
     """
     options = []
     for (key, fragment), child in sorted(((k, v) for k, v in node.items() if k is not None), key=lambda i: i[0]):
         if at_word_start and fragment.startswith(key) and key.isascii() and key.isalpha():
-            fragment = f"{key}(?<!\\w.){fragment[len(key):]}"
+            fragment = f"{key}(?<![^\\W_].){fragment[len(key):]}"
         elif at_word_start:
             fragment = _WORD_BEFORE + fragment
         options.append(fragment + _emit(child))
