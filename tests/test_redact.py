@@ -462,3 +462,16 @@ def test_a_term_formed_by_a_replacement_fails_verification_and_leaves_nothing(tm
     result = cli("redact", str(source / "study.qdpx"), str(out), "--terms", str(terms), "--log", str(log))
     assert result.returncode == 1 and "terms are left in the output" in result.stderr and "Dr Smith" in result.stderr
     assert not list(out.parent.iterdir()) and not log.exists()
+
+
+def test_placeholder_for_terms_without_replacement(tmp_path: Path, cli) -> None:
+    source = tmp_path / "study.qdpx"
+    qdaconv.write(_project("Rachel and Daniel spoke.", [(0, 6), (11, 17)]), source)
+    terms = tmp_path / "terms.csv"
+    terms.write_text("term\nRachel\nDaniel\n", encoding="utf-8")
+    out = tmp_path / "out.qdpx"
+    result = cli("redact", str(source), str(out), "--terms", str(terms), "--placeholder", "[name]")
+    assert result.returncode == 0, result.stderr
+    redacted = qdaconv.read(out).sources[0]
+    assert redacted.text == "[name] and [name] spoke."
+    assert [redacted.text[s.start:s.end] for s in redacted.selections] == ["[name]", "[name]"]
