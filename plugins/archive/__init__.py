@@ -14,9 +14,15 @@ import click
 
 from qdaconv.cli import parse_options, reader_flags
 from qdaconv.hookspecs import hookimpl
-from qdaconv.plugins.archive.package import Verdict, make_package, package_folder_name, verify_package
+from qdaconv.plugins.archive.package import (
+    Verdict,
+    make_package,
+    make_redacted_package,
+    package_folder_name,
+    verify_package,
+)
 
-__all__ = ["Verdict", "make_package", "verify_package"]
+__all__ = ["Verdict", "make_package", "make_redacted_package", "verify_package"]
 
 
 @click.command("archive")
@@ -25,11 +31,20 @@ __all__ = ["Verdict", "make_package", "verify_package"]
 @click.option("--verify", is_flag=True,
               help="Check the package SRC: checksums, and that its project and tables agree. "
                    "Exit 0 when good, 1 when not.")
+@click.option("--redact", "terms_file", type=click.Path(path_type=Path), metavar="TERMS.csv",
+              help="Package a de-identified copy: replace the names and places of TERMS.csv (see `qdaconv redact`); "
+                   "the original input is left out.")
+@click.option("--redact-log", type=click.Path(path_type=Path), metavar="LOG.csv",
+              help="With --redact: write every replacement here, outside the package.")
+@click.option("--include", "include", multiple=True, type=click.Choice(["codes"]),
+              help="With --redact: also redact code names and descriptions.")
+@click.option("--strict", is_flag=True, help="With --redact: fail (exit 1) if anything cannot be redacted.")
 @reader_flags
 @click.option("--force", is_flag=True, help="Replace OUT if it exists.")
 @click.pass_context
-def archive_command(ctx: click.Context, src: Path, out: Path | None, verify: bool, from_: str | None,
-                    force: bool, option_pairs: tuple[str, ...], **named: Any) -> None:
+def archive_command(ctx: click.Context, src: Path, out: Path | None, verify: bool, terms_file: Path | None,
+                    redact_log: Path | None, include: tuple[str, ...], strict: bool, from_: str | None, force: bool,
+                    option_pairs: tuple[str, ...], **named: Any) -> None:
     """Pack the study SRC into OUT (a folder, or OUT.zip) for deposit in a data repository.
 
     Without OUT the package is SRC's name with "-archive.zip", in the current folder.
@@ -46,8 +61,19 @@ def archive_command(ctx: click.Context, src: Path, out: Path | None, verify: boo
         click.echo(f"{src}: OK, {verdict.files} files match their checksums; project and tables agree")
         return
     target = out if out is not None else Path(f"{package_folder_name(src)}.zip")
-    make_package(src, target, from_, force, **parse_options(option_pairs, **named))
-    click.echo(f"wrote {target}", err=True)
+    options = parse_options(option_pairs, **named)
+    if terms_file is None:
+        if redact_log is not None or strict or include:
+            raise click.UsageError("--redact-log, --include and --strict go with --redact")
+        make_package(src, target, from_, force, **options)
+        click.echo(f"wrote {target}", err=True)
+        return
+    redaction = make_redacted_package(src, target, terms_file, log=redact_log, from_=from_, force=force,
+                                      strict=strict, include_codes="codes" in include, **options)
+    for item in redaction.losses:
+        click.echo(f"qdaconv: warning: {item.count} {item.what}", err=True)
+    click.echo(f"wrote {target}: de-identified, {len(redaction.replacements)} replacements; no term left in it"
+               + (f"; log in {redact_log}" if redact_log else ""), err=True)
 
 
 @hookimpl

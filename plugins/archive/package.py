@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import qdaconv
-from qdaconv.api import commit_output, detect, read, temporary_path, write
+from qdaconv.api import commit_output, detect, read, temporary_path, write, write_bytes
 from qdaconv.errors import FormatError, WriteError
 from qdaconv.issues import Severity
 from qdaconv.model import Blob, Project, Source, walk_sources
@@ -31,7 +31,17 @@ from qdaconv.plugins.archive.bag import (
     write_zip,
 )
 from qdaconv.plugins.archive.codebook import codebook_html, codebook_markdown
-from qdaconv.plugins.archive.readme import MediaFile, readme_text
+from qdaconv.plugins.archive.readme import MediaFile, deidentified_text, readme_text
+from qdaconv.redaction import (
+    Matcher,
+    Redaction,
+    TermsLeftError,
+    check_log_path,
+    find_terms,
+    read_terms,
+    redact_project,
+    terms_left_message,
+)
 from qdaconv.registry import default_registry
 
 PROJECT_FORMAT = "refi-qdpx"
@@ -86,6 +96,40 @@ class _Names:
 def make_package(src: Path, out: Path, from_: str | None = None, force: bool = False,
                  **options: Any) -> Path:
     """Package the study at `src` into `out` (a folder, or a .zip), atomically; returns `out`."""
+    _make(src, out, from_, force, None, options)
+    return out
+
+
+@dataclass(slots=True)
+class _Deidentify:
+    """How to de-identify a package: the terms, where the log goes, what to do about what cannot be redacted."""
+
+    matcher: Matcher
+    log: Path | None
+    strict: bool
+    include_codes: bool
+    redaction: Redaction | None = None
+
+
+def make_redacted_package(src: Path, out: Path, terms_file: Path, *, log: Path | None = None,
+                          from_: str | None = None, force: bool = False, strict: bool = False,
+                          include_codes: bool = False, **options: Any) -> Redaction:
+    """Package a de-identified copy of the study at `src` (see `qdaconv.redaction`); returns what was replaced.
+
+    The original input is left out (it is not de-identified), the package is searched for any term
+    before it is put in place, and the log of replacements goes only to `log`, never into the package.
+    """
+    matcher = Matcher(read_terms(terms_file))
+    if log is not None:
+        check_log_path(log, [out, src, terms_file], force=force)
+    step = _Deidentify(matcher, log, strict, include_codes)
+    _make(src, out, from_, force, step, options)
+    assert step.redaction is not None
+    return step.redaction
+
+
+def _make(src: Path, out: Path, from_: str | None, force: bool, deidentify: _Deidentify | None,
+          options: dict[str, Any]) -> None:
     if out.exists() and not force:
         raise WriteError(f"{out}: already exists; pass --force to replace it")
     if not out.parent.is_dir():
@@ -94,33 +138,55 @@ def make_package(src: Path, out: Path, from_: str | None = None, force: bool = F
         raise WriteError(f"{out}: cannot be the input or inside it; choose another output path")
     reader = default_registry().get(from_) if from_ else detect(src)
     project = read(src, reader.name, **options)
+    if deidentify is not None:
+        deidentify.redaction = redact_project(project, deidentify.matcher, include_codes=deidentify.include_codes)
+        deidentify.redaction.refuse(str(out), strict=deidentify.strict)
     as_zip = out.suffix.lower() == ".zip"
     staging = temporary_path(out)
     root = staging / "bag" if as_zip else staging
     try:
         extra_inputs = [Path(options["case_variables"])] if options.get("case_variables") else []
-        _fill(project, src, reader.title or reader.name, root, extra_inputs)
+        _fill(project, src, reader.title or reader.name, root, extra_inputs, deidentify)
+        done = root
         if as_zip:
-            zipped = staging / "package.zip"
+            done = staging / "package.zip"
             # named after the input, not the output, so the bytes depend on the input alone
-            write_zip(root, zipped, prefix=package_folder_name(src))
-            commit_output(zipped, out)
-        else:
-            commit_output(staging, out)
+            write_zip(root, done, prefix=package_folder_name(src))
+        if deidentify is not None:
+            _verify_and_log(deidentify, done, out)
+        try:
+            commit_output(done, out)
+        except BaseException:
+            if deidentify is not None and deidentify.log is not None:
+                deidentify.log.unlink(missing_ok=True)
+            raise
+    except TermsLeftError:
+        raise
     except WriteError as exc:  # a step's error names its place in the staging folder: name the user's path
         raise WriteError(str(exc).replace(str(root), str(out)).replace(str(staging), str(out))) from None
     except OSError as exc:
         raise WriteError(f"{out}: cannot write the package: {exc.strerror or exc}") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return out
 
 
-def _fill(project: Project, src: Path, src_title: str, root: Path, extra_inputs: list[Path]) -> None:
+def _verify_and_log(deidentify: _Deidentify, package: Path, out: Path) -> None:
+    """Search the finished package for any term, then write the log (outside it)."""
+    found = find_terms(package, deidentify.matcher)
+    if found:
+        raise TermsLeftError(terms_left_message(found, f"{out}: not written: terms are left in the package"))
+    if deidentify.log is not None:
+        assert deidentify.redaction is not None
+        write_bytes(deidentify.redaction.log_csv(), deidentify.log, force=True)
+
+
+def _fill(project: Project, src: Path, src_title: str, root: Path, extra_inputs: list[Path],
+          deidentify: _Deidentify | None = None) -> None:
     data = root / "data"
     data.mkdir(parents=True)
     contents: dict[str, list[str]] = {}
-    contents["original"] = _copy_original(src, extra_inputs, data / "original")
+    if deidentify is None:  # the original is not de-identified: it stays out of a de-identified package
+        contents["original"] = _copy_original(src, extra_inputs, data / "original")
     qdpx = _write_project(project, data / "project")
     contents["project"] = [qdpx]
     # the rest describes the study as the package's .qdpx holds it, whose media files it only names
@@ -130,7 +196,10 @@ def _fill(project: Project, src: Path, src_title: str, root: Path, extra_inputs:
     contents["sources"] = _write_sources(packed, data / "sources")
     contents["notes"] = _write_notes(packed, data / "notes")
     contents["codebook"] = _write_codebook(packed, data / "codebook")
-    (root / "README.md").write_text(readme_text(project, src.name, src_title, data, contents, media),
+    deidentified = None
+    if deidentify is not None and deidentify.redaction is not None:
+        deidentified = deidentified_text(deidentify.redaction)
+    (root / "README.md").write_text(readme_text(project, src.name, src_title, data, contents, media, deidentified),
                                     encoding="utf-8", newline="\n")
     finish_bag(root, {
         "External-Description": f"{project.name}: qualitative study in open formats (REFI-QDA, CSV)",

@@ -9,6 +9,7 @@ import qdaconv
 from qdaconv.figures import summary
 from qdaconv.model import Project
 from qdaconv.plugins.archive.codebook import md_cell
+from qdaconv.redaction import Redaction
 
 _FOLDERS = [
     ("original", "The file or folder the package was made from, byte for byte as it was given (with the "
@@ -61,8 +62,21 @@ def _bytes(size: float) -> str:
     return f"{size} bytes"
 
 
+def deidentified_text(redaction: Redaction) -> str:
+    """The README's paragraph on a de-identified package: what was replaced, what was removed, what is not there."""
+    fields = len({(item.kind, item.guid, item.field) for item in redaction.replacements})
+    text = (f"This is a de-identified copy: the names and places on the depositor's list were replaced in every "
+            f"text, name, description and value ({len(redaction.replacements)} replacements in {fields} places), "
+            "and every coded excerpt was moved with its words. The original input is not included, and neither "
+            "is the log of replacements.")
+    if redaction.losses:
+        text += " Removed because they cannot be redacted: " + "; ".join(
+            f"{item.count} {item.what}" for item in redaction.losses) + "."
+    return text
+
+
 def readme_text(project: Project, src_name: str, src_title: str, data: Path,
-                contents: dict[str, list[str]], media: list[MediaFile]) -> str:
+                contents: dict[str, list[str]], media: list[MediaFile], deidentified: str | None = None) -> str:
     facts = summary(project)
     lines = [
         f"# {md_cell(project.name)}: archive package",
@@ -72,6 +86,8 @@ def readme_text(project: Project, src_name: str, src_title: str, data: Path,
         f"({md_cell(src_title)}).",
         "",
     ]
+    if deidentified:
+        lines += [md_cell(deidentified), ""]
     if project.description:
         lines += [md_cell(project.description), ""]
     dates = [f"created {project.created.isoformat()}" if project.created else "",

@@ -1,0 +1,79 @@
+"""Time and peak memory of `qdaconv redact` on the large project with 200 terms, beside `qdaconv convert`.
+
+    python benchmarks/bench_redact.py [--keep DIR] [--sources N] [--excerpts N] [--repeat N]
+
+The terms are 196 made-up names that do not occur and four words that do (`Zoë`, `café`,
+`hospital`, the phrase `honest broker`), so the whole text is searched and tens of thousands of
+replacements move the 100,000 excerpts. Each command runs in its own child process (see
+bench_convert.py); the fastest of `--repeat` runs is reported, with the highest peak memory.
+The target: redacting takes no longer than converting twice.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import random
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from bench_convert import fastest, measure  # noqa: E402
+
+OCCURRING = {"Zoë": "[name]", "café": "[place]", "hospital": "[place]", "honest broker": "[role]"}
+
+
+def write_terms(path: Path, count: int = 200) -> None:
+    """`count` terms: made-up names (some of two words) and the few words that occur in the text."""
+    rng = random.Random(7)
+    names: set[str] = set()
+    while len(names) < count - len(OCCURRING):
+        name = rng.choice("BCDFGHJKLMNPRSTVW") + "".join(rng.choices("aeiourlnst", k=rng.randint(3, 7)))
+        names.add(name if rng.random() < 0.8 else f"{name} {rng.choice('BCDFGHJKLMN')}{'ovaski'[:rng.randint(3, 6)]}")
+    with open(path, "w", encoding="utf-8", newline="") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(["term", "replacement"])
+        writer.writerows((name, f"[P{i + 1}]") for i, name in enumerate(sorted(names)))
+        writer.writerows(OCCURRING.items())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--keep", type=Path, help="work in this folder and keep big.qdpx for the next run")
+    parser.add_argument("--sources", type=int, default=1000)
+    parser.add_argument("--excerpts", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each command; the fastest is reported")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = args.keep or Path(scratch)
+        folder.mkdir(parents=True, exist_ok=True)
+        big = folder / "big.qdpx"
+        if not big.exists():
+            subprocess.run([sys.executable, str(HERE / "make_big.py"), str(big), "--sources", str(args.sources),
+                            "--excerpts", str(args.excerpts)], check=True)
+        terms = folder / "terms.csv"
+        write_terms(terms)
+        converts, redacts = [], []
+        for _ in range(max(args.repeat, 1)):
+            converts.append(measure(sys.executable, "-m", "qdaconv", "convert", str(big), str(folder / "out.qdpx"),
+                                    "--force"))
+            redacts.append(measure(sys.executable, "-m", "qdaconv", "redact", str(big), str(folder / "red.qdpx"),
+                                   "--terms", str(terms), "--log", str(folder / "log.csv"), "--force"))
+        with open(folder / "log.csv", encoding="utf-8") as stream:
+            replacements = sum(1 for _ in stream) - 1
+    convert, redact = fastest(converts), fastest(redacts)
+    print(f"project: {args.sources} sources, {args.excerpts} excerpts; 200 terms, {replacements} replacements")
+    print(f"{'command':<10} {'wall s':>8} {'cpu s':>8} {'peak MiB':>9}")
+    for label, run in (("convert", convert), ("redact", redact)):
+        print(f"{label:<10} {run['wall']:>8.2f} {run['cpu']:>8.2f} {run['maxrss_kb'] / 1024:>9.0f}")
+    print(f"redact / convert: {redact['wall'] / convert['wall']:.2f} wall, {redact['cpu'] / convert['cpu']:.2f} cpu "
+          "(target: at most 2; on a loaded machine the cpu ratio is the steadier)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
