@@ -10,7 +10,6 @@ from __future__ import annotations
 import secrets
 import socket
 import sys
-import webbrowser
 
 import click
 
@@ -74,12 +73,17 @@ def serve_command(port: int, no_browser: bool, max_upload: int) -> None:
     click.echo(link)
     sys.stdout.flush()
     if not no_browser:
+        import webbrowser
+
         webbrowser.open(link)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
     try:
         server.run(sockets=[sock])
+    except KeyboardInterrupt:  # Ctrl+C is how a server is stopped: not an error
+        pass
     finally:
         sock.close()
+    click.echo("qdaconv serve: stopped", err=True)
 
 
 @hookimpl

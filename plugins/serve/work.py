@@ -178,7 +178,7 @@ def convert(study: Path, from_: str | None, to: str, profile: str | None, out: P
     writer = default_registry().for_target(out, to)
     project = api.read(study, from_)
     options = {"profile": profile} if profile else {}
-    ending = writer.extensions[0] if writer.extensions and not writer.folder else ""
+    ending = writer.extensions[0] if writer.extensions else ""  # a folder format without one is zipped below
     name = f"{stem}-{profile}{ending}" if profile else f"{stem}{ending}"
     build = out / "build"
     build.mkdir()

@@ -87,6 +87,9 @@ function send(url, label, asBlob) {
 const COUNT_LABELS = {
   "sources.Text": "text sources", "sources.PDF": "PDF sources", "sources.Picture": "pictures",
   "sources.Audio": "audio files", "sources.Video": "videos", "sources.Transcript": "transcripts",
+  "sources.Note": "notes (as sources)", "selections.PlainText": "coded text excerpts",
+  "selections.PDF": "PDF excerpts", "selections.Picture": "picture excerpts", "selections.Audio": "audio excerpts",
+  "selections.Video": "video excerpts", "selections.Transcript": "transcript excerpts",
   codes: "codes", "codes.codable": "codes you can code with", code_tree_depth: "levels in the code tree",
   codings: "codings", cases: "cases", variables: "variables", notes: "notes and memos", users: "users (coders)",
   sets: "sets", links: "links", graphs: "diagrams",
