@@ -307,7 +307,8 @@ def test_an_over_large_upload_gets_413(tmp_path: Path) -> None:
                 yield bytes(MIB // 2)
             yield b"\r\n--b--\r\n"
 
-        streamed = client.post("/api/info", content=chunks(), headers={"content-type": "multipart/form-data; boundary=b"})
+        form = {"content-type": "multipart/form-data; boundary=b"}
+        streamed = client.post("/api/info", content=chunks(), headers=form)
         assert streamed.status_code == 413
         assert client.get("/api/targets").json()["max_upload"] == MIB
 
