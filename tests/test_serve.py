@@ -237,6 +237,27 @@ def test_convert_needs_a_writable_format(client: TestClient) -> None:
     assert client.post("/api/convert?to=atlasti-codes", files=upload(STUDY)).status_code == 400
 
 
+def test_long_work_runs_in_a_worker_thread_and_the_page_stays_answered(client: TestClient,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    started, release = threading.Event(), threading.Event()
+    summary = work.summary
+
+    def slow(*args: object) -> dict:
+        started.set()
+        assert release.wait(60)
+        return summary(*args)
+
+    monkeypatch.setattr(work, "summary", slow)
+    with ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(client.post, "/api/info", files=upload(STUDY))
+        assert started.wait(60)
+        assert client.get("/").status_code == 200  # answered while the work waits in its thread
+        assert client.post("/api/validate", files=upload(STUDY)).status_code == 200
+        assert not pending.done()
+        release.set()
+        assert pending.result(timeout=60).status_code == 200
+
+
 # ------------------------------------------------------------------------------------------ safety
 
 
