@@ -169,6 +169,15 @@ def test_a_zipped_folder_is_unpacked_and_read(client: TestClient, tmp_path: Path
         done = client.post("/api/info", files=upload(zipped))
         assert done.status_code == 200, done.text
         assert done.json()["format"] == fmt and done.json()["counts"]["codings"] == 341
+    interviews = tmp_path / "interviews.zip"
+    with zipfile.ZipFile(interviews, "w") as archive:  # a folder no format reads as a zip: unpacked first
+        archive.writestr("interviews/alex.txt", "Interviewer: How did it start?\nAlex: With a meeting.\n")
+        archive.writestr("interviews/sam.txt", "Interviewer: And then?\nSam: It was hard.\n")
+    done = client.post("/api/info", files=upload(interviews))
+    assert done.status_code == 200, done.text
+    assert done.json()["format"] == "transcripts-folder" and done.json()["counts"]["sources.Text"] == 2
+    converted = client.post("/api/convert?to=refi-qdpx", files=upload(interviews))
+    assert converted.status_code == 200 and 'filename="interviews.qdpx"' in converted.headers["content-disposition"]
     assert leftovers(tmp_path) == []
 
 

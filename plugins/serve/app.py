@@ -257,7 +257,6 @@ async def convert(job: Job) -> Response:
 
 def tool_endpoint(chosen: work.Tool) -> Callable[[Request], Awaitable[Response]]:
     async def run(job: Job) -> Response:
-        work.tool(chosen.name)  # 422 when the plugin that adds the command is not installed
         path = await job.run(work.run_tool, chosen, job.study, job.from_, job.out, job.stem)
         return download(path)
 

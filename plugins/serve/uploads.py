@@ -26,7 +26,8 @@ FRAMING_ALLOWANCE = 64 * 1024
 #: the most bytes of a text (non-file) field kept; forms of this page send none
 TEXT_FIELD_LIMIT = 4 * 1024
 #: what operating systems add to zipped folders and no format uses
-_ZIP_CLUTTER = ("__MACOSX/", ".DS_Store", "Thumbs.db", "desktop.ini")
+_MAC_RESOURCE_FOLDER = "__MACOSX/"
+_CLUTTER_FILES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
 
 
 class UploadError(Exception):
@@ -183,16 +184,17 @@ def locate(path: Path, from_: str | None, registry: Registry, limits: ZipLimits)
         registry.detect(path)
         return path
     except FormatError:
-        if not _is_zip(path):
+        if not _is_zipped_folder(path):
             raise
     root = path.parent / "unpacked"
     unpack(path, root, limits)
-    return _study_in(root, path.name, registry)
+    return _study_in(root, path.name, from_, registry)
 
 
-def _is_zip(path: Path) -> bool:
+def _is_zipped_folder(path: Path) -> bool:
+    """A .zip no format claims (a .qdpx, .xlsx or .csv.zip is read as it is)."""
     with open(path, "rb") as stream:
-        return stream.read(4) == b"PK\x03\x04"
+        return path.name.lower().endswith(".zip") and stream.read(4) == b"PK\x03\x04"
 
 
 def unpack(path: Path, root: Path, limits: ZipLimits) -> None:
@@ -201,21 +203,27 @@ def unpack(path: Path, root: Path, limits: ZipLimits) -> None:
     with open_zip(path, limits) as archive:
         for info in archive.infolist():
             name = info.filename
-            if name.startswith(_ZIP_CLUTTER[0]) or name.rsplit("/", 1)[-1] in _ZIP_CLUTTER[1:]:
+            if name.startswith(_MAC_RESOURCE_FOLDER) or name.rsplit("/", 1)[-1] in _CLUTTER_FILES:
                 continue
             target = root / name
             if not target.resolve().is_relative_to(root.resolve()):  # the names were checked; this is a second lock
                 raise ReadError(path, f"unsafe member name {name!r}", location=name)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with archive.open(name) as stream, open(target, "xb") as sink:
-                shutil.copyfileobj(stream, sink, MIB)
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with archive.open(name) as stream, open(target, "xb") as sink:
+                    shutil.copyfileobj(stream, sink, MIB)
+            except OSError as exc:  # a name that is both a file and a folder, a full disk
+                raise ReadError(path, f"cannot unpack the member: {exc.strerror or exc}", location=name,
+                                hint="zip the folder again with your system's own zip tool") from None
 
 
-def _study_in(root: Path, shown: str, registry: Registry) -> Path:
+def _study_in(root: Path, shown: str, from_: str | None, registry: Registry) -> Path:
     entries = list(root.iterdir())
     while len(entries) == 1 and entries[0].is_dir():  # a zipped folder holds the folder itself
         root = entries[0]
         entries = list(root.iterdir())
+    if from_ is not None:  # a folder format named by the user
+        return root
     try:
         registry.detect(root)
         return root

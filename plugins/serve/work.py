@@ -202,13 +202,6 @@ def zip_folder(folder: Path, bundle: Path) -> None:
                 archive.write(path, path.relative_to(folder).as_posix())
 
 
-def tool(name: str) -> Tool:
-    found = next((t for t in TOOLS if t.name == name), None)
-    if found is None or registered_command(name) is None:
-        raise FormatError(f"the {name!r} command is not installed")
-    return found
-
-
 def run_tool(chosen: Tool, study: Path, from_: str | None, out: Path, stem: str) -> Path:
     """Run a registered command (archive, report) on the study, in this process; returns its output file."""
     command = registered_command(chosen.name)
