@@ -298,7 +298,11 @@ async function start() {
   $("version").textContent = `qdaconv ${choices.version}, running on this computer only.`;
   showTargets(choices);
   const input = $("file");
-  input.addEventListener("change", () => choose(input.files[0]));
+  input.addEventListener("change", () => {
+    const file = input.files[0];
+    input.value = ""; // so that choosing the same file again (after editing it) is seen
+    choose(file);
+  });
   const drop = $("drop");
   drop.addEventListener("dragover", (event) => { event.preventDefault(); drop.classList.add("over"); });
   drop.addEventListener("dragleave", () => drop.classList.remove("over"));
