@@ -63,29 +63,30 @@ PROGRAM_TARGETS = (
 class Tool:
     """A qdaconv command the page runs on the upload to make one file (registered by a plugin).
 
-    `fields` are the multipart file fields the request carries. A command that needs a second
-    file (redaction's terms list, a second coder's project for agreement) is added here with its
-    extra field and its argument list; the page shows the tools the server lists.
+    `template` is the command's argument list, with `{study}` and `{out}` filled in. `fields` are
+    the multipart file fields the request carries: a command that needs a second file
+    (redaction's terms list, a second coder's project for agreement) is added here with its extra
+    field, named in its template; the page offers the tools the server lists.
     """
 
     name: str
     label: str
     ending: str
     note: str
+    template: tuple[str, ...]
     fields: tuple[str, ...] = ("file",)
 
     def arguments(self, study: Path, out: Path) -> list[str]:
-        if self.name == "report":
-            return [str(study), "-o", str(out)]
-        return [str(study), str(out)]
+        return [part.format(study=study, out=out) for part in self.template]
 
 
 TOOLS = (
     Tool("archive", "archive package", "-archive.zip",
          "A package for a data repository (BagIt): the original file, the project, open tables, the codebook, "
-         "plain-text sources and checksums."),
+         "plain-text sources and checksums.", ("{study}", "{out}")),
     Tool("report", "HTML report", "-report.html",
-         "One web page about the study: counts, code tree, code by case, co-occurrence, diagrams and coders."),
+         "One web page about the study: counts, code tree, code by case, co-occurrence, diagrams and coders.",
+         ("{study}", "-o", "{out}")),
 )
 
 
