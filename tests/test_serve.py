@@ -389,6 +389,17 @@ def test_serve_without_the_web_extra_says_how_to_install_it() -> None:
     assert "Traceback" not in done.stderr
 
 
+def test_a_port_in_use_is_a_clear_usage_error() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "qdaconv", "serve", "--no-browser", "--port", str(port)],
+                              capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and f"cannot listen on 127.0.0.1:{port}" in done.stderr
+    assert "--port" in done.stderr and done.stdout == ""
+
+
 # ------------------------------------------------------------------------------------------ a real server
 
 
