@@ -380,6 +380,9 @@ def test_bad_forms_are_400(client: TestClient) -> None:
     assert missing.status_code == 400 and "'file'" in missing.json()["error"]
     garbage = client.post("/api/info", files={"file": ("notes.txt", b"just some words")})
     assert garbage.status_code == 422 and "notes.txt: not a format" in garbage.json()["error"]
+    verdict = client.post("/api/validate", files={"file": ("notes.txt", b"just some words")})
+    assert verdict.status_code == 200 and verdict.json()[0]["valid"] is False
+    assert verdict.json()[0]["issues"][0]["rule"] == "FORMAT-UNKNOWN"
 
 
 def test_serve_without_the_web_extra_says_how_to_install_it() -> None:

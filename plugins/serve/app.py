@@ -187,10 +187,12 @@ class Job:
 Handler = Callable[[Job], Awaitable[Response]]
 
 
-def api(handler: Handler, fields: tuple[str, ...] = ("file",)) -> Callable[[Request], Awaitable[Response]]:
+def api(handler: Handler, fields: tuple[str, ...] = ("file",), *,
+        unknown_ok: bool = False) -> Callable[[Request], Awaitable[Response]]:
     """An endpoint around `handler`: receive the upload into a fresh private folder, find the study in it,
     turn errors into JSON (4xx for the user's input, 500 for a fault of qdaconv), and remove the folder
-    when the response has been sent."""
+    when the response has been sent. With `unknown_ok`, a file no format claims still reaches the
+    handler (validation reports it as FORMAT-UNKNOWN, as `qdaconv validate` does)."""
 
     async def endpoint(request: Request) -> Response:
         settings: Settings = request.app.state.settings
@@ -203,7 +205,12 @@ def api(handler: Handler, fields: tuple[str, ...] = ("file",)) -> Callable[[Requ
             shown = upload.names["file"]
             from_ = request.query_params.get("from") or None
             job = Job(request, settings, folder, upload.files["file"], shown, from_)
-            job.study = await job.run(uploads.locate, job.study, from_, default_registry(), settings.zip_limits())
+            try:
+                job.study = await job.run(uploads.locate, job.study, from_, default_registry(),
+                                          settings.zip_limits())
+            except FormatError:
+                if not unknown_ok:
+                    raise
             response = await handler(job)
         except uploads.UploadError as exc:
             response = _error(exc.status, str(exc))
@@ -297,7 +304,7 @@ def create_app(settings: Settings) -> Starlette:
         Route("/api/targets", targets),
         Route("/api/rules", rules),
         Route("/api/info", api(info), methods=["POST"]),
-        Route("/api/validate", api(validate), methods=["POST"]),
+        Route("/api/validate", api(validate, unknown_ok=True), methods=["POST"]),
         Route("/api/convert", api(convert), methods=["POST"]),
         # commands of other plugins that make one file; redaction and agreement join this table
         *[Route(f"/api/{tool.name}", tool_endpoint(tool), methods=["POST"]) for tool in work.TOOLS],
