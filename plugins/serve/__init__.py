@@ -69,7 +69,8 @@ def serve_command(port: int, no_browser: bool, max_upload: int) -> None:
     settings = Settings(token=secrets.token_urlsafe(32), port=port, max_upload=max_upload * 1024 * 1024)
     link = f"http://127.0.0.1:{port}/?token={settings.token}"
     app = create_app(settings)
-    click.echo(f"qdaconv serve: open {link}", err=True)
+    click.echo(f"qdaconv serve: the page is at {link} (only this computer can open it; Ctrl+C stops it)",
+               err=True)
     click.echo(link)
     sys.stdout.flush()
     if not no_browser:
