@@ -508,9 +508,15 @@ def test_the_page_converts_the_study_in_chromium(server: tuple[str, Path], tmp_p
             docs = ROOT / "docs"
             docs.mkdir(exist_ok=True)
             page.screenshot(path=str(docs / "serve.png"), full_page=True)
+            assert problems == []
+            page.set_input_files("#file", str(ROOT / "README.md"))  # not a study: said in the page's words
+            page.wait_for_selector("#error:not([hidden])", timeout=60_000)
+            assert page.inner_text("#error").startswith("README.md: not a format qdaconv can read. Choose a project")
+            assert page.is_hidden("#seen") and page.is_hidden("#convert")
         finally:
             browser.close()
-    assert problems == []
+    # the browser reports the 422 answer itself as a failed resource; the page's script raised nothing
+    assert [problem for problem in problems if "status of 422" not in problem] == []
     assert (ROOT / "docs" / "serve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

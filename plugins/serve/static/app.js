@@ -41,9 +41,13 @@ function doneProgress() {
   $("progress").hidden = true;
 }
 
+// The command line's advice to pass --from means, on this page: choose another kind of file.
+const NOT_READABLE = "; pass --from with one of the names that `qdaconv formats` lists";
+
 function showError(message) {
   doneProgress();
-  $("error").textContent = message;
+  $("error").textContent = message.replace(NOT_READABLE,
+    ". Choose a project file or an export of a QDA program; zip a folder before you drop it.");
   $("error").hidden = false;
 }
 
