@@ -7,7 +7,6 @@ the study, choosing each target and reading what it downloads with `qdaconv info
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import queue
@@ -542,5 +541,5 @@ def test_zip_folder_names_are_relative_and_sorted(tmp_path: Path) -> None:
     (tmp_path / "out" / "study.qde").write_text("x")
     (tmp_path / "out" / "sources" / "a.txt").write_text("a")
     work.zip_folder(tmp_path / "out", tmp_path / "bundle.zip")
-    with zipfile.ZipFile(io.BytesIO((tmp_path / "bundle.zip").read_bytes())) as archive:
+    with zipfile.ZipFile(tmp_path / "bundle.zip") as archive:
         assert archive.namelist() == ["sources/a.txt", "study.qde"]
