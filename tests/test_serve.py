@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import tomllib
 import warnings
 import zipfile
 from collections.abc import Iterator
@@ -31,6 +32,7 @@ from conftest import ROOT, STUDY
 with warnings.catch_warnings():  # Starlette 1.x prefers the httpx2 package for its test client; httpx still works
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient` is deprecated")
     from starlette.testclient import TestClient
+    from starlette.websockets import WebSocketDisconnect
 
 import qdaconv
 from qdaconv.formats import Feature
@@ -106,10 +108,19 @@ def test_other_hosts_and_other_sites_are_refused(client: TestClient) -> None:
     assert same.status_code == 200
 
 
-def test_static_files_come_from_a_fixed_list(client: TestClient) -> None:
+def test_static_files_come_from_a_fixed_list_and_are_packaged(client: TestClient) -> None:
     assert client.get("/static/style.css").status_code == 200
     for name in ("index.html", "..%2F__init__.py", "%2Fetc%2Fpasswd", "app.py"):
         assert client.get(f"/static/{name}").status_code == 404
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert config["tool"]["setuptools"]["package-data"]["qdaconv.plugins.serve"] == ["static/*"]
+    shipped = {path.name for path in (ROOT / "plugins" / "serve" / "static").iterdir()}
+    assert shipped == {"index.html", *serve_app.STATIC}
+
+
+def test_websockets_are_refused(client: TestClient) -> None:
+    with pytest.raises(WebSocketDisconnect), client.websocket_connect("/"):
+        pass
 
 
 # ------------------------------------------------------------------------------------------ info, validate
