@@ -20,7 +20,7 @@ def _bash_blocks() -> list[str]:
 def test_quick_start_has_exactly_two_commands_and_ci_runs_the_test_one():
     install_and_run, install_and_test = _bash_blocks()[:2]
     assert "\n" not in install_and_run and "\n" not in install_and_test
-    assert "fixtures/study.qdpx" in install_and_run and "pip install -e ." in install_and_run
+    assert "fixtures/study.qdpx" in install_and_run and "pip install -e '.[serve]'" in install_and_run
     assert "'.[test]'" in install_and_test and "pytest" in install_and_test
     assert install_and_test in CI, ".ci/run must run the README's test command word for word"
 

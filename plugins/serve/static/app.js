@@ -1,0 +1,322 @@
+// The page of `qdaconv serve`: send the chosen file to the JSON API, show what comes back, offer the result.
+// Plain JavaScript, no build step, nothing from the network. Text from the server is only ever set as text.
+"use strict";
+
+const state = { file: null, choices: null, rules: {}, download: null };
+const $ = (id) => document.getElementById(id);
+
+function element(tag, text, className) {
+  const node = document.createElement(tag);
+  if (text !== undefined && text !== null) node.textContent = String(text);
+  if (className) node.className = className;
+  return node;
+}
+
+function megabytes(bytes) {
+  return (bytes / (1024 * 1024)).toFixed(bytes < 10 * 1024 * 1024 ? 1 : 0) + " MB";
+}
+
+// ------------------------------------------------------------------------------------------ progress
+
+let ticker = null;
+
+function showProgress(label, fraction) {
+  $("progress").hidden = false;
+  const bar = document.querySelector("#progress .bar");
+  bar.classList.toggle("busy", fraction === null);
+  document.querySelector("#progress .fill").style.width = fraction === null ? "" : Math.round(fraction * 100) + "%";
+  $("progress-text").textContent = label;
+}
+
+function working(label) {
+  const started = Date.now();
+  clearInterval(ticker);
+  const tick = () => showProgress(`${label}… ${Math.round((Date.now() - started) / 1000)} s`, null);
+  tick();
+  ticker = setInterval(tick, 1000);
+}
+
+function doneProgress() {
+  clearInterval(ticker);
+  $("progress").hidden = true;
+}
+
+// The command line's advice to pass --from means, on this page: choose another kind of file.
+const NOT_READABLE = "; pass --from with one of the names that `qdaconv formats` lists";
+
+function showError(message) {
+  doneProgress();
+  $("error").textContent = message.replace(NOT_READABLE,
+    ". Choose a project file or an export of a QDA program; zip a folder before you drop it.");
+  $("error").hidden = false;
+}
+
+// ------------------------------------------------------------------------------------------ the API
+
+// POST the file to `url`; the upload shows its real progress, the server's work an elapsed time.
+function send(url, label, asBlob) {
+  return new Promise((resolve, reject) => {
+    const request = new XMLHttpRequest();
+    request.open("POST", url);
+    request.responseType = asBlob ? "blob" : "json";
+    request.upload.onprogress = (event) => {
+      if (event.lengthComputable && event.loaded < event.total) {
+        showProgress(`Sending ${state.file.name}: ${Math.round((100 * event.loaded) / event.total)}%`,
+          event.loaded / event.total);
+      }
+    };
+    request.upload.onload = () => working(label);
+    request.onload = async () => {
+      if (request.status >= 200 && request.status < 300) {
+        resolve(request);
+        return;
+      }
+      let message = `the server answered ${request.status}`;
+      try {
+        const body = asBlob ? JSON.parse(await request.response.text()) : request.response;
+        if (body && body.error) message = body.error;
+      } catch (ignored) { /* not JSON: keep the status */ }
+      reject(new Error(message));
+    };
+    request.onerror = () => reject(new Error("the qdaconv server cannot be reached; is `qdaconv serve` still running?"));
+    const form = new FormData();
+    form.append("file", state.file, state.file.name);
+    working(label);
+    request.send(form);
+  });
+}
+
+// ------------------------------------------------------------------------------------------ step 2
+
+const COUNT_LABELS = {
+  "sources.Text": "text sources", "sources.PDF": "PDF sources", "sources.Picture": "pictures",
+  "sources.Audio": "audio files", "sources.Video": "videos", "sources.Transcript": "transcripts",
+  "sources.Note": "notes (as sources)", "selections.PlainText": "coded text excerpts",
+  "selections.PDF": "PDF excerpts", "selections.Picture": "picture excerpts", "selections.Audio": "audio excerpts",
+  "selections.Video": "video excerpts", "selections.Transcript": "transcript excerpts",
+  codes: "codes", "codes.codable": "codes you can code with", code_tree_depth: "levels in the code tree",
+  codings: "codings", cases: "cases", variables: "variables", notes: "notes and memos", users: "users (coders)",
+  sets: "sets", links: "links", graphs: "diagrams",
+};
+
+function showInfo(info) {
+  const facts = $("facts");
+  facts.replaceChildren();
+  const add = (term, value) => {
+    if (!value) return;
+    facts.append(element("dt", term), element("dd", value));
+  };
+  add("File", info.file);
+  add("Project", info.name);
+  add("Made by", info.origin || "(the file does not say)");
+  add("Read as", info.format);
+  const body = document.querySelector("#counts tbody");
+  body.replaceChildren();
+  for (const [key, value] of Object.entries(info.counts)) {
+    const row = element("tr");
+    row.append(element("th", COUNT_LABELS[key] || key.replace(/^selections\./, "excerpts: ").replace(".", ": ")),
+      element("td", value.toLocaleString()));
+    body.append(row);
+  }
+  const features = $("features");
+  features.replaceChildren(...Object.entries(info.features).map(([label, count]) =>
+    element("li", `${label} (${count.toLocaleString()})`)));
+}
+
+function showVerdict(report) {
+  const verdict = $("verdict");
+  let text;
+  let kind;
+  if (!report.valid) {
+    kind = "bad";
+    text = `Not valid: ${report.errors} error${report.errors === 1 ? "" : "s"}` +
+      (report.warnings ? ` and ${report.warnings} warning${report.warnings === 1 ? "" : "s"}` : "") +
+      ". Programs may refuse this file or lose part of it. Each problem below says how to fix it.";
+  } else if (report.warnings) {
+    kind = "warn";
+    text = `Valid, with ${report.warnings} warning${report.warnings === 1 ? "" : "s"}: programs will open it, ` +
+      "but some things may not arrive as you expect.";
+  } else {
+    kind = "good";
+    text = "Valid: it follows the REFI-QDA rules and qdaconv found nothing other programs trip on.";
+  }
+  verdict.replaceChildren(element("p", text, `verdict ${kind}`));
+  const byRule = new Map();
+  for (const issue of report.issues) {
+    if (!byRule.has(issue.rule)) byRule.set(issue.rule, []);
+    byRule.get(issue.rule).push(issue);
+  }
+  const list = $("issues");
+  list.replaceChildren();
+  for (const [rule, issues] of byRule) {
+    const first = issues[0];
+    const box = element("details", null, `issue ${first.severity}`);
+    box.open = first.severity === "error";
+    const summary = element("summary");
+    summary.append(element("span", first.severity, "badge"), " ", element("code", rule), " ",
+      issues.length > 1 ? `${issues.length} times` : "");
+    box.append(summary);
+    const explained = state.rules[rule];
+    if (explained) box.append(element("p", `What it means: ${explained.meaning}`));
+    for (const issue of issues.slice(0, 5)) {
+      box.append(element("p", (issue.place ? `${issue.place}: ` : "") + issue.message, "message"));
+    }
+    if (issues.length > 5) box.append(element("p", `… and ${issues.length - 5} more of the same kind.`));
+    const fix = first.hint || (explained && explained.fix);
+    if (fix) box.append(element("p", `How to fix it: ${fix}`));
+    list.append(box);
+  }
+}
+
+// ------------------------------------------------------------------------------------------ step 3
+
+function showTargets(choices) {
+  const list = $("target-list");
+  list.replaceChildren();
+  const card = (value, label, note, extra) => {
+    const box = element("label", null, "target");
+    const radio = element("input");
+    radio.type = "radio";
+    radio.name = "target";
+    radio.value = value;
+    box.append(radio, element("strong", label), element("span", note, "note"));
+    if (extra) box.append(extra);
+    list.append(box);
+    return radio;
+  };
+  for (const target of choices.targets) card(target.id, target.label, target.note);
+  const other = element("select");
+  other.id = "other-format";
+  other.setAttribute("aria-label", "format");
+  for (const fmt of choices.formats) {
+    const option = element("option", `${fmt.title} (${fmt.name})`);
+    option.value = fmt.name;
+    other.append(option);
+  }
+  const otherRadio = card("other", "another format", "Any format qdaconv writes:", other);
+  other.addEventListener("change", () => { otherRadio.checked = true; });
+  list.querySelector("input").checked = true;
+}
+
+function chosenRequest() {
+  const value = new FormData($("targets")).get("target");
+  if (value === "other") {
+    const name = $("other-format").value;
+    return { url: `/api/convert?to=${encodeURIComponent(name)}`, label: `Converting to ${name}` };
+  }
+  const target = state.choices.targets.find((t) => t.id === value);
+  if (target.kind === "tool") return { url: `/api/${target.tool}`, label: `Making the ${target.label}` };
+  let url = `/api/convert?to=${encodeURIComponent(target.format)}`;
+  if (target.profile) url += `&profile=${encodeURIComponent(target.profile)}`;
+  return { url, label: `Converting ${target.label}` };
+}
+
+function fileName(request) {
+  const disposition = request.getResponseHeader("content-disposition") || "";
+  const encoded = /filename\*=UTF-8''([^;]+)/i.exec(disposition);
+  if (encoded) return decodeURIComponent(encoded[1]);
+  const plain = /filename="?([^";]+)"?/i.exec(disposition);
+  return plain ? plain[1] : "qdaconv-output";
+}
+
+function showLosses(request) {
+  const header = request.getResponseHeader("x-qdaconv-losses");
+  const box = $("losses");
+  box.replaceChildren();
+  if (!header) {
+    box.append(element("p", "This is a new document made from the study; the study itself is unchanged.", "verdict good"));
+    return;
+  }
+  const report = JSON.parse(header);
+  if (report.lossless) {
+    box.append(element("p", "Nothing is lost: the target holds everything this study uses.", "verdict good"));
+    return;
+  }
+  box.append(element("p", "The target cannot hold everything. Keep the original file; this is left out:", "verdict warn"));
+  const list = element("ul");
+  for (const item of report.lost) {
+    list.append(element("li", `${item.count.toLocaleString()} ${item.what}` + (item.detail ? ` (${item.detail})` : "")));
+  }
+  box.append(list);
+}
+
+async function convert(event) {
+  event.preventDefault();
+  $("error").hidden = true;
+  $("result").hidden = true;
+  $("go").disabled = true;
+  const chosen = chosenRequest();
+  try {
+    const request = await send(chosen.url, chosen.label, true);
+    doneProgress();
+    showLosses(request);
+    if (state.download) URL.revokeObjectURL(state.download);
+    state.download = URL.createObjectURL(request.response);
+    const link = $("download");
+    link.href = state.download;
+    link.download = fileName(request);
+    link.textContent = `Download ${link.download} (${megabytes(request.response.size)})`;
+    $("result").hidden = false;
+  } catch (error) {
+    showError(error.message);
+  } finally {
+    $("go").disabled = false;
+  }
+}
+
+// ------------------------------------------------------------------------------------------ step 1
+
+async function choose(file) {
+  if (!file) return;
+  state.file = file;
+  $("error").hidden = true;
+  $("seen").hidden = true;
+  $("convert").hidden = true;
+  $("result").hidden = true;
+  if (file.size > state.choices.max_upload) {
+    showError(`${file.name} is ${megabytes(file.size)}; this server accepts up to ${megabytes(state.choices.max_upload)}. ` +
+      "Start it again with `qdaconv serve --max-upload MB` to allow more.");
+    return;
+  }
+  try {
+    const info = await send("/api/info", `Reading ${file.name}`, false);
+    showInfo(info.response);
+    const checked = await send("/api/validate", `Checking ${file.name}`, false);
+    showVerdict(checked.response[0]);
+    doneProgress();
+    $("seen").hidden = false;
+    $("convert").hidden = false;
+  } catch (error) {
+    showError(error.message);
+  }
+}
+
+async function start() {
+  const [choices, rules] = await Promise.all([
+    fetch("/api/targets").then((r) => r.json()),
+    fetch("/api/rules").then((r) => r.json()),
+  ]);
+  state.choices = choices;
+  state.rules = rules;
+  $("limit").textContent = `Up to ${megabytes(choices.max_upload)}.`;
+  $("version").textContent = `qdaconv ${choices.version}, running on this computer only.`;
+  showTargets(choices);
+  const input = $("file");
+  input.addEventListener("change", () => {
+    const file = input.files[0];
+    input.value = ""; // so that choosing the same file again (after editing it) is seen
+    choose(file);
+  });
+  const drop = $("drop");
+  drop.addEventListener("dragover", (event) => { event.preventDefault(); drop.classList.add("over"); });
+  drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+  drop.addEventListener("drop", (event) => {
+    event.preventDefault();
+    drop.classList.remove("over");
+    choose(event.dataTransfer.files[0]);
+  });
+  $("targets").addEventListener("submit", convert);
+  document.body.dataset.ready = "true";
+}
+
+start().catch((error) => showError(`The page could not start: ${error.message}`));
