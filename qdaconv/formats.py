@@ -85,6 +85,8 @@ class Format:
     - `check(path, **options)`: issues found in the file itself that reading into the model
       cannot show (container layout, schema); the validator calls it. Optional.
     - `options`: the reader and writer options the format understands, as `Option`s.
+    - `rules`: the validation rules only this format knows (its reader's warnings), as
+      `qdaconv.validation.Rule`s; `qdaconv.validation.catalogue()` is the core's and these.
     - `primary`: True for the format written by default when several share an extension.
     - `keeps_guids`: False when the format has nowhere to keep GUIDs, so objects read back get
       new ones (compare such round trips with `diff(match="content")`).
@@ -98,6 +100,7 @@ class Format:
     keeps_guids: bool = True
     capabilities: frozenset[Feature] = frozenset()
     options: tuple[Option, ...] = ()
+    rules: tuple[Any, ...] = ()
     plugin: str = ""
     version: str = ""
 

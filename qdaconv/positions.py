@@ -36,6 +36,10 @@ _SPECIAL = {
 }
 
 
+#: Units in which every special character has one width: utf16 (2), lf (the CR of a CRLF: 0), crlf (2).
+_CONSTANT_WIDTH = {"utf16": 2, "lf": 0, "crlf": 2}
+
+
 def _width(unit: str, char: str) -> int:
     if unit == "utf16":
         return 2
@@ -56,11 +60,18 @@ class PositionMap:
             raise ValueError(f"unknown position unit {unit!r}; known: {', '.join(UNITS)}")
         self.unit = unit
         self.length = len(text)
-        self._points: list[int] = []  # code point index of each special character
-        self._ends: list[int] = []  # unit position just after it
-        self._extra: list[int] = [0]  # total extra width of the first k special characters
         if unit == "codepoint":
+            self._points: list[int] = []  # code point index of each special character
+            self._ends: list[int] = []  # unit position just after it
+            self._extra: list[int] = [0]  # total extra width of the first k special characters
             return
+        if unit in _CONSTANT_WIDTH:  # every special character has the same width: no Python loop
+            width = _CONSTANT_WIDTH[unit]
+            self._points = [match.start() for match in _SPECIAL[unit].finditer(text)]
+            self._extra = list(range(0, (len(self._points) + 1) * (width - 1), width - 1))
+            self._ends = [point + extra + width for point, extra in zip(self._points, self._extra, strict=False)]
+            return
+        self._points, self._ends, self._extra = [], [], [0]
         extra = 0
         for match in _SPECIAL[unit].finditer(text):
             index = match.start()
@@ -122,15 +133,108 @@ def _normal(text: str) -> str:
     return _SPACE.sub(" ", text).strip().lower()
 
 
-def matches_name(text: str, start: int, end: int, name: str | None) -> bool | None:
-    """Whether the span's text begins like `name` when the name is an excerpt; None if it is not one."""
+def _excerpt(name: str | None) -> tuple[str, str] | None:
+    """A name that can be the start of an excerpt: (it normalised, without quotation marks; it normalised
+    as it is, ellipsis removed), or None when it is empty, too short or a line label."""
     if not name:
         return None
-    excerpt = _normal(name.rstrip("…").removesuffix("...").strip("\"'“”"))
+    cut = name.rstrip("…").removesuffix("...")
+    excerpt = _normal(cut.strip("\"'“”"))
     if len(excerpt) < 4 or excerpt.startswith("line:"):
         return None
+    return excerpt, _normal(cut)
+
+
+def is_excerpt_name(name: str | None) -> bool:
+    """Whether a selection name can be the start of an excerpt (not empty, not too short, not a line label)."""
+    return _excerpt(name) is not None
+
+
+def matches_name(text: str, start: int, end: int, name: str | None) -> bool | None:
+    """Whether the span's text begins like `name` when the name is an excerpt; None if it is not one.
+
+    Programs name a selection after the start of its excerpt, some cut short with an ellipsis and
+    some in quotation marks; a name that is the excerpt's start exactly, quotation marks of the
+    text included, matches too.
+    """
+    forms = _excerpt(name)
+    if forms is None:
+        return None
+    excerpt, exact = forms
     found = _normal(text[start:end])
-    return found.startswith(excerpt[: len(found)]) if found else False
+    if not found:
+        return False
+    return found.startswith(excerpt[: len(found)]) or (exact != excerpt and found.startswith(exact[: len(found)]))
+
+
+class TextEvidence:
+    """What one text says about position units, built lazily and once, shared by every rule that asks.
+
+    For each unit: whether it counts this text differently from code points (a regular-expression
+    search, no table), and the `PositionMap` that converts it (built the first time a position is
+    converted, then kept). A span is judged by whether it keeps words whole and matches its name.
+    """
+
+    __slots__ = ("text", "_maps", "_differs")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._maps: dict[str, PositionMap] = {}
+        self._differs: dict[str, bool] = {}
+
+    def differs(self, unit: str) -> bool:
+        """Whether positions in `unit` differ from code points anywhere in this text."""
+        if unit == "codepoint":
+            return False
+        if unit not in self._differs:
+            mapping = self._maps.get(unit)
+            self._differs[unit] = (not mapping.identity if mapping is not None
+                                   else _SPECIAL[unit].search(self.text) is not None)
+        return self._differs[unit]
+
+    def map(self, unit: str) -> PositionMap:
+        mapping = self._maps.get(unit)
+        if mapping is None:
+            mapping = self._maps[unit] = PositionMap(self.text, unit)
+        return mapping
+
+    def in_codepoints(self, start: int, end: int, unit: str) -> tuple[int, int]:
+        if not self.differs(unit):
+            return start, end
+        mapping = self.map(unit)
+        return mapping.to_codepoint(start), mapping.to_codepoint(end)
+
+    def judge(self, start: int, end: int, name: str | None, unit: str = "codepoint") -> tuple[bool, bool | None]:
+        """(keeps words whole, matches its name: None when the name is no excerpt) for a span read in `unit`."""
+        start, end = self.in_codepoints(start, end, unit)
+        return on_word_boundaries(self.text, start, end), matches_name(self.text, start, end, name)
+
+    def score(self, spans: Sequence[tuple[int, int, str | None]], unit: str) -> int:
+        """`score_unit` on this text: 2 for a span on word boundaries matching its excerpt name, 1 without a
+        name, 0 otherwise."""
+        total = 0
+        for start, end, name in spans:
+            whole, named = self.judge(start, end, name, unit)
+            if whole:
+                total += 2 if named else (0 if named is False else 1)
+        return total
+
+    def guess(self, spans: Sequence[tuple[int, int, str | None]], preferred: str = "codepoint",
+              candidates: Sequence[str] = GUESS_UNITS) -> UnitGuess:
+        """`guess_unit` on this text's spans, trying only units that count it differently; when the
+        preferred unit explains every span, no other unit is tried (none could beat it)."""
+        preferred_score = self.score(spans, preferred)
+        perfect = sum(2 if is_excerpt_name(name) else 1 for _start, _end, name in spans)
+        others = [unit for unit in dict.fromkeys(candidates)
+                  if unit != preferred and (self.differs(unit) or self.differs(preferred))]
+        if preferred_score >= perfect or not others:
+            return UnitGuess(preferred, {preferred: preferred_score}, len(spans), False)
+        scores = {preferred: preferred_score, **{unit: self.score(spans, unit) for unit in others}}
+        best = max(scores, key=lambda unit: (scores[unit], unit == preferred))
+        margin = max(2, len(spans) // 20)
+        if best != preferred and scores[best] >= scores[preferred] + margin:
+            return UnitGuess(best, scores, len(spans), True)
+        return UnitGuess(preferred, scores, len(spans), False)
 
 
 @dataclass(slots=True)

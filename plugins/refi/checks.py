@@ -22,9 +22,10 @@ from pathlib import Path
 from lxml import etree
 
 from qdaconv.errors import ReadError
+from qdaconv.issues import Issue
 from qdaconv.plugins.refi.container import IGNORED_NAMES, QDE_NAME, SOURCES_DIR, find_qde, split_path
 from qdaconv.safety import SafeZip, open_zip, unsafe_name_reason, xml_parser
-from qdaconv.validation import RULES, Issue
+from qdaconv.validation.rules import RULES
 
 PROJECT_NS = "urn:QDA-XML:project:1.0"
 CODEBOOK_NS = "urn:QDA-XML:codebook:1.0"

@@ -16,6 +16,7 @@ from qdaconv.model import Project, Source, walk_sources
 from qdaconv.plugins.refi.codebook import write_codebook
 from qdaconv.plugins.refi.container import SourceFiles, find_qde, qde_member
 from qdaconv.plugins.refi.reader import QdeReader
+from qdaconv.plugins.refi.rules import READER_RULES
 from qdaconv.plugins.refi.units import mark_origin, read_positions, unit_for_profile
 from qdaconv.plugins.refi.writer import (
     MAX_INTERNAL_SIZE,
@@ -150,7 +151,9 @@ def _dialect_notes(project: Project, file: str) -> list[Issue]:
 
 
 class _RefiFormat(Format):
-    """What the three REFI-QDA formats share: reading, and the container and schema checks."""
+    """What the three REFI-QDA formats share: reading, the reader's rules, and the container and schema checks."""
+
+    rules = READER_RULES
 
     def read(self, path: Path, **options: Any) -> Project:
         return read_project(path, **options)
