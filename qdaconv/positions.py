@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -221,20 +223,91 @@ class TextEvidence:
 
     def guess(self, spans: Sequence[tuple[int, int, str | None]], preferred: str = "codepoint",
               candidates: Sequence[str] = GUESS_UNITS) -> UnitGuess:
-        """`guess_unit` on this text's spans, trying only units that count it differently; when the
-        preferred unit explains every span, no other unit is tried (none could beat it)."""
-        preferred_score = self.score(spans, preferred)
-        perfect = sum(2 if is_excerpt_name(name) else 1 for _start, _end, name in spans)
-        others = [unit for unit in dict.fromkeys(candidates)
-                  if unit != preferred and (self.differs(unit) or self.differs(preferred))]
-        if preferred_score >= perfect or not others:
-            return UnitGuess(preferred, {preferred: preferred_score}, len(spans), False)
-        scores = {preferred: preferred_score, **{unit: self.score(spans, unit) for unit in others}}
-        best = max(scores, key=lambda unit: (scores[unit], unit == preferred))
-        margin = max(2, len(spans) // 20)
-        if best != preferred and scores[best] >= scores[preferred] + margin:
-            return UnitGuess(best, scores, len(spans), True)
-        return UnitGuess(preferred, scores, len(spans), False)
+        """`guess_unit` on this text's spans (see `guess_on_texts`)."""
+        return guess_on_texts([(self, spans)], preferred, candidates)
+
+
+def guess_on_texts(samples: Sequence[tuple[TextEvidence, Sequence[tuple[int, int, str | None]]]],
+                   preferred: str = "codepoint", candidates: Sequence[str] = GUESS_UNITS) -> UnitGuess:
+    """`guess_unit` on the spans of several texts, each with its evidence: the same verdict, less work.
+
+    A unit that counts none of the texts differently from the preferred one is not tried, and when
+    the preferred unit explains every span no other is tried at all (none could beat it).
+    """
+    tested = sum(len(spans) for _evidence, spans in samples)
+    score = sum(evidence.score(spans, preferred) for evidence, spans in samples)
+    perfect = sum(2 if is_excerpt_name(name) else 1 for _evidence, spans in samples for _s, _e, name in spans)
+    scores = {preferred: score}
+    if score < perfect:
+        for unit in dict.fromkeys(candidates):
+            if unit != preferred and any(e.differs(unit) or e.differs(preferred) for e, _spans in samples):
+                scores[unit] = sum(evidence.score(spans, unit) for evidence, spans in samples)
+    return _decide(scores, preferred, tested)
+
+
+def _decide(scores: dict[str, int], preferred: str, tested: int) -> UnitGuess:
+    """Another unit wins only when it scores higher than the preferred one by a margin (5% of the
+    spans, at least 2), so texts where the units agree keep the preferred unit."""
+    best = max(scores, key=lambda unit: (scores[unit], unit == preferred))
+    margin = max(2, tested // 20)
+    if best != preferred and scores[best] >= scores[preferred] + margin:
+        return UnitGuess(best, scores, tested, True)
+    return UnitGuess(preferred, scores, tested, False)
+
+
+class EvidenceCache:
+    """Texts' evidence kept from a reader's unit decision for the validation rules, within a budget.
+
+    Keyed by the source object's id (stable while the project is alive). Only `budget` characters
+    are kept, so a large project holds no more than a bounded share of its texts; the rest are
+    read again when their turn comes.
+    """
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self._kept: dict[int, TextEvidence] = {}
+
+    def put(self, key: int, evidence: TextEvidence) -> None:
+        if len(evidence.text) <= self.budget:
+            self.budget -= len(evidence.text)
+            self._kept[key] = evidence
+
+    def take(self, key: int) -> TextEvidence | None:
+        evidence = self._kept.pop(key, None)
+        if evidence is not None:
+            self.budget += len(evidence.text)
+        return evidence
+
+
+_shared: ContextVar[EvidenceCache | None] = ContextVar("qdaconv_position_evidence", default=None)
+#: Characters of text kept between reading and validating (about 32 MB of text at most).
+SHARED_BUDGET = 8_000_000
+
+
+@contextmanager
+def sharing_evidence(budget: int = SHARED_BUDGET) -> Iterator[EvidenceCache]:
+    """Within the block, the evidence readers build is kept for `shared_evidence` (validation uses it)."""
+    cache = EvidenceCache(budget)
+    token = _shared.set(cache)
+    try:
+        yield cache
+    finally:
+        _shared.reset(token)
+
+
+def evidence_for(source: object, text: str) -> TextEvidence:
+    """A text's evidence, kept for the validation rules when someone shares (see `sharing_evidence`)."""
+    evidence = TextEvidence(text)
+    cache = _shared.get()
+    if cache is not None:
+        cache.put(id(source), evidence)
+    return evidence
+
+
+def shared_evidence(source: object) -> TextEvidence | None:
+    """The evidence a reader built for this source's text, if it was kept; taken out of the cache."""
+    cache = _shared.get()
+    return cache.take(id(source)) if cache is not None else None
 
 
 @dataclass(slots=True)
@@ -279,11 +352,7 @@ def guess_unit(spans: Sequence[Span], preferred: str = "codepoint",
     spans, at least 2), so ASCII texts, where all units agree, keep the preferred unit.
     """
     scores = {unit: score_unit(spans, unit) for unit in dict.fromkeys([preferred, *candidates])}
-    best = max(scores, key=lambda unit: (scores[unit], unit == preferred))
-    margin = max(2, len(spans) // 20)
-    if best != preferred and scores[best] >= scores[preferred] + margin:
-        return UnitGuess(best, scores, len(spans), True)
-    return UnitGuess(preferred, scores, len(spans), False)
+    return _decide(scores, preferred, len(spans))
 
 
 def remap_text_positions(source: Source, start: Callable[[int], int], end: Callable[[int], int] | None = None) -> None:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
 from qdaconv.issues import Issue
-from qdaconv.model import VARIABLE_TYPES, Project, Selection, VariableValue
+from qdaconv.model import VARIABLE_TYPES, Coding, Project, Selection, VariableValue
 from qdaconv.validation.places import (
     ELEMENT,
     SELECTION_ELEMENTS,
@@ -138,29 +138,44 @@ def _graph_edge_issues(project: Project) -> list[Issue]:
 
 
 def _user_issues(project: Project, index: Index) -> list[Issue]:
-    """Dangling users, one issue per missing user with how often and where first."""
-    uses: dict[str, list[str]] = defaultdict(list)
+    """Dangling users, one issue per missing user with how often and where first (places are built
+    only for the first use of each)."""
+    counts: Counter[str] = Counter()
+    first: dict[str, str] = {}
+    known: dict[str, bool] = {}  # a project has few users, each named a million times
 
-    def note(guid: str | None, place: str) -> None:
-        if guid and "User" not in index.elements(guid):
-            uses[guid].append(place)
+    def dangling(guid: str | None) -> bool:
+        if not guid:
+            return False
+        if guid not in known:
+            known[guid] = "User" not in index.elements(guid)
+        return known[guid]
 
-    note(project.creating_user, "Project")
-    note(project.modifying_user, "Project")
+    def note(guid: str | None, item: Located | None = None, selection: Selection | None = None,
+             coding: Coding | None = None) -> None:
+        if dangling(guid):
+            counts[guid] += 1  # type: ignore[index]
+            if guid not in first:
+                place = "Project" if item is None else (
+                    item.place if selection is None else selection_place(item, selection))
+                first[guid] = f"{place}/Coding {coding.guid}" if coding is not None else place  # type: ignore[index]
+
+    note(project.creating_user)
+    note(project.modifying_user)
     for item in index.located:
-        note(item.source.creating_user, item.place)
-        note(item.source.modifying_user, item.place)
-        for coding in item.source.codings:
-            note(coding.creating_user, f"{item.place}/Coding {coding.guid}")
-        for selection in item.source.selections:
-            place = selection_place(item, selection)
-            note(selection.creating_user, place)
-            note(selection.modifying_user, place)
+        source = item.source
+        note(source.creating_user, item)
+        note(source.modifying_user, item)
+        for coding in source.codings:
+            note(coding.creating_user, item, None, coding)
+        for selection in source.selections:
+            note(selection.creating_user, item, selection)
+            note(selection.modifying_user, item, selection)
             for coding in selection.codings:
-                note(coding.creating_user, f"{place}/Coding {coding.guid}")
-    return [RULES["REF-USER"].issue(f"user {guid} is not in Users ({len(places)} "
-                                    f"reference{'s' if len(places) > 1 else ''})", place=places[0])
-            for guid, places in uses.items()]
+                note(coding.creating_user, item, selection, coding)
+    return [RULES["REF-USER"].issue(f"user {guid} is not in Users ({count} "
+                                    f"reference{'s' if count > 1 else ''})", place=first[guid])
+            for guid, count in counts.items()]
 
 
 def text_checks(item: Located, text: str | None) -> list[Issue]:

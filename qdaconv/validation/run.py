@@ -16,6 +16,7 @@ from typing import Any
 from qdaconv import progress
 from qdaconv.issues import Issue, Severity
 from qdaconv.model import Project
+from qdaconv.positions import sharing_evidence
 from qdaconv.registry import Registry, default_registry
 from qdaconv.validation.container import check_issues, detect_issues, read_issues
 from qdaconv.validation.integrity import integrity_issues
@@ -67,12 +68,13 @@ def _layers(path: Path, fmt: str | None, registry: Registry, report: Report,
     yield from checked
     if any(issue.rule in RULES and RULES[issue.rule].fatal for issue in checked):
         return
-    project, issues = read_issues(found, path, registry, options)
-    yield from issues
-    if project is None:
-        return
-    yield from project.warnings
-    yield from model_issues(project)
+    with sharing_evidence():  # the texts the reader judged positions on are not read again
+        project, issues = read_issues(found, path, registry, options)
+        yield from issues
+        if project is None:
+            return
+        yield from project.warnings
+        yield from model_issues(project)
     yield from plugin_issues(project, registry)
 
 

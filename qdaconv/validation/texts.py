@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from qdaconv import progress
 from qdaconv.model import Source
-from qdaconv.positions import TextEvidence
+from qdaconv.positions import TextEvidence, shared_evidence
 from qdaconv.validation.integrity import text_checks
 from qdaconv.validation.interop import empty_text_check, span_checks
 from qdaconv.validation.places import Index, TextFindings
@@ -35,11 +35,12 @@ def text_findings(index: Index) -> TextFindings:
         source = item.source
         wanted = source.kind in _TEXT_KINDS and (source.selections or source.sync_points
                                                  or source.plain_file is not None)
-        text = read_text(source) if wanted else None
+        evidence = shared_evidence(source) if wanted else None  # the reader's, when it kept it
+        text = evidence.text if evidence is not None else (read_text(source) if wanted else None)
         findings.positions += text_checks(item, text)
         if text is not None:
             empty_text_check(item, text, findings)
             if source.selections:
-                span_checks(item, TextEvidence(text), findings)
+                span_checks(item, evidence or TextEvidence(text), findings)
         progress.advance("checking texts", number, total)
     return findings
