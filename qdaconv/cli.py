@@ -38,6 +38,8 @@ class QdaconvGroup(click.Group):
             ctx.exit(exc.exit_code)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
+        except BrokenPipeError:
+            _stdout_closed()
         except KeyboardInterrupt:
             click.echo("qdaconv: interrupted", err=True)
             ctx.exit(2)
@@ -285,4 +287,21 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(f"qdaconv: error: {exc}", err=True)
         sys.exit(2)
     registry.manager.hook.qdaconv_register_commands(cli=cli)
-    cli.main(args=argv, prog_name="qdaconv")
+    try:
+        try:
+            cli.main(args=argv, prog_name="qdaconv")
+        finally:
+            sys.stdout.flush()  # here, not at exit, where a closed pipe would print a traceback
+    except BrokenPipeError:
+        _stdout_closed()
+
+
+#: The exit code of a program whose reader went away (128 + SIGPIPE), as the shell reports it.
+EXIT_PIPE_CLOSED = 141
+
+
+def _stdout_closed() -> None:
+    """The reader of our output went away (`qdaconv formats | head -3`): stop quietly, as Unix tools do."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())  # what is left in the buffer goes nowhere
+    sys.exit(EXIT_PIPE_CLOSED)

@@ -216,7 +216,7 @@ def features_used(project: Project) -> Counter[Feature]:
     project_info = bool(project.origin or project.description or project.base_path
                         or _has_authorship(project) or project.name not in ("", "Untitled"))
     used.update({
-        Feature.PROJECT_INFO: project_info, Feature.USERS: len(project.users), Feature.CODES: codes,
+        Feature.PROJECT_INFO: int(project_info), Feature.USERS: len(project.users), Feature.CODES: codes,
         Feature.CODE_TREE: tree, Feature.CODE_COLORS: colours, Feature.DESCRIPTIONS: descriptions,
         Feature.VARIABLES: len(project.variables) + values, Feature.CASES: len(project.cases),
         Feature.SETS: len(project.sets), Feature.LINKS: len(project.links), Feature.GRAPHS: len(project.graphs),
