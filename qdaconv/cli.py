@@ -9,14 +9,17 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 import traceback
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import click
 
-from qdaconv import api
+from qdaconv import api, progress
 from qdaconv.diff import diff as diff_projects
 from qdaconv.errors import PluginError, QdaconvError
 from qdaconv.formats import Feature, features_used
@@ -166,7 +169,8 @@ def convert(src: Path, dst: Path, from_: str | None, to: str | None, strict: boo
             option_pairs: tuple[str, ...], **named: Any) -> None:
     """Convert SRC into DST (the format is chosen by DST's extension, or --to)."""
     options = parse_options(option_pairs, **named)
-    report = api.convert(src, dst, from_, to, strict=strict, force=force, on_read=_warn, **options)
+    with progress_line(not as_json):
+        report = api.convert(src, dst, from_, to, strict=strict, force=force, on_read=_warn, **options)
     for item in report.items:
         click.echo(f"qdaconv: warning: {report.target} cannot hold {item.count} {item.what}"
                    + (f" ({item.detail})" if item.detail else ""), err=True)
@@ -245,6 +249,48 @@ def diff(a: Path, b: Path, match: str, from_: str | None, as_json: bool) -> None
     sys.exit(0 if result.same else 1)
 
 
+# ------------------------------------------------------------------------------------------ progress
+
+#: Seconds of work before progress is shown, so quick commands stay silent.
+PROGRESS_AFTER_ENV = "QDACONV_PROGRESS_AFTER"
+
+
+class _ProgressLine:
+    """One line on stderr saying how far the work in one file is (`reading 42%`), redrawn in place."""
+
+    def __init__(self, after: float) -> None:
+        self.started = time.monotonic()
+        self.after = after
+        self.shown = ""
+
+    def __call__(self, step: progress.Step) -> None:
+        if time.monotonic() - self.started < self.after:
+            return
+        text = f"qdaconv: {step.stage} {step.done * 100 // max(step.total, 1)}%"
+        if text != self.shown:
+            click.echo(f"\r{text:<{len(self.shown)}}", err=True, nl=False)
+            self.shown = text
+
+    def clear(self) -> None:
+        if self.shown:
+            click.echo("\r" + " " * len(self.shown) + "\r", err=True, nl=False)
+            self.shown = ""
+
+
+@contextmanager
+def progress_line(wanted: bool) -> Iterator[None]:
+    """Show the progress of long work in one file on stderr, when `wanted` and stderr is a terminal."""
+    if not wanted or not sys.stderr.isatty():
+        yield
+        return
+    line = _ProgressLine(float(os.environ.get(PROGRESS_AFTER_ENV) or 1.0))
+    try:
+        with progress.reporting(line):
+            yield
+    finally:
+        line.clear()
+
+
 # ------------------------------------------------------------------------------------------ validate
 
 
@@ -267,7 +313,7 @@ def validate(paths: tuple[str, ...], as_json: bool, junit: Path | None, jobs: in
     rule_list = [r.strip() for r in rules.split(",") if r.strip()] if rules else None
     show_progress = sys.stderr.isatty() and len(files) > 1 and not as_json
     with click.progressbar(length=len(files), label="validating", file=sys.stderr,
-                           hidden=not show_progress) as bar:
+                           hidden=not show_progress) as bar, progress_line(len(files) == 1 and not as_json):
         reports = validation.validate_many(files, jobs=jobs, rules=rule_list, executor=executor,
                                            scheduler=scheduler, progress=lambda _report: bar.update(1))
     if junit is not None:

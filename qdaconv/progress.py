@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import IO
 
 
 @dataclass(slots=True, frozen=True)
@@ -46,3 +47,35 @@ def advance(stage: str, done: int, total: int) -> None:
 def listening() -> bool:
     """Whether anyone listens (to skip the work of measuring progress when nobody does)."""
     return _listener.get() is not None
+
+
+class _Counted:
+    """A binary stream that reports the bytes read from it as progress of `stage`."""
+
+    def __init__(self, stream: IO[bytes], stage: str, total: int) -> None:
+        self._stream = stream
+        self._stage = stage
+        self._total = total
+        self._done = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._stream.read(size)
+        self._done = min(self._done + len(data), self._total)
+        advance(self._stage, self._done, self._total)
+        return data
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def __enter__(self) -> _Counted:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def counted(stream: IO[bytes], stage: str, total: int | None) -> IO[bytes]:
+    """`stream`, reporting its bytes as progress of `stage` when someone listens and the total is known."""
+    if not total or not listening():
+        return stream
+    return _Counted(stream, stage, total)  # type: ignore[return-value]

@@ -33,3 +33,38 @@ def test_loss_is_counted_in_numbers_not_truth_values(cli, study_path, tmp_path):
     assert result.returncode == 0, result.stderr
     assert "True" not in result.stderr and "True" not in result.stdout
     assert "cannot hold 1 project name, origin, description and dates" in result.stderr
+
+
+def run_with_terminal_stderr(*args: str) -> tuple[int, str]:
+    """Run `python -m qdaconv ARGS` with stderr on a pseudo-terminal (as in a shell), progress shown at once."""
+    import os
+    import pty
+
+    master, slave = pty.openpty()
+    env = {**os.environ, "QDACONV_PROGRESS_AFTER": "0"}
+    process = subprocess.Popen([sys.executable, "-m", "qdaconv", *args], stdout=subprocess.DEVNULL,
+                               stderr=slave, env=env)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # the terminal closes when the process ends
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    return process.wait(timeout=120), b"".join(chunks).decode("utf-8", errors="replace")
+
+
+def test_progress_of_one_file_is_shown_on_a_terminal_only(study_path, tmp_path, cli):
+    code, terminal = run_with_terminal_stderr("validate", str(study_path))
+    assert code == 0 and "qdaconv: checking the schema" in terminal and "qdaconv: reading" in terminal
+    assert "qdaconv: checking texts 100%" in terminal
+    code, terminal = run_with_terminal_stderr("convert", str(study_path), str(tmp_path / "out.qdpx"))
+    assert code == 0 and "qdaconv: reading" in terminal
+    code, terminal = run_with_terminal_stderr("validate", "--json", str(study_path))
+    assert code == 0 and "qdaconv:" not in terminal
+    piped = cli("validate", str(study_path), env={"QDACONV_PROGRESS_AFTER": "0"})
+    assert piped.returncode == 0 and "qdaconv:" not in piped.stderr

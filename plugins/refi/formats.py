@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import qdaconv
+from qdaconv import progress
 from qdaconv.errors import WriteError
 from qdaconv.formats import ALL_FEATURES, CODEBOOK_FEATURES, Format, Loss
 from qdaconv.issues import Issue, info, warning
@@ -102,7 +103,7 @@ def read_project(path: Path, **options: Any) -> Project:
         files = SourceFiles(path, None, _flag(options, "allow_external"))
         reader = QdeReader(path, files)
         with open(path, "rb") as stream:
-            project = reader.read(stream)
+            project = reader.read(progress.counted(stream, "reading", path.stat().st_size))
         project.warnings.extend(reader.notes.issues(str(path)) + files.finish())
     project.warnings.extend(read_positions(project, options.get("positions")))
     project.warnings.extend(_dialect_notes(project, str(path)))
@@ -115,7 +116,7 @@ def _read_archive(path: Path, options: dict[str, Any]) -> Project:
         files = SourceFiles(path, archive, _flag(options, "allow_external"))
         reader = QdeReader(path, files, member)
         with archive.open(member) as stream:
-            project = reader.read(stream)
+            project = reader.read(progress.counted(stream, "reading", archive.getinfo(member).file_size))
         issues: list[Issue] = []
         if note:
             issues.append(warning("REFI-QDE-NAME", note, file=str(path), hint="written back as project.qde"))

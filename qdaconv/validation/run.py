@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,7 @@ def validate(path: str | os.PathLike, fmt: str | None = None, *, rules: Iterable
     path = Path(path)
     registry = registry_or_default(registry)
     report = Report(str(path), None)
-    with progress.reporting(on_progress):
+    with progress.reporting(on_progress) if on_progress is not None else nullcontext():
         found = list(_layers(path, fmt, registry, report, options))
     left_out = superseded(found, catalogue(registry))
     report.issues = [issue for issue in found if keep(issue.rule) and issue.rule not in left_out]

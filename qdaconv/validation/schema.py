@@ -44,21 +44,6 @@ class StreamResult:
     entities: bool = False  # the document declares entities (the caller refuses it)
 
 
-class _Counted:
-    """A stream that counts the bytes read, to report progress."""
-
-    def __init__(self, stream: IO[bytes], total: int) -> None:
-        self._stream = stream
-        self._total = total
-        self._done = 0
-
-    def read(self, size: int = -1) -> bytes:
-        data = self._stream.read(size)
-        self._done += len(data)
-        progress.advance("checking the schema", min(self._done, self._total), self._total)
-        return data
-
-
 #: How much of a document's start is searched for its root element.
 _HEAD = 1 << 20
 _DECLARATIONS = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
@@ -85,9 +70,7 @@ def stream_check(stream: IO[bytes], schema: etree.XMLSchema, tags: Iterable[str]
     head = stream.read(_HEAD)
     if not _plain_prolog(head, root_tags):
         return StreamResult(False)
-    stream = prefixed(head, stream)
-    if size and progress.listening():
-        stream = _Counted(stream, size)  # type: ignore[assignment]
+    stream = progress.counted(prefixed(head, stream), "checking the schema", size)
     # lxml ends a malformed document silently when entities are left unresolved and a schema is given,
     # so entities are resolved here: `_plain_prolog` has made sure the document declares none
     events = iterparse(stream, events=("end",), tag=tuple(tags), schema=schema, resolve_entities=True)
