@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -128,13 +129,14 @@ def on_word_boundaries(text: str, start: int, end: int) -> bool:
     return True
 
 
-_SPACE = re.compile(r"\s+")
 
 
 def _normal(text: str) -> str:
-    return _SPACE.sub(" ", text).strip().lower()
+    """White space runs made one space, the ends trimmed, lower case (`str.split` splits where `\\s` matches)."""
+    return " ".join(text.split()).lower()
 
 
+@lru_cache(maxsize=4096)  # a name is asked about by the unit decision and by the validation rules
 def _excerpt(name: str | None) -> tuple[str, str] | None:
     """A name that can be the start of an excerpt: (it normalised, without quotation marks; it normalised
     as it is, ellipsis removed), or None when it is empty, too short or a line label."""
@@ -177,12 +179,13 @@ class TextEvidence:
     converted, then kept). A span is judged by whether it keeps words whole and matches its name.
     """
 
-    __slots__ = ("text", "_maps", "_differs")
+    __slots__ = ("text", "_maps", "_differs", "_judged")
 
     def __init__(self, text: str) -> None:
         self.text = text
         self._maps: dict[str, PositionMap] = {}
         self._differs: dict[str, bool] = {}
+        self._judged: dict[tuple[int, int, str | None], tuple[bool, bool | None]] = {}  # spans in code points
 
     def differs(self, unit: str) -> bool:
         """Whether positions in `unit` differ from code points anywhere in this text."""
@@ -209,7 +212,12 @@ class TextEvidence:
     def judge(self, start: int, end: int, name: str | None, unit: str = "codepoint") -> tuple[bool, bool | None]:
         """(keeps words whole, matches its name: None when the name is no excerpt) for a span read in `unit`."""
         start, end = self.in_codepoints(start, end, unit)
-        return on_word_boundaries(self.text, start, end), matches_name(self.text, start, end, name)
+        key = (start, end, name)
+        verdict = self._judged.get(key)
+        if verdict is None:  # the reader and the validation rules ask about the same spans
+            verdict = self._judged[key] = (on_word_boundaries(self.text, start, end),
+                                           matches_name(self.text, start, end, name))
+        return verdict
 
     def score(self, spans: Sequence[tuple[int, int, str | None]], unit: str) -> int:
         """`score_unit` on this text: 2 for a span on word boundaries matching its excerpt name, 1 without a

@@ -37,7 +37,7 @@ _MARKER = re.compile(r"^qdaconv (?P<version>\S+) \(positions: (?P<unit>\w+)(?:; 
 _SAMPLE_SOURCES = 12
 _SAMPLE_SPANS = 100
 #: A source's own unit is judged on up to this many of its spans, and only when it has this many at least.
-_SOURCE_SPANS = 40
+_SOURCE_SPANS = 24
 _MIN_SOURCE_SPANS = 8
 
 
