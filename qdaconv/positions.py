@@ -219,6 +219,15 @@ class TextEvidence:
                                            matches_name(self.text, start, end, name))
         return verdict
 
+    def whole(self, spans: Sequence[tuple[int, int, str | None]], unit: str) -> bool:
+        """Whether every span, read in `unit`, keeps words whole (names are not looked at)."""
+        text = self.text
+        for start, end, _name in spans:
+            start, end = self.in_codepoints(start, end, unit)
+            if not on_word_boundaries(text, start, end):
+                return False
+        return True
+
     def score(self, spans: Sequence[tuple[int, int, str | None]], unit: str) -> int:
         """`score_unit` on this text: 2 for a span on word boundaries matching its excerpt name, 1 without a
         name, 0 otherwise."""

@@ -89,18 +89,26 @@ def _spans(source: Source, limit: int) -> list[tuple[int, int, str | None]]:
 
 
 class _Evidence:
-    """Each text's evidence, read once and only for sources that have positions."""
+    """Each text's evidence, read once and only for sources that have positions; kept only from the
+    project's sample until its source is converted, so a large project's texts are never all held."""
 
     def __init__(self, openers: Openers) -> None:
         self.openers = openers
-        self.found: dict[int, TextEvidence | None] = {}
+        self.kept: dict[int, TextEvidence | None] = {}
 
     def of(self, source: Source) -> TextEvidence | None:
         key = id(source)
-        if key not in self.found:
-            text = _text(source, self.openers)
-            self.found[key] = evidence_for(source, text) if text is not None else None
-        return self.found[key]
+        if key not in self.kept:
+            self.kept[key] = self._read(source)
+        return self.kept[key]
+
+    def take(self, source: Source) -> TextEvidence | None:
+        key = id(source)
+        return self.kept.pop(key) if key in self.kept else self._read(source)
+
+    def _read(self, source: Source) -> TextEvidence | None:
+        text = _text(source, self.openers)
+        return evidence_for(source, text) if text is not None else None
 
 
 def _project_guess(project: Project, evidence: _Evidence, preferred: str) -> UnitGuess:
@@ -165,9 +173,13 @@ def read_positions(project: Project, option: str | None) -> list[Issue]:
 
 
 def _source_unit(source: Source, found: TextEvidence, unit: str) -> str:
-    """The project's unit, unless this source's own spans clearly fit another one better."""
+    """The project's unit, unless this source's own spans clearly fit another one better.
+
+    When every sampled span keeps words whole in the project's unit, that settles it cheaply (a
+    source counted in another unit has spans shifted into words); otherwise the units are scored.
+    """
     spans = _spans(source, _SOURCE_SPANS)
-    if len(spans) < _MIN_SOURCE_SPANS:
+    if len(spans) < _MIN_SOURCE_SPANS or found.whole(spans, unit):
         return unit
     return found.guess(spans, unit).unit
 
@@ -181,7 +193,7 @@ def _convert(project: Project, unit: str, evidence: _Evidence, judge: bool) -> t
         progress.advance("converting positions", number, len(sources))
         if unit == "codepoint" and not judge:
             continue
-        found = evidence.of(source)
+        found = evidence.take(source)
         if found is None:
             missing += unit != "codepoint"
             continue
