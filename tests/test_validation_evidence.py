@@ -152,3 +152,26 @@ def test_a_batch_reports_in_the_order_of_its_files(tmp_path):
     reports = validate_many(files, jobs=2, progress=lambda report: seen.append(report.file))
     assert seen == [str(f) for f in files] == [r.file for r in reports]
     assert [r.valid for r in reports] == [True, True, True, False, True, True, True]
+
+
+def test_the_core_catalogue_names_no_reader_rule_and_the_formats_declare_theirs(tmp_path):
+    from qdaconv.registry import default_registry
+    from qdaconv.validation import RULES, catalogue
+
+    core_text = repr(list(RULES.values()))
+    reader_rules = {rule.id for rule in default_registry().get("refi-qdpx").rules}
+    assert {"REFI-FILE-MISSING", "REFI-PATH-VARIANT", "REFI-POSITIONS"} <= reader_rules
+    assert not any(rule_id in core_text for rule_id in reader_rules)
+    everything = catalogue()
+    assert set(RULES) | reader_rules <= set(everything)
+    assert everything["REFI-FILE-MISSING"].superseded_by == ("ZIP-MISSING-FILE",)
+    # a file the project names but the zip lacks: the validator's finding replaces the reader's
+    text, spans = lines_with_emoji("line", 3)
+    path = tmp_path / "missing.qdpx"
+    write_qdpx(path, "hand", [("gone", text, spans)], folder="sources")
+    with zipfile.ZipFile(path) as archive, zipfile.ZipFile(tmp_path / "cut.qdpx", "w") as out:
+        for info in archive.infolist():
+            if not info.filename.startswith("sources/"):
+                out.writestr(info, archive.read(info))
+    rules = validate(tmp_path / "cut.qdpx").rule_ids()
+    assert "ZIP-MISSING-FILE" in rules and "REFI-FILE-MISSING" not in rules
