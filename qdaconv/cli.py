@@ -12,7 +12,7 @@ import sys
 import time
 import traceback
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -169,8 +169,9 @@ def convert(src: Path, dst: Path, from_: str | None, to: str | None, strict: boo
             option_pairs: tuple[str, ...], **named: Any) -> None:
     """Convert SRC into DST (the format is chosen by DST's extension, or --to)."""
     options = parse_options(option_pairs, **named)
-    with progress_line(not as_json):
-        report = api.convert(src, dst, from_, to, strict=strict, force=force, on_read=_warn, **options)
+    with progress_line(not as_json) as clear_line:
+        report = api.convert(src, dst, from_, to, strict=strict, force=force,
+                             on_read=lambda project: (clear_line(), _warn(project)), **options)
     for item in report.items:
         click.echo(f"qdaconv: warning: {report.target} cannot hold {item.count} {item.what}"
                    + (f" ({item.detail})" if item.detail else ""), err=True)
@@ -278,15 +279,16 @@ class _ProgressLine:
 
 
 @contextmanager
-def progress_line(wanted: bool) -> Iterator[None]:
-    """Show the progress of long work in one file on stderr, when `wanted` and stderr is a terminal."""
+def progress_line(wanted: bool) -> Iterator[Callable[[], None]]:
+    """Show the progress of long work in one file on stderr, when `wanted` and stderr is a terminal;
+    gives a function that clears the line, to call before printing anything else on stderr."""
     if not wanted or not sys.stderr.isatty():
-        yield
+        yield lambda: None
         return
     line = _ProgressLine(float(os.environ.get(PROGRESS_AFTER_ENV) or 1.0))
     try:
         with progress.reporting(line):
-            yield
+            yield line.clear
     finally:
         line.clear()
 
