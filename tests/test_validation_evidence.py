@@ -175,3 +175,22 @@ def test_the_core_catalogue_names_no_reader_rule_and_the_formats_declare_theirs(
                 out.writestr(info, archive.read(info))
     rules = validate(tmp_path / "cut.qdpx").rule_ids()
     assert "ZIP-MISSING-FILE" in rules and "REFI-FILE-MISSING" not in rules
+
+
+def test_selections_and_codings_sharing_guids_are_found():
+    from qdaconv.model import Case, Code, Coding
+
+    code = Code(new_guid(), "plan")
+    text, spans = lines_with_emoji("line", 3)
+    selections = [Selection(new_guid(), start=s, end=e, codings=[Coding(new_guid(), code.guid)])
+                  for s, e, _name in spans]
+    selections[1].guid = selections[0].guid.lower()  # the same GUID in another case
+    selections[2].codings[0].guid = selections[2].guid  # a coding sharing its selection's GUID
+    source = Source(new_guid(), name="s", plain_text=text, selections=selections)
+    case = Case(new_guid(), "anna", selection_refs=[selections[2].guid], source_refs=[selections[0].codings[0].guid])
+    issues = model_issues(Project(codes=[code], sources=[source], cases=[case]))
+    found = {(issue.rule, issue.message.split(":")[0]) for issue in issues}
+    assert ("GUID-DUPLICATE", f"GUID {selections[0].guid.lower()} is used by 2 PlainTextSelection objects") in found
+    assert ("GUID-SHARED", f"GUID {selections[2].guid.lower()} is shared by PlainTextSelection and Coding") in found
+    wrong = [issue for issue in issues if issue.rule == "REF-WRONG-KIND"]
+    assert len(wrong) == 1 and "is a Coding, not" in wrong[0].message

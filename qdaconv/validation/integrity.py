@@ -32,7 +32,7 @@ def integrity_issues(project: Project, index: Index, texts: TextFindings) -> lis
 
 def _guid_issues(index: Index) -> list[Issue]:
     issues: list[Issue] = []
-    for key, found in index.places(set(index.shared)).items():
+    for key, found in index.places(index.repeated).items():
         counts = Counter(element for element, _place in found)
         places = ", ".join(place for _element, place in found[:4]) + (" ..." if len(found) > 4 else "")
         shown = key.lower()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
@@ -14,14 +14,13 @@ from qdaconv.validation.places import Index, Located, TextFindings, key_of, labe
 from qdaconv.validation.rules import RULES
 
 _COLOR = re.compile(r"^#[0-9A-Fa-f]{6}$")
-_GUID = re.compile(r"^(\{)?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(?(1)\})$")
 _MIN_SPANS = 8  # below this, a unit or excerpt-name verdict is guesswork
 
 
 def interop_issues(project: Project, index: Index, texts: TextFindings) -> list[Issue]:
     """Units, word splits and excerpt names (found in the pass over the texts), empty things, colours,
     times, ids, uncodable codes."""
-    return [*texts.spans, *_excerpt_name_issues(texts.named), *_empty_issues(project), *texts.empty,
+    return [*texts.spans, *_excerpt_name_issues(texts), *_empty_issues(project), *texts.empty,
             *_color_issues(project, index), *_naive_time_issues(project, index), *_guid_format_issues(index),
             *_uncodable_issues(index)]
 
@@ -49,7 +48,12 @@ def span_checks(item: Located, evidence: TextEvidence, findings: TextFindings) -
             f"{len(split)} of {len(spans)} excerpts start or end inside a word, e.g. "
             f"{_excerpt(text, first.start, first.end)!r}",  # type: ignore[arg-type]
             place=selection_place(item, first)))
-    findings.named += [(item, s, named) for s, _whole, named in judged if named is not None]
+    verdicts = [named for _s, _whole, named in judged if named is not None]
+    findings.names_judged += len(verdicts)
+    findings.names_matching += sum(verdicts)
+    wrong = [s for s, _whole, named in judged if named is False]
+    if wrong:
+        findings.names_wrong.append((item, wrong[0], len(wrong)))
 
 
 def _other_unit(evidence: TextEvidence, spans: list[Selection]) -> tuple[str, int, int] | None:
@@ -82,8 +86,11 @@ def _other_unit(evidence: TextEvidence, spans: list[Selection]) -> tuple[str, in
 def _names_are_excerpts(verdicts: Iterable[bool | None]) -> bool:
     """Whether selection names are excerpts of their text: enough of them match, and most do."""
     judged = [v for v in verdicts if v is not None]
-    matching = sum(judged)
-    return matching >= _MIN_SPANS // 2 and matching * 2 >= len(judged)
+    return _names_are_excerpts_counted(sum(judged), len(judged))
+
+
+def _names_are_excerpts_counted(matching: int, judged: int) -> bool:
+    return matching >= _MIN_SPANS // 2 and matching * 2 >= judged
 
 
 def _excerpt(text: str, start: int, end: int, width: int = 40) -> str:
@@ -91,21 +98,13 @@ def _excerpt(text: str, start: int, end: int, width: int = 40) -> str:
     return excerpt if len(excerpt) <= width else excerpt[:width] + "…"
 
 
-def _excerpt_name_issues(named: list[tuple[Located, Selection, bool]]) -> list[Issue]:
+def _excerpt_name_issues(texts: TextFindings) -> list[Issue]:
     """Names that look like excerpts but do not match, once most named selections do match."""
-    if not _names_are_excerpts(verdict for _item, _selection, verdict in named):
+    if not _names_are_excerpts_counted(texts.names_matching, texts.names_judged):
         return []  # the names are labels, not excerpts
-    by_source: dict[int, list[tuple[Located, Selection]]] = defaultdict(list)
-    for item, selection, verdict in named:
-        if not verdict:
-            by_source[id(item)].append((item, selection))
-    issues = []
-    for wrong in by_source.values():
-        item, selection = wrong[0]
-        issues.append(RULES["INTEROP-EXCERPT-NAME"].issue(
-            f"{len(wrong)} selection name(s) do not match the text at their positions, e.g. {selection.name!r}",
-            place=selection_place(item, selection)))
-    return issues
+    return [RULES["INTEROP-EXCERPT-NAME"].issue(
+        f"{count} selection name(s) do not match the text at their positions, e.g. {selection.name!r}",
+        place=selection_place(item, selection)) for item, selection, count in texts.names_wrong]
 
 
 def _empty_issues(project: Project) -> list[Issue]:
@@ -168,7 +167,7 @@ def _naive_time_issues(project: Project, index: Index) -> list[Issue]:
 
 
 def _guid_format_issues(index: Index) -> list[Issue]:
-    bad = [key for key in index.kinds if not _GUID.match(key)]
+    bad = list(index.odd)
     if not bad:
         return []
     first = index.places({bad[0]})[bad[0]][0][1]

@@ -9,8 +9,10 @@ an issue names.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 
 from qdaconv.issues import Issue
 from qdaconv.model import Project, Selection, Source, walk_codes
@@ -21,6 +23,8 @@ ELEMENT = {"Text": "TextSource", "PDF": "PDFSource", "Picture": "PictureSource",
 SOURCE_ELEMENTS = frozenset(ELEMENT.values()) - {"Note"}
 SELECTION_ELEMENTS = frozenset(f"{kind}Selection" for kind in
                                ("PlainText", "PDF", "Picture", "Audio", "Video", "Transcript"))
+#: A GUID, with or without braces, in either case.
+GUID = re.compile(r"^(\{)?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(?(1)\})$")
 _CANONICAL = re.compile(r"[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}")
 
 
@@ -66,8 +70,12 @@ def selection_place(located: Located, selection: Selection) -> str:
 
 
 class Index:
-    """Every object with a GUID, by `key_of`: the element name of the first object with that key,
-    and of the others that share it."""
+    """Every object with a GUID, by `key_of`, kept lean for projects of a million selections.
+
+    Objects other than selections and codings: their key and element name in a dict. Selections and
+    codings, the bulk of a project and referred to by little: their keys in sorted lists (a pointer
+    each), found by bisection. `repeated`: the keys of several objects. `odd`: keys that are no GUID.
+    """
 
     def __init__(self, project: Project) -> None:
         self.project = project
@@ -75,16 +83,32 @@ class Index:
         self.code_entries = list(walk_codes(project))
         self.codes = {key_of(entry.code.guid): entry.code for entry in self.code_entries}
         self.kinds: dict[str, str] = {}
-        self.shared: dict[str, list[str]] = {}  # keys of several objects: the elements after the first
-        kinds, shared = self.kinds, self.shared
+        self.shared: dict[str, list[str]] = {}  # keys of several such objects: the elements after the first
+        self.selection_keys: list[str] = []
+        self.coding_keys: list[str] = []
+        self.selection_kinds: dict[str, str] = {}  # selections other than PlainTextSelection
+        self.odd: dict[str, None] = {}
+        kinds, shared, selections, codings = self.kinds, self.shared, self.selection_keys, self.coding_keys
         for guid, element in self._guids():
             key = key_of(guid)
             if not key:
                 continue
-            if key in kinds:
+            if key is not guid and not GUID.match(key):
+                self.odd[key] = None
+            if element == "Coding":
+                codings.append(key)
+            elif element.endswith("Selection"):
+                selections.append(key)
+                if element != "PlainTextSelection":
+                    self.selection_kinds[key] = element
+            elif key in kinds:
                 shared.setdefault(key, []).append(element)
             else:
                 kinds[key] = element
+        selections.sort()
+        codings.sort()
+        self.repeated = set(shared) | _twice(selections) | _twice(codings) | _common(selections, codings)
+        self.repeated.update(key for key in kinds if _has(selections, key) or _has(codings, key))
 
     def _guids(self) -> Iterator[tuple[str, str]]:
         """(GUID, element name) of every object, in the order `places` finds them."""
@@ -143,11 +167,40 @@ class Index:
         return found
 
     def elements(self, guid: str | None) -> list[str]:
+        """The element names of the objects with this GUID (empty when none has it)."""
         key = key_of(guid)
-        first = self.kinds.get(key)
-        if first is None:
-            return []
-        return [first, *self.shared.get(key, ())]
+        found = [self.kinds[key], *self.shared.get(key, ())] if key in self.kinds else []
+        if _has(self.selection_keys, key):
+            found.append(self.selection_kinds.get(key, "PlainTextSelection"))
+        if _has(self.coding_keys, key):
+            found.append("Coding")
+        return found
+
+
+def _has(keys: list[str], key: str) -> bool:
+    at = bisect_left(keys, key)
+    return at < len(keys) and keys[at] == key
+
+
+def _twice(keys: list[str]) -> set[str]:
+    """The keys a sorted list holds more than once."""
+    return {key for key, following in zip(keys, islice(keys, 1, None), strict=False) if key == following}
+
+
+def _common(first: list[str], second: list[str]) -> set[str]:
+    """The keys two sorted lists share (a walk through both, without a set of either)."""
+    common: set[str] = set()
+    i = j = 0
+    while i < len(first) and j < len(second):
+        if first[i] < second[j]:
+            i = bisect_left(first, second[j], i + 1)
+        elif first[i] > second[j]:
+            j = bisect_left(second, first[i], j + 1)
+        else:
+            common.add(first[i])
+            i += 1
+            j += 1
+    return common
 
 
 @dataclass(slots=True)
@@ -156,5 +209,9 @@ class TextFindings:
 
     positions: list[Issue] = field(default_factory=list)  # integrity: ranges, sync points, unreadable texts
     spans: list[Issue] = field(default_factory=list)  # interop: word splits and position units
-    named: list[tuple[Located, Selection, bool]] = field(default_factory=list)  # interop: excerpt-name verdicts
+    # interop, excerpt names: how many names are excerpts, how many match, and per source the ones that do not
+    # (counted, not kept: a project of a million selections would otherwise keep a million verdicts)
+    names_judged: int = 0
+    names_matching: int = 0
+    names_wrong: list[tuple[Located, Selection, int]] = field(default_factory=list)
     empty: list[Issue] = field(default_factory=list)  # interop: empty text files
