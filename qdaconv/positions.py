@@ -297,8 +297,8 @@ class EvidenceCache:
 
 
 _shared: ContextVar[EvidenceCache | None] = ContextVar("qdaconv_position_evidence", default=None)
-#: Characters of text kept between reading and validating (at most 8 MB of text; a study's texts fit).
-SHARED_BUDGET = 2_000_000
+#: Characters of text kept between reading and validating (at most 4 MB of text; a study's texts fit).
+SHARED_BUDGET = 1_000_000
 
 
 @contextmanager
