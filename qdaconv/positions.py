@@ -136,6 +136,9 @@ def _normal(text: str) -> str:
     return " ".join(text.split()).lower()
 
 
+_QUOTES = "\"'“”"
+
+
 @lru_cache(maxsize=4096)  # a name is asked about by the unit decision and by the validation rules
 def _excerpt(name: str | None) -> tuple[str, str] | None:
     """A name that can be the start of an excerpt: (it normalised, without quotation marks; it normalised
@@ -143,7 +146,7 @@ def _excerpt(name: str | None) -> tuple[str, str] | None:
     if not name:
         return None
     cut = name.rstrip("…").removesuffix("...")
-    excerpt = _normal(cut.strip("\"'“”"))
+    excerpt = _normal(cut.strip(_QUOTES))
     if len(excerpt) < 4 or excerpt.startswith("line:"):
         return None
     return excerpt, _normal(cut)
@@ -161,13 +164,18 @@ def matches_name(text: str, start: int, end: int, name: str | None) -> bool | No
     some in quotation marks; a name that is the excerpt's start exactly, quotation marks of the
     text included, matches too.
     """
-    forms = _excerpt(name)
-    if forms is None:
+    if not name:
         return None
-    excerpt, exact = forms
+    cut = name.rstrip("…").removesuffix("...")
+    excerpt = _normal(cut.strip(_QUOTES))
+    if len(excerpt) < 4 or excerpt.startswith("line:"):
+        return None
+    if text.startswith(cut, start, end):  # the name is the excerpt's start as written: the usual case, quickly
+        return True
     found = _normal(text[start:end])
     if not found:
         return False
+    exact = _normal(cut)
     return found.startswith(excerpt[: len(found)]) or (exact != excerpt and found.startswith(exact[: len(found)]))
 
 

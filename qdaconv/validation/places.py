@@ -169,6 +169,8 @@ class Index:
     def elements(self, guid: str | None) -> list[str]:
         """The element names of the objects with this GUID (empty when none has it)."""
         key = key_of(guid)
+        if key in self.kinds and key not in self.repeated:  # the usual case: one object, not a selection or coding
+            return [self.kinds[key]]
         found = [self.kinds[key], *self.shared.get(key, ())] if key in self.kinds else []
         if _has(self.selection_keys, key):
             found.append(self.selection_kinds.get(key, "PlainTextSelection"))
@@ -192,12 +194,13 @@ def _common(first: list[str], second: list[str]) -> set[str]:
     common: set[str] = set()
     i = j = 0
     while i < len(first) and j < len(second):
-        if first[i] < second[j]:
-            i = bisect_left(first, second[j], i + 1)
-        elif first[i] > second[j]:
-            j = bisect_left(second, first[i], j + 1)
+        a, b = first[i], second[j]
+        if a < b:
+            i += 1
+        elif b < a:
+            j += 1
         else:
-            common.add(first[i])
+            common.add(a)
             i += 1
             j += 1
     return common
