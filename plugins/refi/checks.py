@@ -6,7 +6,9 @@ The REFI formats' `check()` method calls
 
 with `fmt_name` one of "refi-qdpx" (a zip holding project.qde and sources/), "refi-qde" or
 "refi-qdc" (bare XML). It never raises for a bad file. Places are `member:line` inside a zip
-and the line number for bare XML, so reports read like a compiler's.
+and the line number for bare XML, so reports read like a compiler's. A schema-valid document is
+checked while it streams (`qdaconv.validation.schema.stream_check`); any other is parsed whole, so
+every error is listed with its line.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 Reusable by other parts (validation, archive): `find_qde(names)` picks the project XML among
 a zip's member names; `qde_member(path)` and `qde_bytes(path)` give its name and raw bytes for a
-.qdpx (or the file itself for a bare .qde/.qdc). `SourceFiles` resolves `internal://`,
+.qdpx (or the file itself for a bare .qde/.qdc). `Members.find` is the one rule by which a path
+finds its zip member, for the reader and the validator alike. `SourceFiles` resolves `internal://`,
 `relative://` and `absolute://` paths to Blobs, tolerating the variants real tools write.
 """
 
