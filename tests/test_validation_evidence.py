@@ -194,3 +194,26 @@ def test_selections_and_codings_sharing_guids_are_found():
     assert ("GUID-SHARED", f"GUID {selections[2].guid.lower()} is shared by PlainTextSelection and Coding") in found
     wrong = [issue for issue in issues if issue.rule == "REF-WRONG-KIND"]
     assert len(wrong) == 1 and "is a Coding, not" in wrong[0].message
+
+
+def test_the_streaming_schema_check_never_expands_entities(tmp_path):
+    """A declaration hidden behind a prolog longer than the streamed check looks at is still refused unread."""
+    from qdaconv.plugins.refi.checks import check_file
+    from qdaconv.validation.schema import load_schema, stream_check
+
+    padding = "<!--" + "x" * (2 << 20) + "-->"
+    hidden = (f'<?xml version="1.0"?>{padding}<!DOCTYPE Project [<!ENTITY secret SYSTEM "file:///etc/passwd">]>'
+              f'<Project xmlns="{NS}" name="&secret;"/>')
+    path = tmp_path / "hidden.qde"
+    path.write_text(hidden, encoding="utf-8")
+    with open(path, "rb") as stream:
+        assert not stream_check(stream, load_schema("Project-mrt2019.xsd"), [], [f"{{{NS}}}Project"],
+                                lambda element: None).valid
+    issues = check_file(path, "refi-qde")  # parsed whole then, with entities off: refused or malformed, unexpanded
+    assert {issue.rule for issue in issues} <= {"XML-UNSAFE", "XML-MALFORMED"} and issues
+    assert "root:" not in str(issues)
+    plain = tmp_path / "plain.qde"
+    plain.write_text(f'<?xml version="1.0"?><Project xmlns="{NS}" name="p"/>', encoding="utf-8")
+    with open(plain, "rb") as stream:
+        assert stream_check(stream, load_schema("Project-mrt2019.xsd"), [], [f"{{{NS}}}Project"],
+                            lambda element: None).valid
