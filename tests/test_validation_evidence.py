@@ -217,3 +217,27 @@ def test_the_streaming_schema_check_never_expands_entities(tmp_path):
     with open(plain, "rb") as stream:
         assert stream_check(stream, load_schema("Project-mrt2019.xsd"), [], [f"{{{NS}}}Project"],
                             lambda element: None).valid
+
+
+def test_the_evidence_guess_agrees_with_guess_unit():
+    import random
+
+    from qdaconv.positions import Span, guess_on_texts, guess_unit
+
+    rng = random.Random(7)
+    pieces = ["plan ", "we ", "naïve ", "🎉 ", "\n", "\r\n", "“quoted” ", "team. "]
+    for _ in range(200):
+        texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(5, 40))) for _ in range(rng.randint(1, 3))]
+        samples, spans = [], []
+        for text in texts:
+            own = []
+            for _ in range(rng.randint(0, 12)):
+                start = rng.randint(0, len(text))
+                end = rng.randint(start, len(text) + 3)
+                name = text[start:start + rng.randint(0, 12)] if rng.random() < 0.7 else None
+                own.append((start, end, name))
+                spans.append(Span(text, start, end, name))
+            samples.append((TextEvidence(text), own))
+        for preferred in ("codepoint", "utf16", "lf", "crlf"):
+            expected, found = guess_unit(spans, preferred), guess_on_texts(samples, preferred)
+            assert (found.unit, found.changed) == (expected.unit, expected.changed)
