@@ -1,62 +1,124 @@
-"""Validation throughput: copies of the study validated with 1 and 2 jobs, in files per second and peak memory.
+"""Validation speed: files per second on many study-sized projects, and time and memory on one huge project.
 
-    python benchmarks/bench_validate.py [--count 1000] [--jobs 1 2] [--study fixtures/study.qdpx]
+    python benchmarks/bench_validate.py [--count 200] [--jobs 1 2] [--big] [--big-excerpts 1000000] [--keep DIR]
 
-Every copy is a real .qdpx in a temporary folder, checked through every layer (container, XSD,
-reading, integrity, interoperability, plugin rules), exactly as `qdaconv validate FOLDER` does.
+1. `--count` copies of a study-sized project (`make_big.py --sources 24 --excerpts 960`: 24
+   transcripts of 20,000 characters, 960 coded excerpts named after their text) are validated by
+   `qdaconv validate --jobs N FOLDER`, as a user runs it, for each N of `--jobs`; beside them, in
+   the same run, the floor: lxml's XSD validation alone of the same project.qde files, in this
+   process on one core.
+2. With `--big`, a project of `--big-excerpts` coded excerpts (100 per transcript) is made once and
+   `qdaconv convert` and `qdaconv validate` of it are timed, each in its own process, with their
+   peak memory (the child's ru_maxrss, through a fresh wrapper process per command).
 """
 
 from __future__ import annotations
 
 import argparse
-import resource
+import json
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
+import zipfile
 from pathlib import Path
 
-from qdaconv.validation import expand_paths, summary_line, validate, validate_many
+HERE = Path(__file__).resolve().parent
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def peak_rss_mib(who: int) -> float:
-    """Peak resident memory of this process or of its largest finished child, in MiB (Linux counts KiB)."""
-    return resource.getrusage(who).ru_maxrss / 1024
-
-
-def run(files: list[Path], jobs: int) -> tuple[float, str]:
-    started = time.perf_counter()
-    reports = validate_many(files, jobs=jobs)
-    elapsed = time.perf_counter() - started
-    if not all(report.valid for report in reports):
-        bad = next(report for report in reports if not report.valid)
-        sys.exit(f"unexpected errors in {bad.file}: {bad.issues[0]}")
-    return elapsed, summary_line(reports)
+# Runs one command and prints its wall time, CPU time and peak memory as JSON.
+_MEASURE = """
+import json, resource, subprocess, sys, time
+began = time.perf_counter()
+done = subprocess.run(sys.argv[1:], capture_output=True, text=True)
+wall = time.perf_counter() - began
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "maxrss_kb": usage.ru_maxrss,
+                  "code": done.returncode, "stdout": done.stdout[-2000:], "stderr": done.stderr[-2000:]}))
+"""
 
 
-def main() -> None:
+def measure(*command: str, allowed: tuple[int, ...] = (0,)) -> dict:
+    out = subprocess.run([sys.executable, "-c", _MEASURE, *command], capture_output=True, text=True, check=True)
+    result = json.loads(out.stdout)
+    if result["code"] not in allowed:
+        raise SystemExit(f"{' '.join(command)} failed ({result['code']}):\n{result['stdout']}{result['stderr']}")
+    return result
+
+
+def make(path: Path, sources: int, excerpts: int) -> None:
+    if not path.exists():
+        subprocess.run([sys.executable, str(HERE / "make_big.py"), str(path), "--sources", str(sources),
+                        "--excerpts", str(excerpts)], check=True)
+
+
+def xsd_rate(files: list[Path]) -> float:
+    """Files per second of lxml alone: read project.qde from the zip, parse it, validate it against the XSD."""
+    from importlib import resources
+
+    from lxml import etree
+
+    schema = etree.XMLSchema(etree.fromstring(
+        resources.files("qdaconv.schemas").joinpath("Project-mrt2019.xsd").read_bytes()))
+    began = time.perf_counter()
+    for path in files:
+        with zipfile.ZipFile(path) as archive:
+            if not schema.validate(etree.fromstring(archive.read("project.qde"))):
+                raise SystemExit(f"{path} is not schema-valid")
+    return len(files) / (time.perf_counter() - began)
+
+
+def many(folder: Path, count: int, jobs: list[int]) -> None:
+    study = folder / "study.qdpx"
+    make(study, 24, 960)
+    copies = folder / "copies"
+    copies.mkdir(exist_ok=True)
+    for n in range(count):
+        target = copies / f"study-{n:05d}.qdpx"
+        if not target.exists():
+            shutil.copyfile(study, target)
+    files = sorted(copies.glob("*.qdpx"))[:count]
+    print(f"{len(files)} copies of a study-sized project ({study.stat().st_size / 1024:.0f} KiB: 24 transcripts, "
+          "960 coded excerpts)")
+    print(f"  lxml XSD validation alone, 1 process: {xsd_rate(files):6.1f} files/s")
+    for n in jobs:
+        result = measure(sys.executable, "-m", "qdaconv", "validate", "--jobs", str(n), str(copies))
+        summary = result["stdout"].strip().splitlines()[-1]
+        print(f"  qdaconv validate --jobs {n}:          {len(files) / result['wall']:6.1f} files/s "
+              f"({result['wall']:.1f} s, peak {result['maxrss_kb'] / 1024:.0f} MB per process; {summary})")
+
+
+def big(folder: Path, excerpts: int) -> None:
+    path = folder / f"big-{excerpts}.qdpx"
+    make(path, excerpts // 100, excerpts)
+    print(f"a project of {excerpts:,} coded excerpts in {excerpts // 100:,} transcripts "
+          f"({path.stat().st_size / 1e6:.0f} MB)")
+    convert = measure(sys.executable, "-m", "qdaconv", "convert", "--force", str(path), str(folder / "out.qdpx"))
+    validate = measure(sys.executable, "-m", "qdaconv", "validate", str(path), allowed=(0, 1))
+    for label, result in (("qdaconv convert", convert), ("qdaconv validate", validate)):
+        print(f"  {label:17} {result['wall']:7.1f} s wall, {result['cpu']:7.1f} s CPU, "
+              f"peak {result['maxrss_kb'] / 1024:6.0f} MB")
+    print(f"  validate / convert: {validate['wall'] / convert['wall']:.2f}x time (target 1.5x), "
+          f"{validate['maxrss_kb'] / convert['maxrss_kb']:.2f}x peak memory (target 1.0x)")
+    print("  " + validate["stdout"].strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--count", type=int, default=1000, help="number of study copies (default 1000)")
+    parser.add_argument("--count", type=int, default=200, help="study-sized copies (default 200)")
     parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2], help="job counts to time (default 1 2)")
-    parser.add_argument("--study", type=Path, default=ROOT / "fixtures" / "study.qdpx")
-    args = parser.parse_args()
-    if not args.study.exists():
-        sys.exit(f"{args.study} is missing: run fixtures/make_study.py first")
-    single = validate(args.study)
-    print(f"study: {args.study.name}, {args.study.stat().st_size / 1024:.0f} KiB, "
-          f"{len(single.issues)} issue(s) of its own; {args.count} copies")
-    with tempfile.TemporaryDirectory(prefix="qdaconv-bench-") as folder:
-        for n in range(args.count):
-            shutil.copyfile(args.study, Path(folder) / f"study-{n:05d}.qdpx")
-        files = expand_paths([folder])
-        for jobs in args.jobs:
-            elapsed, summary = run(files, jobs)
-            print(f"{jobs} job(s): {len(files) / elapsed:7.1f} files/s  ({elapsed:6.1f} s; {summary})")
-    print(f"peak memory: this process {peak_rss_mib(resource.RUSAGE_SELF):.0f} MiB, "
-          f"largest worker {peak_rss_mib(resource.RUSAGE_CHILDREN):.0f} MiB")
+    parser.add_argument("--big", action="store_true", help="also time convert and validate of a huge project")
+    parser.add_argument("--big-excerpts", type=int, default=1_000_000)
+    parser.add_argument("--keep", type=Path, help="work in this folder and keep the generated files")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="qdaconv-bench-") as scratch:
+        folder = args.keep or Path(scratch)
+        folder.mkdir(parents=True, exist_ok=True)
+        many(folder, args.count, args.jobs)
+        if args.big:
+            big(folder, args.big_excerpts)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,7 +1,8 @@
 """A large synthetic study for benchmarks: 1,000 transcripts of 20,000 characters, 100,000 coded excerpts.
 
 `make_big_project(...)` returns the model Project (deterministic for a seed); run as a script
-to write it as a .qdpx:  python benchmarks/make_big.py OUT.qdpx [--sources N]
+to write it as a .qdpx:  python benchmarks/make_big.py OUT.qdpx [--sources N] [--excerpts N]
+(`--sources 24 --excerpts 960` is study-sized; `--sources 10000 --excerpts 1000000` is a huge project).
 """
 
 from __future__ import annotations
@@ -77,8 +78,11 @@ def _codes(rng: random.Random, n_codes: int) -> tuple[list[Code], list[str]]:
 
 
 def make_big_project(n_sources: int = 1000, chars: int = 20_000, n_excerpts: int = 100_000, n_codes: int = 120,
-                     n_cases: int = 100, n_notes: int = 200, seed: int = 1) -> Project:
-    """A study of `n_sources` transcripts with `n_excerpts` coded excerpts spread evenly over them."""
+                     n_cases: int = 100, n_notes: int = 200, seed: int = 1, names: bool = True) -> Project:
+    """A study of `n_sources` transcripts with `n_excerpts` coded excerpts spread evenly over them.
+
+    With `names`, each selection is named, as programs do, after the first 40 characters of its excerpt.
+    """
     rng = random.Random(seed)
     start = datetime(2023, 1, 1, tzinfo=UTC)
     users = [User(_guid(rng), name, name[:2].upper()) for name in ("Alex", "Sam", "Kim")]
@@ -99,8 +103,8 @@ def make_big_project(n_sources: int = 1000, chars: int = 20_000, n_excerpts: int
             begin, stop = starts[first], starts[first + rng.randint(2, 10)] - 1
             user = users[j % 3].guid
             coding = Coding(_guid(rng), rng.choice(codable), user, start + timedelta(minutes=j))
-            selection = Selection(_guid(rng), "PlainText", start=begin, end=stop, codings=[coding],
-                                  creating_user=user, created=coding.created)
+            selection = Selection(_guid(rng), "PlainText", name=text[begin:stop][:40] if names else None,
+                                  start=begin, end=stop, codings=[coding], creating_user=user, created=coding.created)
             if j % 50 == 0:
                 selection.note_refs.append(notes[(i + j) % n_notes].guid)
             source.selections.append(selection)

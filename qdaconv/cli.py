@@ -9,15 +9,18 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 import traceback
 import warnings
 from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import click
 
-from qdaconv import api
+from qdaconv import api, progress
 from qdaconv.diff import diff as diff_projects
 from qdaconv.errors import PluginError, QdaconvError, QdaconvWarning
 from qdaconv.formats import Feature, Option, features_used
@@ -39,6 +42,8 @@ class QdaconvGroup(click.Group):
             ctx.exit(exc.exit_code)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
+        except BrokenPipeError:
+            _stdout_closed()
         except KeyboardInterrupt:
             click.echo("qdaconv: interrupted", err=True)
             ctx.exit(2)
@@ -206,7 +211,9 @@ def convert(src: Path, dst: Path, from_: str | None, to: str | None, strict: boo
             option_pairs: tuple[str, ...], **named: Any) -> None:
     """Convert SRC into DST (the format is chosen by DST's extension, or --to)."""
     options = parse_options(option_pairs, **named)
-    report = api.convert(src, dst, from_, to, strict=strict, force=force, on_read=_warn, **options)
+    with progress_line(not as_json) as clear_line:
+        report = api.convert(src, dst, from_, to, strict=strict, force=force,
+                             on_read=lambda project: (clear_line(), _warn(project)), **options)
     for item in report.items:
         click.echo(f"qdaconv: warning: {report.target} cannot hold {item.count} {item.what}"
                    + (f" ({item.detail})" if item.detail else ""), err=True)
@@ -285,6 +292,49 @@ def diff(a: Path, b: Path, match: str, from_: str | None, as_json: bool) -> None
     sys.exit(0 if result.same else 1)
 
 
+# ------------------------------------------------------------------------------------------ progress
+
+#: Seconds of work before progress is shown, so quick commands stay silent.
+PROGRESS_AFTER_ENV = "QDACONV_PROGRESS_AFTER"
+
+
+class _ProgressLine:
+    """One line on stderr saying how far the work in one file is (`reading 42%`), redrawn in place."""
+
+    def __init__(self, after: float) -> None:
+        self.started = time.monotonic()
+        self.after = after
+        self.shown = ""
+
+    def __call__(self, step: progress.Step) -> None:
+        if time.monotonic() - self.started < self.after:
+            return
+        text = f"qdaconv: {step.stage} {step.done * 100 // max(step.total, 1)}%"
+        if text != self.shown:
+            click.echo(f"\r{text:<{len(self.shown)}}", err=True, nl=False)
+            self.shown = text
+
+    def clear(self) -> None:
+        if self.shown:
+            click.echo("\r" + " " * len(self.shown) + "\r", err=True, nl=False)
+            self.shown = ""
+
+
+@contextmanager
+def progress_line(wanted: bool) -> Iterator[Callable[[], None]]:
+    """Show the progress of long work in one file on stderr, when `wanted` and stderr is a terminal;
+    gives a function that clears the line, to call before printing anything else on stderr."""
+    if not wanted or not sys.stderr.isatty():
+        yield lambda: None
+        return
+    line = _ProgressLine(float(os.environ.get(PROGRESS_AFTER_ENV) or 1.0))
+    try:
+        with progress.reporting(line):
+            yield line.clear
+    finally:
+        line.clear()
+
+
 # ------------------------------------------------------------------------------------------ validate
 
 
@@ -307,7 +357,7 @@ def validate(paths: tuple[str, ...], as_json: bool, junit: Path | None, jobs: in
     rule_list = [r.strip() for r in rules.split(",") if r.strip()] if rules else None
     show_progress = sys.stderr.isatty() and len(files) > 1 and not as_json
     with click.progressbar(length=len(files), label="validating", file=sys.stderr,
-                           hidden=not show_progress) as bar:
+                           hidden=not show_progress) as bar, progress_line(len(files) == 1 and not as_json):
         reports = validation.validate_many(files, jobs=jobs, rules=rule_list, executor=executor,
                                            scheduler=scheduler, progress=lambda _report: bar.update(1))
     if junit is not None:
@@ -328,9 +378,15 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(2)
     registry.manager.hook.qdaconv_register_commands(cli=cli)
     add_format_flags(cli, registry)
-    with warnings.catch_warnings():
-        warnings.showwarning = _show_warning
-        cli.main(args=argv, prog_name="qdaconv")
+    try:
+        try:
+            with warnings.catch_warnings():
+                warnings.showwarning = _show_warning
+                cli.main(args=argv, prog_name="qdaconv")
+        finally:
+            sys.stdout.flush()  # here, not at exit, where a closed pipe would print a traceback
+    except BrokenPipeError:
+        _stdout_closed()
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
@@ -339,3 +395,14 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
         click.echo(f"qdaconv: warning: {message}", err=True)
     else:
         click.echo(warnings.formatwarning(message, category, filename, lineno, line), err=True, nl=False)
+
+
+#: The exit code of a program whose reader went away (128 + SIGPIPE), as the shell reports it.
+EXIT_PIPE_CLOSED = 141
+
+
+def _stdout_closed() -> None:
+    """The reader of our output went away (`qdaconv formats | head -3`): stop quietly, as Unix tools do."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())  # what is left in the buffer goes nowhere
+    sys.exit(EXIT_PIPE_CLOSED)

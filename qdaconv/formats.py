@@ -180,6 +180,8 @@ class Format:
     - `options`: the reader and writer options the format understands, as `Option`s.
     - `side_files`: True when `write` puts files beside its main output (a .qde's sources/). The core
       then gives it a path inside a hidden staging folder and moves everything into place at once.
+    - `rules`: the validation rules only this format knows (its reader's warnings), as
+      `qdaconv.validation.Rule`s; `qdaconv.validation.catalogue()` is the core's and these.
     - `primary`: True for the format written by default when several share an extension.
     - `keeps_guids`: False when the format has nowhere to keep GUIDs, so objects read back get
       new ones (compare such round trips with `diff(match="content")`).
@@ -196,6 +198,7 @@ class Format:
     keeps_guids: bool = True
     capabilities: frozenset[Feature] = frozenset()
     options: tuple[Option, ...] = ()
+    rules: tuple[Any, ...] = ()
     plugin: str = ""
     version: str = ""
 
@@ -321,7 +324,7 @@ def features_used(project: Project) -> Counter[Feature]:
     project_info = bool(project.origin or project.description or project.base_path
                         or _has_authorship(project) or project.name not in ("", "Untitled"))
     used.update({
-        Feature.PROJECT_INFO: project_info, Feature.USERS: len(project.users), Feature.CODES: codes,
+        Feature.PROJECT_INFO: int(project_info), Feature.USERS: len(project.users), Feature.CODES: codes,
         Feature.CODE_TREE: tree, Feature.CODE_COLORS: colours, Feature.DESCRIPTIONS: descriptions,
         Feature.VARIABLES: len(project.variables) + values, Feature.CASES: len(project.cases),
         Feature.SETS: len(project.sets), Feature.LINKS: len(project.links), Feature.GRAPHS: len(project.graphs),

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -36,6 +39,10 @@ _SPECIAL = {
 }
 
 
+#: Units in which every special character has one width: utf16 (2), lf (the CR of a CRLF: 0), crlf (2).
+_CONSTANT_WIDTH = {"utf16": 2, "lf": 0, "crlf": 2}
+
+
 def _width(unit: str, char: str) -> int:
     if unit == "utf16":
         return 2
@@ -56,11 +63,18 @@ class PositionMap:
             raise ValueError(f"unknown position unit {unit!r}; known: {', '.join(UNITS)}")
         self.unit = unit
         self.length = len(text)
-        self._points: list[int] = []  # code point index of each special character
-        self._ends: list[int] = []  # unit position just after it
-        self._extra: list[int] = [0]  # total extra width of the first k special characters
         if unit == "codepoint":
+            self._points: list[int] = []  # code point index of each special character
+            self._ends: list[int] = []  # unit position just after it
+            self._extra: list[int] = [0]  # total extra width of the first k special characters
             return
+        if unit in _CONSTANT_WIDTH:  # every special character has the same width: no Python loop
+            width = _CONSTANT_WIDTH[unit]
+            self._points = [match.start() for match in _SPECIAL[unit].finditer(text)]
+            self._extra = list(range(0, (len(self._points) + 1) * (width - 1), width - 1))
+            self._ends = [point + extra + width for point, extra in zip(self._points, self._extra, strict=False)]
+            return
+        self._points, self._ends, self._extra = [], [], [0]
         extra = 0
         for match in _SPECIAL[unit].finditer(text):
             index = match.start()
@@ -115,22 +129,210 @@ def on_word_boundaries(text: str, start: int, end: int) -> bool:
     return True
 
 
-_SPACE = re.compile(r"\s+")
 
 
 def _normal(text: str) -> str:
-    return _SPACE.sub(" ", text).strip().lower()
+    """White space runs made one space, the ends trimmed, lower case (`str.split` splits where `\\s` matches)."""
+    return " ".join(text.split()).lower()
+
+
+_QUOTES = "\"'“”"
+
+
+@lru_cache(maxsize=4096)  # a name is asked about by the unit decision and by the validation rules
+def _excerpt(name: str | None) -> tuple[str, str] | None:
+    """A name that can be the start of an excerpt: (it normalised, without quotation marks; it normalised
+    as it is, ellipsis removed), or None when it is empty, too short or a line label."""
+    if not name:
+        return None
+    cut = name.rstrip("…").removesuffix("...")
+    excerpt = _normal(cut.strip(_QUOTES))
+    if len(excerpt) < 4 or excerpt.startswith("line:"):
+        return None
+    return excerpt, _normal(cut)
+
+
+def is_excerpt_name(name: str | None) -> bool:
+    """Whether a selection name can be the start of an excerpt (not empty, not too short, not a line label)."""
+    return _excerpt(name) is not None
 
 
 def matches_name(text: str, start: int, end: int, name: str | None) -> bool | None:
-    """Whether the span's text begins like `name` when the name is an excerpt; None if it is not one."""
+    """Whether the span's text begins like `name` when the name is an excerpt; None if it is not one.
+
+    Programs name a selection after the start of its excerpt, some cut short with an ellipsis and
+    some in quotation marks; a name that is the excerpt's start exactly, quotation marks of the
+    text included, matches too.
+    """
     if not name:
         return None
-    excerpt = _normal(name.rstrip("…").removesuffix("...").strip("\"'“”"))
+    cut = name.rstrip("…").removesuffix("...")
+    excerpt = _normal(cut.strip(_QUOTES))
     if len(excerpt) < 4 or excerpt.startswith("line:"):
         return None
+    if text.startswith(cut, start, end):  # the name is the excerpt's start as written: the usual case, quickly
+        return True
     found = _normal(text[start:end])
-    return found.startswith(excerpt[: len(found)]) if found else False
+    if not found:
+        return False
+    exact = _normal(cut)
+    return found.startswith(excerpt[: len(found)]) or (exact != excerpt and found.startswith(exact[: len(found)]))
+
+
+class TextEvidence:
+    """What one text says about position units, built lazily and once, shared by every rule that asks.
+
+    For each unit: whether it counts this text differently from code points (a regular-expression
+    search, no table), and the `PositionMap` that converts it (built the first time a position is
+    converted, then kept). A span is judged by whether it keeps words whole and matches its name.
+    """
+
+    __slots__ = ("text", "_maps", "_differs", "_judged")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._maps: dict[str, PositionMap] = {}
+        self._differs: dict[str, bool] = {}
+        self._judged: dict[tuple[int, int, str | None], tuple[bool, bool | None]] = {}  # spans in code points
+
+    def differs(self, unit: str) -> bool:
+        """Whether positions in `unit` differ from code points anywhere in this text."""
+        if unit == "codepoint":
+            return False
+        if unit not in self._differs:
+            mapping = self._maps.get(unit)
+            self._differs[unit] = (not mapping.identity if mapping is not None
+                                   else _SPECIAL[unit].search(self.text) is not None)
+        return self._differs[unit]
+
+    def map(self, unit: str) -> PositionMap:
+        mapping = self._maps.get(unit)
+        if mapping is None:
+            mapping = self._maps[unit] = PositionMap(self.text, unit)
+        return mapping
+
+    def in_codepoints(self, start: int, end: int, unit: str) -> tuple[int, int]:
+        if not self.differs(unit):
+            return start, end
+        mapping = self.map(unit)
+        return mapping.to_codepoint(start), mapping.to_codepoint(end)
+
+    def judge(self, start: int, end: int, name: str | None, unit: str = "codepoint") -> tuple[bool, bool | None]:
+        """(keeps words whole, matches its name: None when the name is no excerpt) for a span read in `unit`."""
+        start, end = self.in_codepoints(start, end, unit)
+        key = (start, end, name)
+        verdict = self._judged.get(key)
+        if verdict is None:  # the reader and the validation rules ask about the same spans
+            verdict = self._judged[key] = (on_word_boundaries(self.text, start, end),
+                                           matches_name(self.text, start, end, name))
+        return verdict
+
+    def whole(self, spans: Sequence[tuple[int, int, str | None]], unit: str) -> bool:
+        """Whether every span, read in `unit`, keeps words whole (names are not looked at)."""
+        text = self.text
+        for start, end, _name in spans:
+            start, end = self.in_codepoints(start, end, unit)
+            if not on_word_boundaries(text, start, end):
+                return False
+        return True
+
+    def score(self, spans: Sequence[tuple[int, int, str | None]], unit: str) -> int:
+        """`score_unit` on this text: 2 for a span on word boundaries matching its excerpt name, 1 without a
+        name, 0 otherwise."""
+        total = 0
+        for start, end, name in spans:
+            whole, named = self.judge(start, end, name, unit)
+            if whole:
+                total += 2 if named else (0 if named is False else 1)
+        return total
+
+    def guess(self, spans: Sequence[tuple[int, int, str | None]], preferred: str = "codepoint",
+              candidates: Sequence[str] = GUESS_UNITS) -> UnitGuess:
+        """`guess_unit` on this text's spans (see `guess_on_texts`)."""
+        return guess_on_texts([(self, spans)], preferred, candidates)
+
+
+def guess_on_texts(samples: Sequence[tuple[TextEvidence, Sequence[tuple[int, int, str | None]]]],
+                   preferred: str = "codepoint", candidates: Sequence[str] = GUESS_UNITS) -> UnitGuess:
+    """`guess_unit` on the spans of several texts, each with its evidence: the same verdict, less work.
+
+    A unit that counts none of the texts differently from the preferred one is not tried, and when
+    the preferred unit explains every span no other is tried at all (none could beat it).
+    """
+    tested = sum(len(spans) for _evidence, spans in samples)
+    score = sum(evidence.score(spans, preferred) for evidence, spans in samples)
+    perfect = sum(2 if is_excerpt_name(name) else 1 for _evidence, spans in samples for _s, _e, name in spans)
+    scores = {preferred: score}
+    if score < perfect:
+        for unit in dict.fromkeys(candidates):
+            if unit != preferred and any(e.differs(unit) or e.differs(preferred) for e, _spans in samples):
+                scores[unit] = sum(evidence.score(spans, unit) for evidence, spans in samples)
+    return _decide(scores, preferred, tested)
+
+
+def _decide(scores: dict[str, int], preferred: str, tested: int) -> UnitGuess:
+    """Another unit wins only when it scores higher than the preferred one by a margin (5% of the
+    spans, at least 2), so texts where the units agree keep the preferred unit."""
+    best = max(scores, key=lambda unit: (scores[unit], unit == preferred))
+    margin = max(2, tested // 20)
+    if best != preferred and scores[best] >= scores[preferred] + margin:
+        return UnitGuess(best, scores, tested, True)
+    return UnitGuess(preferred, scores, tested, False)
+
+
+class EvidenceCache:
+    """Texts' evidence kept from a reader's unit decision for the validation rules, within a budget.
+
+    Keyed by the source object's id (stable while the project is alive). Only `budget` characters
+    are kept, so a large project holds no more than a bounded share of its texts; the rest are
+    read again when their turn comes.
+    """
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self._kept: dict[int, TextEvidence] = {}
+
+    def put(self, key: int, evidence: TextEvidence) -> None:
+        if len(evidence.text) <= self.budget:
+            self.budget -= len(evidence.text)
+            self._kept[key] = evidence
+
+    def take(self, key: int) -> TextEvidence | None:
+        evidence = self._kept.pop(key, None)
+        if evidence is not None:
+            self.budget += len(evidence.text)
+        return evidence
+
+
+_shared: ContextVar[EvidenceCache | None] = ContextVar("qdaconv_position_evidence", default=None)
+#: Characters of text kept between reading and validating (at most 4 MB of text; a study's texts fit).
+SHARED_BUDGET = 1_000_000
+
+
+@contextmanager
+def sharing_evidence(budget: int = SHARED_BUDGET) -> Iterator[EvidenceCache]:
+    """Within the block, the evidence readers build is kept for `shared_evidence` (validation uses it)."""
+    cache = EvidenceCache(budget)
+    token = _shared.set(cache)
+    try:
+        yield cache
+    finally:
+        _shared.reset(token)
+
+
+def evidence_for(source: object, text: str) -> TextEvidence:
+    """A text's evidence, kept for the validation rules when someone shares (see `sharing_evidence`)."""
+    evidence = TextEvidence(text)
+    cache = _shared.get()
+    if cache is not None:
+        cache.put(id(source), evidence)
+    return evidence
+
+
+def shared_evidence(source: object) -> TextEvidence | None:
+    """The evidence a reader built for this source's text, if it was kept; taken out of the cache."""
+    cache = _shared.get()
+    return cache.take(id(source)) if cache is not None else None
 
 
 @dataclass(slots=True)
@@ -175,11 +377,7 @@ def guess_unit(spans: Sequence[Span], preferred: str = "codepoint",
     spans, at least 2), so ASCII texts, where all units agree, keep the preferred unit.
     """
     scores = {unit: score_unit(spans, unit) for unit in dict.fromkeys([preferred, *candidates])}
-    best = max(scores, key=lambda unit: (scores[unit], unit == preferred))
-    margin = max(2, len(spans) // 20)
-    if best != preferred and scores[best] >= scores[preferred] + margin:
-        return UnitGuess(best, scores, len(spans), True)
-    return UnitGuess(preferred, scores, len(spans), False)
+    return _decide(scores, preferred, len(spans))
 
 
 def remap_text_positions(source: Source, start: Callable[[int], int], end: Callable[[int], int] | None = None) -> None:

@@ -96,6 +96,11 @@ class _Prefixed:
         return self._stream.read(size)
 
 
+def prefixed(head: bytes, stream: IO[bytes]) -> IO[bytes]:
+    """`stream` with `head`, already read from it, put back in front."""
+    return _Prefixed(head, stream)  # type: ignore[return-value]
+
+
 def guarded(stream: IO[bytes], path: object, member: str | None = None) -> IO[bytes]:
     """`stream` after its first 64 KiB were checked for entity declarations (billion laughs, XXE)."""
     head = stream.read(_PROLOG_PEEK)

@@ -87,7 +87,7 @@ _real_validate = validation.validate
 @pytest.mark.skipif(__import__("multiprocessing").get_start_method() != "fork",
                     reason="the crash is injected through fork-inherited state")
 def test_a_worker_crash_costs_only_its_file(corpus, monkeypatch):
-    monkeypatch.setattr(validation, "validate", _die_on_bad)
+    monkeypatch.setattr(validation.batch, "validate", _die_on_bad)
     reports = validate_many(expand_paths([str(corpus)]), jobs=2)
     by_name = {Path(r.file).name: r for r in reports}
     assert len(reports) == 5
@@ -101,7 +101,7 @@ def test_an_exception_in_validation_becomes_a_report(corpus, monkeypatch):
     def explode(path, fmt=None, **kwargs):
         raise MemoryError("too big")
 
-    monkeypatch.setattr(validation, "validate", explode)
+    monkeypatch.setattr(validation.batch, "validate", explode)
     [report] = validate_many([corpus / "a" / "good0.qdc"], jobs=1)
     assert report.rule_ids() == {"WORKER-CRASHED"} and "MemoryError" in report.issues[0].message
 

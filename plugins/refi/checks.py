@@ -6,25 +6,29 @@ The REFI formats' `check()` method calls
 
 with `fmt_name` one of "refi-qdpx" (a zip holding project.qde and sources/), "refi-qde" or
 "refi-qdc" (bare XML). It never raises for a bad file. Places are `member:line` inside a zip
-and the line number for bare XML, so reports read like a compiler's.
+and the line number for bare XML, so reports read like a compiler's. A schema-valid document is
+checked while it streams (`qdaconv.validation.schema.stream_check`); any other is parsed whole, so
+every error is listed with its line.
 """
 
 from __future__ import annotations
 
 import re
-import threading
 import zipfile
 from collections import defaultdict
-from collections.abc import Iterable
-from importlib import resources
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from lxml import etree
 
 from qdaconv.errors import ReadError
-from qdaconv.plugins.refi.container import IGNORED_NAMES, QDE_NAME, SOURCES_DIR, find_qde, split_path
+from qdaconv.issues import Issue
+from qdaconv.plugins.refi.container import IGNORED_NAMES, QDE_NAME, SOURCES_DIR, Members, find_qde, split_path
 from qdaconv.safety import SafeZip, open_zip, unsafe_name_reason, xml_parser
-from qdaconv.validation import RULES, Issue
+from qdaconv.validation.rules import RULES
+from qdaconv.validation.schema import load_schema, stream_check
 
 PROJECT_NS = "urn:QDA-XML:project:1.0"
 CODEBOOK_NS = "urn:QDA-XML:codebook:1.0"
@@ -46,26 +50,18 @@ def check_file(path: Path, fmt_name: str) -> list[Issue]:
     if fmt_name == "refi-qdpx":
         return check_container(path)
     try:
-        data = path.read_bytes()
+        issues, _uses = check_document(lambda: open(path, "rb"), None, "CodeBook" if fmt_name == "refi-qdc"
+                                       else "Project", path.stat().st_size)
     except OSError as exc:
         return [RULES["READ-FAILED"].issue(f"cannot read the file: {exc.strerror or exc}")]
-    issues, _root = check_xml(data, member=None)
     return issues
 
 
 # ------------------------------------------------------------------------------------ XSD schemas
 
-_local = threading.local()  # lxml schema objects keep an error log, so each thread gets its own
-
-
 def schema(root_name: str) -> etree.XMLSchema:
-    """The official schema for a root element name ("Project" or "CodeBook"), parsed once per thread."""
-    cache: dict[str, etree.XMLSchema] = _local.__dict__.setdefault("schemas", {})
-    if root_name not in cache:
-        file_name, _ns = _SCHEMA_FILES[root_name]
-        data = resources.files("qdaconv.schemas").joinpath(file_name).read_bytes()
-        cache[root_name] = etree.XMLSchema(etree.fromstring(data, xml_parser()))
-    return cache[root_name]
+    """The official schema for a root element name ("Project" or "CodeBook")."""
+    return load_schema(_SCHEMA_FILES[root_name][0])
 
 
 # -------------------------------------------------------------------------------------- raw XML
@@ -75,6 +71,61 @@ def _place(member: str | None, line: int | None) -> str | None:
     if member and line:
         return f"{member}:{line}"
     return member or (str(line) if line else None)
+
+
+@dataclass(slots=True)
+class PathUse:
+    """A path attribute of an element: where it is and what it names."""
+
+    owner: str  # the element's local name
+    name: str | None  # its name attribute
+    line: int | None
+    attribute: str
+    reference: str
+
+
+def _uses_of(element: etree._Element) -> list[PathUse]:
+    return [PathUse(etree.QName(element).localname, element.get("name"), element.sourceline, attribute, reference)
+            for attribute in _PATH_ATTRIBUTES if (reference := element.get(attribute))]
+
+
+def _uses_in(root: etree._Element) -> list[PathUse]:
+    return [use for element in root.iter(etree.Element) for use in _uses_of(element)]
+
+
+#: The elements that can carry a path attribute in a schema-valid document (cleared as they end).
+_PATH_TAGS = tuple(f"{{{PROJECT_NS}}}{name}" for name in (
+    "TextSource", "PDFSource", "PictureSource", "AudioSource", "VideoSource", "Note", "Representation",
+    "TextDescription", "Transcript"))
+
+
+def check_document(open_stream: Callable[[], IO[bytes]], member: str | None, kind: str, size: int | None = None
+                   ) -> tuple[list[Issue], list[PathUse] | None]:
+    """The issues of one QDA-XML document and its path attributes (None when it could not be parsed).
+
+    A schema-valid document in the official namespace is checked while streaming, in bounded
+    memory; anything else is parsed whole by `check_xml`, which lists every problem with its line.
+    """
+    uses: list[PathUse] = []
+    with open_stream() as stream:
+        expected = _SCHEMA_FILES[kind][1]
+        result = stream_check(stream, schema(kind), _PATH_TAGS, [f"{{{expected}}}{kind}"],
+                              lambda element: uses.extend(_uses_of(element)), size)
+    if result.valid and not result.entities and result.root_tag == f"{{{expected}}}{kind}":
+        issues = _encoding_issues(result.encoding, member)
+        issues += _location_issues(result.root_attributes or {}, expected, member, result.root_line)
+        return issues + _path_issues(uses, member), uses
+    with open_stream() as stream:
+        data = stream.read()
+    issues, root = check_xml(data, member)
+    return issues, (_uses_in(root) if root is not None else None)
+
+
+def _encoding_issues(encoding: str | None, member: str | None) -> list[Issue]:
+    encoding = encoding or "UTF-8"
+    if encoding.upper().replace("_", "-") not in ("UTF-8", "UTF8"):
+        return [RULES["REFI-ENCODING"].issue(f"the XML is encoded in {encoding}", place=member)]
+    return []
 
 
 def check_xml(data: bytes, member: str | None) -> tuple[list[Issue], etree._Element | None]:
@@ -88,15 +139,12 @@ def check_xml(data: bytes, member: str | None) -> tuple[list[Issue], etree._Elem
         line = exc.position[0] if exc.position else exc.lineno
         message = re.sub(r",? line \d+, column \d+$", "", exc.msg or str(exc))
         return [RULES["XML-MALFORMED"].issue(message, place=_place(member, line))], None
-    issues: list[Issue] = []
-    encoding = root.getroottree().docinfo.encoding or "UTF-8"
-    if encoding.upper().replace("_", "-") not in ("UTF-8", "UTF8"):
-        issues.append(RULES["REFI-ENCODING"].issue(f"the XML is encoded in {encoding}", place=member))
+    issues = _encoding_issues(root.getroottree().docinfo.encoding, member)
     dtd = root.getroottree().docinfo.internalDTD
     if dtd is not None and any(True for _ in dtd.entities()):
         return [*issues, *unsafe], None
     issues += _schema_issues(root, member)
-    issues += _path_issues(root, member)
+    issues += _path_issues(_uses_in(root), member)
     return issues, root
 
 
@@ -112,19 +160,16 @@ def _path_problem(reference: str) -> str | None:
     return None
 
 
-def _path_issues(root: etree._Element, member: str | None) -> list[Issue]:
+def _path_issues(uses: Iterable[PathUse], member: str | None) -> list[Issue]:
     issues: list[Issue] = []
-    for element in root.iter(etree.Element):
-        for attribute in _PATH_ATTRIBUTES:
-            reference = element.get(attribute)
-            problem = _path_problem(reference) if reference else None
-            if problem:
-                issues.append(RULES["INTEROP-PATH"].issue(f"{attribute} {reference!r} {problem}",
-                                                          place=_place(member, element.sourceline)))
-        rich = element.get("richTextPath")
-        if rich and not rich.lower().endswith(".docx"):
-            issues.append(RULES["INTEROP-RICH-TEXT"].issue(f"richTextPath {rich!r} is not a .docx",
-                                                           place=_place(member, element.sourceline)))
+    for use in uses:
+        problem = _path_problem(use.reference)
+        if problem:
+            issues.append(RULES["INTEROP-PATH"].issue(f"{use.attribute} {use.reference!r} {problem}",
+                                                      place=_place(member, use.line)))
+        if use.attribute == "richTextPath" and not use.reference.lower().endswith(".docx"):
+            issues.append(RULES["INTEROP-RICH-TEXT"].issue(f"richTextPath {use.reference!r} is not a .docx",
+                                                           place=_place(member, use.line)))
     return issues
 
 
@@ -141,7 +186,7 @@ def _schema_issues(root: etree._Element, member: str | None) -> list[Issue]:
                                                     place=_place(member, root.sourceline)))
         if not qname.namespace or not _VARIANT_NS.match(qname.namespace):
             return issues  # not QDA-XML at all: schema messages would only repeat this
-    issues += _location_issues(root, qname.namespace or expected, member)
+    issues += _location_issues(dict(root.attrib), qname.namespace or expected, member, root.sourceline)
     if qname.namespace != expected:
         root = _renamed(root, qname.namespace, expected)  # type: ignore[arg-type]
     validator = schema(qname.localname)
@@ -170,8 +215,9 @@ def _renamed(root: etree._Element, old: str, new: str) -> etree._Element:
     return root
 
 
-def _location_issues(root: etree._Element, namespace: str, member: str | None) -> list[Issue]:
-    location = root.get(_XSI_LOCATION)
+def _location_issues(attributes: dict[str, str], namespace: str, member: str | None, line: int | None
+                     ) -> list[Issue]:
+    location = attributes.get(_XSI_LOCATION)
     if not location:
         return []
     named = location.split()[0::2]
@@ -179,7 +225,7 @@ def _location_issues(root: etree._Element, namespace: str, member: str | None) -
         return []
     return [RULES["INTEROP-SCHEMA-LOCATION"].issue(
         f"xsi:schemaLocation names {', '.join(named)}, not the document's {namespace}",
-        place=_place(member, root.sourceline))]
+        place=_place(member, line))]
 
 
 _HINTS = (
@@ -236,9 +282,17 @@ def _check_open_container(archive: SafeZip, infos: list[zipfile.ZipInfo]) -> lis
         qde, _note = find_qde(names)
     except LookupError as exc:
         return [RULES["ZIP-NO-QDE"].issue(str(exc))]
-    issues = _damaged_members(archive, names, qde)
-    if any(issue.rule == "ZIP-BROKEN" for issue in issues):
-        return issues
+    size = archive.getinfo(qde).file_size
+    try:  # the project XML is checked while it streams; damage to it shows there too
+        xml_issues, uses = check_document(lambda: archive.open(qde), qde, "Project", size)
+        broken = None
+    except ReadError as exc:
+        xml_issues, uses = [], None
+        broken = RULES["ZIP-BROKEN"].issue(_read_error_text(exc, archive.path).removeprefix(f"{qde}: "), place=qde)
+    damaged = _damaged_members(archive, [n for n in names if n != qde])
+    if broken is not None:
+        return sorted([broken, *damaged], key=lambda issue: names.index(issue.place))  # type: ignore[arg-type]
+    issues = damaged
     others = [n for n in names if n.lower().endswith(".qde") and n != qde]
     if others:
         issues.append(RULES["ZIP-MANY-QDE"].issue(f"besides {qde} the zip holds {', '.join(others)}",
@@ -246,15 +300,14 @@ def _check_open_container(archive: SafeZip, infos: list[zipfile.ZipInfo]) -> lis
     if qde != QDE_NAME:
         issues.append(RULES["INTEROP-QDE-NAME"].issue(f"the project XML is named {qde!r}", place=qde))
     issues += _name_issues(infos, qde)
-    xml_issues, root = check_xml(archive.read(qde), member=qde)
     issues += xml_issues
-    if root is not None:
+    if uses is not None:
         files = [n for n in names if not n.lower().endswith(".qde") and not _ignored(n)]
-        issues += _reference_issues(root, files, qde)
+        issues += _reference_issues(uses, files, qde)
     return issues
 
 
-def _damaged_members(archive: SafeZip, names: list[str], qde: str) -> list[Issue]:
+def _damaged_members(archive: SafeZip, names: list[str]) -> list[Issue]:
     """Read every member through (in chunks) so checksum and compression damage shows."""
     issues: list[Issue] = []
     for name in names:
@@ -262,7 +315,7 @@ def _damaged_members(archive: SafeZip, names: list[str], qde: str) -> list[Issue
             for _chunk in archive.chunks(name):
                 pass
         except ReadError as exc:
-            rule = RULES["ZIP-BROKEN" if name == qde else "ZIP-BAD-MEMBER"]
+            rule = RULES["ZIP-BAD-MEMBER"]
             issues.append(rule.issue(_read_error_text(exc, archive.path).removeprefix(f"{name}: "), place=name))
     return issues
 
@@ -298,41 +351,30 @@ def _name_issues(infos: Iterable[zipfile.ZipInfo], qde: str) -> list[Issue]:
 
 
 def _internal_name(reference: str) -> str | None:
-    """The file name a path refers to inside the zip, or None for an external file."""
+    """The path a reference names inside the zip (without its scheme), or None for an external file."""
     scheme, rest = split_path(reference)
     if scheme not in (None, "internal"):
         return None
-    rest = rest.replace("\\", "/").lstrip("/")
-    if rest.lower().startswith(SOURCES_DIR + "/"):
-        rest = rest[len(SOURCES_DIR) + 1:]
-    return rest or None
+    return rest.replace("\\", "/").lstrip("/") or None
 
 
-def _reference_issues(root: etree._Element, members: list[str], qde: str) -> list[Issue]:
+def _reference_issues(uses: list[PathUse], files: list[str], qde: str) -> list[Issue]:
     """Internal files named but absent, and files present but named by nothing."""
-    by_name: dict[str, str] = {}
-    for name in members:
-        by_name.setdefault(name.lower(), name)
-        by_name.setdefault(name.rsplit("/", 1)[-1].lower(), name)
+    members = Members(files)
     used: set[str] = set()
     issues: list[Issue] = []
-    for element in root.iter(etree.Element):
-        for attribute in _PATH_ATTRIBUTES:
-            reference = element.get(attribute)
-            wanted = _internal_name(reference) if reference else None
-            if wanted is None:
-                continue
-            found = by_name.get(f"{SOURCES_DIR}/{wanted}".lower()) or by_name.get(wanted.lower())
-            if found:
-                used.add(found)
-                continue
-            owner = etree.QName(element).localname
-            name = element.get("name")
-            label = f'{owner} "{name}"' if name else owner
-            issues.append(RULES["ZIP-MISSING-FILE"].issue(
-                f"{label} names {attribute}={reference!r}, which is not in the zip",
-                place=_place(qde, element.sourceline)))
-    for name in members:
+    for use in uses:
+        wanted = _internal_name(use.reference)
+        if wanted is None:
+            continue
+        found = members.find(wanted)
+        if found:
+            used.add(found)
+            continue
+        label = f'{use.owner} "{use.name}"' if use.name else use.owner
+        issues.append(RULES["ZIP-MISSING-FILE"].issue(
+            f"{label} names {use.attribute}={use.reference!r}, which is not in the zip", place=_place(qde, use.line)))
+    for name in files:
         if name not in used:
             issues.append(RULES["ZIP-UNREFERENCED"].issue(f"{name} is not named by the project", place=name))
     return issues

@@ -2,7 +2,9 @@
 
 `find_qde(names)` picks the project XML among a zip's member names; `qde_member(archive)` does
 so in an open archive (as a ReadError when there is none), and `qde_bytes(path)` gives the raw
-bytes and member name of a .qdpx's project XML (or the file itself for a bare .qde/.qdc). `SourceFiles` resolves `internal://`,
+bytes and member name of a .qdpx's project XML (or the file itself for a bare .qde/.qdc).
+`Members.find` is the one rule by which a path finds its zip member, for the reader and the
+validator alike. `SourceFiles` resolves `internal://`,
 `relative://` and `absolute://` paths to Blobs, tolerating the variants real tools write.
 """
 
@@ -86,6 +88,44 @@ def split_path(reference: str) -> tuple[str | None, str]:
     return match.group(1).lower(), match.group(2)
 
 
+class Members:
+    """An archive's member names, and the one rule by which a path in a project finds its member.
+
+    The reader and the validator both use it, so they agree on every file: `sources/<path>` as
+    written, then `sources/<path>` or `<path>` in any letter case, then a member with the path's file
+    name anywhere in the archive (outside `__MACOSX/`), when only one has it, or only one at the top or
+    in sources/. Backslashes count as slashes.
+    """
+
+    def __init__(self, names: Iterable[str]) -> None:
+        self.names = [name for name in names if not name.endswith("/")]
+        self._exact = set(self.names)
+        self._lower = {name.lower(): name for name in self.names}
+        self._by_basename: dict[str, list[str]] = defaultdict(list)
+        for name in self.names:
+            if not name.startswith("__MACOSX/"):
+                self._by_basename[name.rsplit("/", 1)[-1].lower()].append(name)
+
+    def find(self, rest: str) -> str | None:
+        """The member a path (without its scheme) names, or None."""
+        rest = rest.replace("\\", "/").lstrip("/")
+        exact = f"{SOURCES_DIR}/{rest}"
+        if exact in self._exact:
+            return exact
+        member = self._lower.get(exact.lower()) or self._lower.get(rest.lower())
+        if member is not None:
+            return member
+        found = self._by_basename.get(PurePosixPath(rest).name.lower(), [])
+        if len(found) > 1:
+            found = [name for name in found if "/" not in name or _in_sources(name)]
+        return found[0] if len(found) == 1 else None
+
+
+def _in_sources(name: str) -> bool:
+    folder, _sep, rest = name.partition("/")
+    return folder.lower() == SOURCES_DIR and "/" not in rest
+
+
 class SourceFiles:
     """Finds the files a project's paths name, in the zip or on disk, and notes what was unusual.
 
@@ -101,23 +141,13 @@ class SourceFiles:
         self.base_path: str | None = None
         self.issues: list[Issue] = []
         self._variants: dict[str, list[str]] = defaultdict(list)
-        self._members: dict[str, str] = {}
         self.used: set[str] = set()
         self.zip_path = str(archive.path.resolve()) if archive is not None else None
-        self._by_basename: dict[str, list[str]] = defaultdict(list)
-        if archive is not None:
-            self._index(archive.names())
-
-    def _index(self, names: Iterable[str]) -> None:
-        for name in names:
-            self._members[name.lower()] = name
-            parts = name.split("/")
-            if len(parts) == 1 or (len(parts) == 2 and parts[0].lower() == SOURCES_DIR):
-                self._by_basename[parts[-1].lower()].append(name)
+        self.members = Members(archive.names() if archive is not None else ())
 
     def unused_members(self, qde: str | None) -> list[str]:
         """Archive members no path named (besides the project XML and housekeeping entries)."""
-        return [name for name in self._members.values() if name != qde and name not in self.used
+        return [name for name in self.members.names if name != qde and name not in self.used
                 and PurePosixPath(name).name.lower() not in IGNORED_NAMES]
 
     def locate(self, reference: str | None, owner: str) -> Blob | None:
@@ -162,14 +192,8 @@ class SourceFiles:
         return None
 
     def _member(self, rest: str, reference: str) -> str | None:
-        exact = f"{SOURCES_DIR}/{rest}"
-        if exact in self._members.values():
-            return exact
-        member = self._members.get(exact.lower()) or self._members.get(rest.lower())
-        if member is None:
-            found = self._by_basename.get(PurePosixPath(rest).name.lower(), [])
-            member = found[0] if len(found) == 1 else None
-        if member is not None:
+        member = self.members.find(rest)
+        if member is not None and member != f"{SOURCES_DIR}/{rest}":  # a path as the standard writes it is no variant
             self._variants[_variant(member, rest)].append(reference)
         return member
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import qdaconv
+from qdaconv import progress
 from qdaconv.errors import WriteError
 from qdaconv.files import bom_encoding
 from qdaconv.formats import ALL_FEATURES, CODEBOOK_FEATURES, ZIP_LIMIT_OPTIONS, Format, Loss, Option
@@ -17,6 +18,7 @@ from qdaconv.model import Project, Source, guid_key, walk_sources
 from qdaconv.plugins.refi.codebook import write_codebook
 from qdaconv.plugins.refi.container import SourceFiles, find_qde, qde_member
 from qdaconv.plugins.refi.reader import QdeReader
+from qdaconv.plugins.refi.rules import READER_RULES
 from qdaconv.plugins.refi.units import mark_origin, read_positions, unit_for_profile
 from qdaconv.plugins.refi.writer import (
     MAX_INTERNAL_SIZE,
@@ -103,7 +105,7 @@ def read_project(path: Path, **options: Any) -> Project:
         files = SourceFiles(path, None, bool(options.get("allow_external")))
         reader = QdeReader(path, files)
         with open(path, "rb") as stream:
-            project = reader.read(stream)
+            project = reader.read(progress.counted(stream, "reading", path.stat().st_size))
         project.warnings.extend(reader.notes.issues(str(path)) + files.finish())
     project.warnings.extend(read_positions(project, options.get("positions")))
     project.warnings.extend(_dialect_notes(project, str(path)))
@@ -116,7 +118,7 @@ def _read_archive(path: Path, options: dict[str, Any]) -> Project:
         files = SourceFiles(path, archive, bool(options.get("allow_external")))
         reader = QdeReader(path, files, member)
         with archive.open(member) as stream:
-            project = reader.read(stream)
+            project = reader.read(progress.counted(stream, "reading", archive.getinfo(member).file_size))
         issues: list[Issue] = []
         if note:
             issues.append(warning("REFI-QDE-NAME", note, file=str(path), hint="written back as project.qde"))
@@ -152,7 +154,9 @@ def _dialect_notes(project: Project, file: str) -> list[Issue]:
 
 
 class _RefiFormat(Format):
-    """What the three REFI-QDA formats share: reading, and the container and schema checks."""
+    """What the three REFI-QDA formats share: reading, the reader's rules, and the container and schema checks."""
+
+    rules = READER_RULES
 
     def read(self, path: Path, **options: Any) -> Project:
         return read_project(path, **options)

@@ -421,7 +421,7 @@ class QdeReader:
             elif name == "Sets" and self.root_kind == "CodeBook":
                 sets = [self._set(item) for item in self._children(child, "Set", "Sets")]
                 self.project.sets.extend(sets)
-                if not sets:
+                if not sets and "Sets" not in self.filled:  # sets read while streaming left it empty
                     self.notes.add("REFI-EMPTY-CONTAINER", "empty container elements", "<Sets/>",
                                    "left out on writing: the schema requires at least one child")
             else:

@@ -1,0 +1,220 @@
+"""Where things are in a project: every source and nested text with a readable place, and every GUID's kind.
+
+Places read like paths (`TextSource "Anna 1"/PlainTextSelection "We met"/Coding <guid>`). On a
+project of a million selections, building a place for every object would cost more memory than
+the objects, so the index keeps only each GUID's kind and finds the places again for the few GUIDs
+an issue names.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_left
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from itertools import islice
+
+from qdaconv.issues import Issue
+from qdaconv.model import Project, Selection, Source, walk_codes
+
+ELEMENT = {"Text": "TextSource", "PDF": "PDFSource", "Picture": "PictureSource", "Audio": "AudioSource",
+           "Video": "VideoSource", "Note": "Note", "Representation": "Representation",
+           "TextDescription": "TextDescription", "Transcript": "Transcript"}
+SOURCE_ELEMENTS = frozenset(ELEMENT.values()) - {"Note"}
+SELECTION_ELEMENTS = frozenset(f"{kind}Selection" for kind in
+                               ("PlainText", "PDF", "Picture", "Audio", "Video", "Transcript"))
+#: A GUID, with or without braces, in either case.
+GUID = re.compile(r"^(\{)?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(?(1)\})$")
+_CANONICAL = re.compile(r"[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}")
+
+
+def label(element: str, name: str | None, guid: str) -> str:
+    return f'{element} "{name}"' if name else f"{element} {guid}"
+
+
+def key_of(guid: str | None) -> str:
+    """The form GUIDs are compared by (braces and spaces removed, upper case); the usual form is kept
+    as it is, so a million keys cost no new strings."""
+    if guid and _CANONICAL.fullmatch(guid):
+        return guid
+    return (guid or "").strip().strip("{}").upper()
+
+
+@dataclass(slots=True)
+class Located:
+    """A source or nested text document with its readable place in the project."""
+
+    source: Source
+    place: str
+    parent: Source | None
+
+
+def located_sources(project: Project) -> Iterator[Located]:
+    """Every source, note and nested text document, with a place such as `TextSource "Anna 1"`."""
+    stack: list[Located] = [
+        Located(s, label(ELEMENT.get(s.kind, s.kind), s.name, s.guid), None)
+        for s in reversed([*project.sources, *project.notes])
+    ]
+    while stack:
+        item = stack.pop()
+        yield item
+        nested = [item.source.representation, item.source.text_description, *item.source.transcripts]
+        nested += [selection.representation for selection in item.source.selections]
+        for doc in reversed([d for d in nested if d is not None]):
+            place = f"{item.place}/{label(ELEMENT.get(doc.kind, doc.kind), doc.name, doc.guid)}"
+            stack.append(Located(doc, place, item.source))
+
+
+def selection_place(located: Located, selection: Selection) -> str:
+    return f"{located.place}/{label(selection.kind + 'Selection', selection.name, selection.guid)}"
+
+
+class Index:
+    """Every object with a GUID, by `key_of`, kept lean for projects of a million selections.
+
+    Objects other than selections and codings: their key and element name in a dict. Selections and
+    codings, the bulk of a project and referred to by little: their keys in sorted lists (a pointer
+    each), found by bisection. `repeated`: the keys of several objects. `odd`: keys that are no GUID.
+    """
+
+    def __init__(self, project: Project) -> None:
+        self.project = project
+        self.located = list(located_sources(project))
+        self.code_entries = list(walk_codes(project))
+        self.codes = {key_of(entry.code.guid): entry.code for entry in self.code_entries}
+        self.kinds: dict[str, str] = {}
+        self.shared: dict[str, list[str]] = {}  # keys of several such objects: the elements after the first
+        self.selection_keys: list[str] = []
+        self.coding_keys: list[str] = []
+        self.selection_kinds: dict[str, str] = {}  # selections other than PlainTextSelection
+        self.odd: dict[str, None] = {}
+        kinds, shared, selections, codings = self.kinds, self.shared, self.selection_keys, self.coding_keys
+        for guid, element in self._guids():
+            key = key_of(guid)
+            if not key:
+                continue
+            if key is not guid and not GUID.match(key):
+                self.odd[key] = None
+            if element == "Coding":
+                codings.append(key)
+            elif element.endswith("Selection"):
+                selections.append(key)
+                if element != "PlainTextSelection":
+                    self.selection_kinds[key] = element
+            elif key in kinds:
+                shared.setdefault(key, []).append(element)
+            else:
+                kinds[key] = element
+        selections.sort()
+        codings.sort()
+        self.repeated = set(shared) | _twice(selections) | _twice(codings) | _common(selections, codings)
+        self.repeated.update(key for key in kinds if _has(selections, key) or _has(codings, key))
+
+    def _guids(self) -> Iterator[tuple[str, str]]:
+        """(GUID, element name) of every object, in the order `places` finds them."""
+        project = self.project
+        yield from ((user.guid, "User") for user in project.users)
+        yield from ((entry.code.guid, "Code") for entry in self.code_entries)
+        yield from ((variable.guid, "Variable") for variable in project.variables)
+        yield from ((case.guid, "Case") for case in project.cases)
+        for item in self.located:
+            source = item.source
+            yield source.guid, ELEMENT.get(source.kind, source.kind)
+            yield from ((coding.guid, "Coding") for coding in source.codings)
+            yield from ((point.guid, "SyncPoint") for point in source.sync_points)
+            for selection in source.selections:
+                yield selection.guid, selection.kind + "Selection"
+                yield from ((coding.guid, "Coding") for coding in selection.codings)
+        yield from ((group.guid, "Set") for group in project.sets)
+        yield from ((link.guid, "Link") for link in project.links)
+        for graph in project.graphs:
+            yield graph.guid, "Graph"
+            yield from ((vertex.guid, "Vertex") for vertex in graph.vertices)
+            yield from ((edge.guid, "Edge") for edge in graph.edges)
+
+    def _placed(self) -> Iterator[tuple[str, str, str]]:
+        """(GUID, element name, place) of every object, in the order of `_guids`."""
+        project = self.project
+        yield from ((u.guid, "User", label("User", u.name, u.guid)) for u in project.users)
+        yield from ((e.code.guid, "Code", f'Code "{" > ".join(e.path)}"') for e in self.code_entries)
+        yield from ((v.guid, "Variable", label("Variable", v.name, v.guid)) for v in project.variables)
+        yield from ((c.guid, "Case", label("Case", c.name, c.guid)) for c in project.cases)
+        for item in self.located:
+            source = item.source
+            yield source.guid, ELEMENT.get(source.kind, source.kind), item.place
+            yield from ((c.guid, "Coding", f"{item.place}/Coding {c.guid}") for c in source.codings)
+            yield from ((p.guid, "SyncPoint", f"{item.place}/SyncPoint {p.guid}") for p in source.sync_points)
+            for selection in source.selections:
+                place = selection_place(item, selection)
+                yield selection.guid, selection.kind + "Selection", place
+                yield from ((c.guid, "Coding", f"{place}/Coding {c.guid}") for c in selection.codings)
+        yield from ((g.guid, "Set", label("Set", g.name, g.guid)) for g in project.sets)
+        yield from ((link.guid, "Link", label("Link", link.name, link.guid)) for link in project.links)
+        for graph in project.graphs:
+            graph_place = label("Graph", graph.name, graph.guid)
+            yield graph.guid, "Graph", graph_place
+            yield from ((v.guid, "Vertex", f"{graph_place}/{label('Vertex', v.name, v.guid)}") for v in graph.vertices)
+            yield from ((e.guid, "Edge", f"{graph_place}/{label('Edge', e.name, e.guid)}") for e in graph.edges)
+
+    def places(self, keys: set[str]) -> dict[str, list[tuple[str, str]]]:
+        """(element, place) of every object under each of `keys`, in project order."""
+        found: dict[str, list[tuple[str, str]]] = {}
+        if keys:
+            for guid, element, place in self._placed():
+                key = key_of(guid)
+                if key in keys:
+                    found.setdefault(key, []).append((element, place))
+        return found
+
+    def elements(self, guid: str | None) -> list[str]:
+        """The element names of the objects with this GUID (empty when none has it)."""
+        key = key_of(guid)
+        if key in self.kinds and key not in self.repeated:  # the usual case: one object, not a selection or coding
+            return [self.kinds[key]]
+        found = [self.kinds[key], *self.shared.get(key, ())] if key in self.kinds else []
+        if _has(self.selection_keys, key):
+            found.append(self.selection_kinds.get(key, "PlainTextSelection"))
+        if _has(self.coding_keys, key):
+            found.append("Coding")
+        return found
+
+
+def _has(keys: list[str], key: str) -> bool:
+    at = bisect_left(keys, key)
+    return at < len(keys) and keys[at] == key
+
+
+def _twice(keys: list[str]) -> set[str]:
+    """The keys a sorted list holds more than once."""
+    return {key for key, following in zip(keys, islice(keys, 1, None), strict=False) if key == following}
+
+
+def _common(first: list[str], second: list[str]) -> set[str]:
+    """The keys two sorted lists share (a walk through both, without a set of either)."""
+    common: set[str] = set()
+    i = j = 0
+    while i < len(first) and j < len(second):
+        a, b = first[i], second[j]
+        if a < b:
+            i += 1
+        elif b < a:
+            j += 1
+        else:
+            common.add(a)
+            i += 1
+            j += 1
+    return common
+
+
+@dataclass(slots=True)
+class TextFindings:
+    """What the pass over the texts found, by rule family, so each layer reports in its own order."""
+
+    positions: list[Issue] = field(default_factory=list)  # integrity: ranges, sync points, unreadable texts
+    spans: list[Issue] = field(default_factory=list)  # interop: word splits and position units
+    # interop, excerpt names: how many names are excerpts, how many match, and per source the ones that do not
+    # (counted, not kept: a project of a million selections would otherwise keep a million verdicts)
+    names_judged: int = 0
+    names_matching: int = 0
+    names_wrong: list[tuple[Located, Selection, int]] = field(default_factory=list)
+    empty: list[Issue] = field(default_factory=list)  # interop: empty text files
