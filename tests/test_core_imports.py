@@ -13,11 +13,12 @@ CORE = Path(__file__).resolve().parent.parent / "qdaconv"
 
 #: Layers from the bottom; a module may import its own layer and those below, never one above.
 LAYERS = [
-    {"qdaconv.errors", "qdaconv.issues", "qdaconv.progress"},
+    {"qdaconv.errors", "qdaconv.issues", "qdaconv.progress", "qdaconv.values", "qdaconv.files"},
     {"qdaconv.model", "qdaconv.safety"},
-    {"qdaconv.formats", "qdaconv.positions", "qdaconv.hookspecs", "qdaconv.registry"},
+    {"qdaconv.formats", "qdaconv.positions", "qdaconv.hookspecs", "qdaconv.registry", "qdaconv.figures",
+     "qdaconv.references"},
     {"qdaconv.api"},
-    {"qdaconv.validation", "qdaconv.diff"},
+    {"qdaconv.validation", "qdaconv.diff", "qdaconv.agreement", "qdaconv.merge", "qdaconv.redaction"},
     {"qdaconv.cli", "qdaconv.__main__", "qdaconv"},
 ]
 
