@@ -270,12 +270,17 @@ def guess_on_texts(samples: Sequence[tuple[TextEvidence, Sequence[tuple[int, int
     return _decide(scores, preferred, tested)
 
 
+#: Below this many coded spans, another unit's better score is guesswork: the preferred unit stays.
+MIN_GUESS_SPANS = 4
+
+
 def _decide(scores: dict[str, int], preferred: str, tested: int) -> UnitGuess:
     """Another unit wins only when it scores higher than the preferred one by a margin (5% of the
-    spans, at least 2), so texts where the units agree keep the preferred unit."""
+    spans, at least 2) on at least MIN_GUESS_SPANS spans, so texts where the units agree, and
+    projects with a handful of excerpts, keep the preferred unit."""
     best = max(scores, key=lambda unit: (scores[unit], unit == preferred))
     margin = max(2, tested // 20)
-    if best != preferred and scores[best] >= scores[preferred] + margin:
+    if best != preferred and tested >= MIN_GUESS_SPANS and scores[best] >= scores[preferred] + margin:
         return UnitGuess(best, scores, tested, True)
     return UnitGuess(preferred, scores, tested, False)
 
