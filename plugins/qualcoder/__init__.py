@@ -19,15 +19,11 @@ from .database import sniff_project
 from .reader import QualCoderReader
 from .writer import write_project
 
-CAPABILITIES = frozenset({
-    Feature.USERS, Feature.CODES, Feature.CODE_TREE, Feature.DESCRIPTIONS,
-    Feature.VARIABLES, Feature.CASES, Feature.TEXT_SOURCES, Feature.RICH_TEXT, Feature.PDF_SOURCES,
-    Feature.PICTURE_SOURCES, Feature.AUDIO_SOURCES, Feature.VIDEO_SOURCES, Feature.TEXT_SELECTIONS,
-    Feature.MEDIA_SELECTIONS, Feature.CODINGS, Feature.NOTES,
-})
-# Not carried whole, so reported by the core: colours (categories have none), note links (only those
-# from text excerpts survive, as annotations), authorship (no modifying user, dates without a zone),
-# project information (the name is the folder's), whole-source codings, transcripts, sets, links, graphs.
+#: What a QualCoder project holds. Where it holds a feature only in part (categories have no colour,
+#: only text excerpts take notes, sync points have no times ...), the writer reports that part as a
+#: Loss named by the feature's label, with a count and the detail.
+CAPABILITIES = frozenset(Feature) - {Feature.PROJECT_INFO, Feature.SETS, Feature.LINKS, Feature.GRAPHS,
+                                     Feature.AUTHORSHIP}
 
 
 def _flag(value: Any) -> bool:

@@ -46,13 +46,16 @@ from qdaconv.model import (
     Project,
     Selection,
     Source,
+    SyncPoint,
     User,
     Variable,
     VariableValue,
     stable_guid,
 )
+from qdaconv.positions import remap_text_positions
 
 from .database import database_path, open_database, project_folder
+from .lineends import LineEnds, normalise
 from .schema import INTERNAL_PREFIXES, LINKED_PREFIXES, SPEAKER_CODER
 
 _PICTURE = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".tif", ".tiff", ".webp")
@@ -111,6 +114,7 @@ class QualCoderReader:
         self.allow_external = allow_external
         self.issues: list[Issue] = []
         self.users: dict[str, User] = {}
+        self._originals: list[tuple[Source, Blob]] = []
 
     # ------------------------------------------------------------------ helpers
 
@@ -163,7 +167,9 @@ class QualCoderReader:
         journals = self._journals(tables, project)
         self._annotations(tables, project, texts, selections, journals)
         self._cases(tables, project, sources, texts, selections)
-        project.sources = list(sources.values())
+        self._restore_line_ends()
+        transcripts = self._transcripts(sources)
+        project.sources = [source for fid, source in sources.items() if fid not in transcripts]
         project.users = list(self.users.values())
         project.warnings.extend(self.issues)
         return project
@@ -255,7 +261,22 @@ class QualCoderReader:
         elif folder == "documents":
             blob = self._blob(location, mediapath, source.name) if location is not None else None
             native["document"] = blob  # the original (odt, txt, html ...) for a QualCoder project written back
+            if blob is not None and mediapath.lower().endswith(".txt") and (blob.size or 0) < 1 << 28:
+                self._originals.append((source, blob))
         return source
+
+    def _restore_line_ends(self) -> None:
+        """Give back a text's own line ends where its original file in documents/ is the same text."""
+        for source, blob in self._originals:
+            try:
+                original = blob.read_bytes().decode("utf-8-sig")
+            except (OSError, UnicodeDecodeError):
+                continue
+            if original == source.plain_text or normalise(original) != source.plain_text:
+                continue
+            ends = LineEnds(original)
+            source.plain_text = original
+            remap_text_positions(source, ends.to_original)
 
     def _media_location(self, mediapath: str) -> tuple[str | None, Path | None]:
         """The kind of folder a mediapath names and the file it points at (None when there is none)."""
@@ -303,6 +324,36 @@ class QualCoderReader:
             return None
         return Blob(resolved.name, file=str(resolved), size=resolved.stat().st_size)
 
+    def _transcripts(self, sources: dict[int, Source]) -> set[int]:
+        """Nest each audio or video file's transcript (`av_text_id`) in it, as REFI-QDA does.
+
+        The transcript's coded spans become transcript selections between sync points at their
+        positions; QualCoder keeps times only as marks in the text, so the sync points have none.
+        """
+        nested: set[int] = set()
+        for media in sources.values():
+            fid = media.native["qualcoder"].get("av_text_id")
+            transcript = sources.get(fid) if media.kind in ("Audio", "Video") else None
+            if transcript is None or transcript.kind != "Text" or fid in nested:
+                continue
+            nested.add(fid)
+            transcript.kind = "Transcript"
+            points: dict[int, str] = {}
+            for selection in transcript.selections:
+                for position in (selection.start, selection.end):
+                    if position not in points:
+                        points[position] = self.guid("sync", fid, position)
+                selection.kind, selection.from_sync, selection.to_sync = "Transcript", points[selection.start], \
+                    points[selection.end]
+                selection.start = selection.end = None
+            transcript.sync_points = [SyncPoint(guid, position=position) for position, guid in sorted(points.items())]
+            if transcript.variable_values:
+                self.warn("QUALCODER-TRANSCRIPT-VALUES", f"the transcript {transcript.name!r} has attribute "
+                          "values, which a transcript cannot hold in the model", hint="they are left out")
+                transcript.variable_values = []
+            media.transcripts.append(transcript)
+        return nested
+
     # ------------------------------------------------------------------ codings
 
     def _text_codings(self, tables: _Tables, codes: dict[int, Code], texts: dict[int, Source],
@@ -315,7 +366,11 @@ class QualCoderReader:
             if code is None or source is None or row["pos0"] is None or row["pos1"] is None:
                 dropped += 1
                 continue
-            selection = self._text_selection(source, selections, int(row["pos0"]), int(row["pos1"]), row)
+            start, end = int(row["pos0"]), int(row["pos1"])
+            if start == 0 and end > 0 and end == len(_text_of(source) or "") and not row["memo"]:
+                source.codings.append(self._coding("code_text", row, code))  # the whole text: the source is coded
+                continue
+            selection = self._text_selection(source, selections, start, end, row)
             selection.codings.append(self._coding("code_text", row, code))
             _add_memo(selection, row["memo"])
         if dropped:
@@ -398,11 +453,15 @@ class QualCoderReader:
             if row["value"] is not None and str(row["value"]).strip() != "":
                 by_name[row["name"]].append(row)
         self._case_values: dict[int, list[VariableValue]] = defaultdict(list)
+        kinds = {row["name"]: row["caseOrFile"] for row in types}
         for row in types:
-            rows = by_name.get(row["name"], [])
+            name = row["name"]
+            if _file_twin(name, kinds) is not None:
+                continue  # read with its case twin, below
+            twin = next((other for other in types if _file_twin(other["name"], kinds) == name), None)
+            rows = by_name.get(name, []) + (by_name.get(twin["name"], []) if twin else [])
             kind = _variable_type(row["valuetype"], [str(r["value"]) for r in rows])
-            variable = Variable(self.guid("attribute_type", row["name"]), row["name"], kind,
-                                description=row["memo"] or None,
+            variable = Variable(self.guid("attribute_type", name), name, kind, description=row["memo"] or None,
                                 native={"qualcoder": {"caseOrFile": row["caseOrFile"], "valuetype": row["valuetype"],
                                                       "owner": row["owner"], "date": row["date"]}})
             project.variables.append(variable)
@@ -489,6 +548,15 @@ def _inside(path: Path, folder: Path) -> bool:
     except ValueError:
         return False
     return ".." not in Path(path).parts
+
+
+def _file_twin(name: str, kinds: dict[str, Any]) -> str | None:
+    """The case attribute that a file attribute "NAME (file)" is the twin of, as the writer splits a
+    variable that both cases and sources have (QualCoder's attribute types are of one kind)."""
+    base = name.removesuffix(" (file)")
+    if base != name and kinds.get(name) == "file" and kinds.get(base) == "case":
+        return base
+    return None
 
 
 def _add_memo(selection: Selection, memo: Any) -> None:

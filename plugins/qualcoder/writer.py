@@ -23,7 +23,6 @@ the sources. What goes where (the reader reads it back the same way):
 
 from __future__ import annotations
 
-import bisect
 import shutil
 import sqlite3
 from collections import Counter, defaultdict
@@ -33,9 +32,10 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from qdaconv.errors import WriteError
-from qdaconv.formats import Loss
-from qdaconv.model import Blob, Case, Code, Project, Selection, Source, guid_key
+from qdaconv.formats import Feature, Loss
+from qdaconv.model import Blob, Case, Code, Project, Selection, Source, guid_key, walk_sources
 
+from .lineends import LineEnds
 from .schema import ABOUT, DATA_FILE, DATABASE_VERSION, FOLDERS, SPEAKER_CODER, create_statements
 
 DEFAULT_COLOR = "#C8C8C8"  # a grey of QualCoder's palette, for codes without a colour
@@ -73,31 +73,20 @@ class _Unique:
         return candidate
 
 
-class _LineEnds:
-    """A text with CR LF and lone CR made LF, and the map of positions into it."""
-
-    def __init__(self, text: str) -> None:
-        self.removed: list[int] = [i for i, char in enumerate(text) if char == "\r" and text[i + 1: i + 2] == "\n"]
-        self.text = text.replace("\r\n", "\n").replace("\r", "\n")
-        self.changed = self.text != text
-
-    def position(self, old: int) -> int:
-        return old - bisect.bisect_left(self.removed, old) if self.removed else old
-
-
 class QualCoderWriter:
     """Writes one project to a new folder; `write()` returns the losses beyond the capabilities."""
 
     def __init__(self, project: Project, path: Path) -> None:
         self.project = project
         self.path = Path(path)
-        self.losses: Counter[str] = Counter()
+        #: (a Feature that is carried only in part, or a free text; the detail) -> count
+        self.losses: Counter[tuple[Feature | str, str]] = Counter()
         self.now = qualcoder_date(project.modified or project.created, datetime.now().strftime("%Y-%m-%d %H:%M:%S"))
         self.users = {guid_key(user.guid): user.name or user.id or user.guid for user in project.users}
         self.cids: dict[str, int] = {}
         self.catids: dict[str, int] = {}
         self.fids: dict[str, int] = {}
-        self.texts: dict[str, tuple[int, _LineEnds]] = {}
+        self.texts: dict[str, tuple[int, LineEnds]] = {}
         self.file_names = {folder: set() for folder in FOLDERS}
         self.notes = {guid_key(note.guid): note for note in project.notes}
         self.selections: dict[str, tuple[Source, Selection]] = {}
@@ -126,7 +115,8 @@ class QualCoderWriter:
             raise WriteError(f"{self.path}: cannot write the QualCoder database ({exc})") from None
         finally:
             connection.close()
-        return [Loss(what, count) for what, count in self.losses.items() if count]
+        return [Loss(what.label if isinstance(what, Feature) else what, count, detail)
+                for (what, detail), count in self.losses.items() if count]
 
     # ------------------------------------------------------------------ project
 
@@ -154,10 +144,11 @@ class QualCoderWriter:
                             " VALUES (?, ?, ?, ?, ?, ?, ?)",
                             (code_names(code.name), code.description or "", category if supercode is None else None,
                              owner, when, code.color or DEFAULT_COLOR, supercode))
+                self.losses[Feature.CODE_COLORS, "codes without a colour, given QualCoder's grey"] += not code.color
                 self.cids[guid_key(code.guid)] = cid = cur.lastrowid
                 for child in code.children:
                     if not child.codable:
-                        self.losses["groups of codes under a code, moved up to the code's category"] += 1
+                        self.losses[Feature.CODE_TREE, "code groups under a code, moved up to the code's category"] += 1
                         place(child, category, None)
                     else:
                         place(child, category, cid)
@@ -165,26 +156,27 @@ class QualCoderWriter:
             cur.execute("INSERT INTO code_cat (name, owner, date, memo, supercatid) VALUES (?, ?, ?, ?, ?)",
                         (cat_names(code.name), owner, when, code.description or "", category))
             self.catids[guid_key(code.guid)] = catid = cur.lastrowid
+            self.losses[Feature.CODE_COLORS, "colours of code groups (QualCoder's categories have none)"] += bool(
+                code.color)
             for child in code.children:
                 place(child, catid, None)
 
         for code in self.project.codes:
             place(code, None, None)
-        self.losses["code names made unique (QualCoder requires unique names)"] += code_names.renamed
-        self.losses["category names made unique (QualCoder requires unique names)"] += cat_names.renamed
+        self.losses[Feature.CODES, "code names made unique, as QualCoder requires"] += code_names.renamed
+        self.losses[Feature.CODES, "code group names made unique, as QualCoder requires"] += cat_names.renamed
 
     # ------------------------------------------------------------------ sources
 
     def _sources(self, cur: sqlite3.Cursor) -> None:
-        names = _Unique()
+        names = self._names = _Unique()
         for number, source in enumerate(self.project.sources, 1):
             name = names(source.name or f"source {number}")
             if source.kind in ("Text", "PDF"):
                 self._text_source(cur, source, name)
             else:
                 self._media_source(cur, source, name)
-        self.losses["source names made unique (QualCoder requires unique names)"] += names.renamed
-        self._names = names
+        self.losses[Feature.TEXT_SOURCES, "source names made unique, as QualCoder requires"] += names.renamed
 
     def _insert_source(self, cur: sqlite3.Cursor, source: Source, name: str, fulltext: str | None,
                        mediapath: str | None) -> int:
@@ -199,33 +191,40 @@ class QualCoderWriter:
         document = source.representation if source.kind == "PDF" else source
         text = document.text if document is not None else None
         if text is None:
-            self.losses["texts that were not available (written empty)"] += 1
+            self.losses[Feature.TEXT_SOURCES, "texts that were not available, written empty"] += 1
             text = ""
-        ends = _LineEnds(text)
-        if ends.changed:
-            self.losses["texts whose CR LF or CR line ends became LF, as QualCoder shows them"] += 1
+        ends = LineEnds(text)
         mediapath = None
         if source.kind == "PDF":
             mediapath = self._file(source.file, source.path, "documents", name, ".pdf", "docs")
         elif source.rich_file is not None:
             mediapath = self._file(source.rich_file, source.rich_text_path, "documents", name, ".docx", "docs")
+        elif ends.changed:  # the text as it was, beside QualCoder's copy with LF line ends
+            original = source.plain_file if source.kind == "Text" and source.plain_file else None
+            blob = original or Blob(name, data=text.encode("utf-8"))
+            mediapath = self._file(blob, None, "documents", name, ".txt", "docs")
         else:
             original = ((source.native or {}).get("qualcoder") or {}).get("document")
             if isinstance(original, Blob):
                 mediapath = self._file(original, None, "documents", original.name, "", "docs")
+        if ends.changed and not (mediapath or "").lower().endswith(".txt"):
+            self.losses[Feature.TEXT_SOURCES, "CR LF line ends made LF, as QualCoder shows them"] += 1
         fid = self._insert_source(cur, source, name, ends.text, mediapath)
         self.texts[guid_key(source.guid)] = (fid, ends)
         for selection in document.selections if document is not None else []:
             self.selections[guid_key(selection.guid)] = (source, selection)
             if selection.kind != "PlainText":
-                self.losses["selections of a kind QualCoder cannot hold in a text"] += 1
+                self.losses[Feature.MEDIA_SELECTIONS, "selections of a kind QualCoder cannot hold in a text"] += 1
                 continue
             self._text_codings(cur, fid, ends, selection)
-            self.losses["names of text selections (QualCoder shows an excerpt by its text)"] += bool(selection.name)
+            self.losses["names of text selections (QualCoder shows an excerpt by its text)", ""] += bool(selection.name)
         if source.kind == "PDF":
+            if document is not None and document.name not in (None, source.name):
+                self.losses[Feature.PDF_SOURCES, "names of the text of PDFs (QualCoder names it as the PDF)"] += 1
             for selection in source.selections:
                 self.selections[guid_key(selection.guid)] = (source, selection)
                 self._image_codings(cur, fid, selection)
+                self.losses[Feature.PDF_SOURCES, "texts of PDF selections"] += selection.representation is not None
         for coding in source.codings + (document.codings if document is not source and document else []):
             cid = self._cid(coding.code)
             if cid is not None:
@@ -237,7 +236,7 @@ class QualCoderWriter:
         mediapath = self._file(source.file, source.path, folder, name, _MEDIA_EXT.get(source.kind, ""), prefix)
         fid = self._insert_source(cur, source, name, None, mediapath)
         if source.text_description is not None:
-            self.losses["text descriptions of pictures"] += 1
+            self.losses[Feature.PICTURE_SOURCES, "text descriptions of pictures"] += 1
         for selection in source.selections:
             self.selections[guid_key(selection.guid)] = (source, selection)
             if selection.kind in ("Picture", "PDF"):
@@ -245,28 +244,34 @@ class QualCoderWriter:
             elif selection.kind in ("Audio", "Video"):
                 self._av_codings(cur, fid, selection)
             else:
-                self.losses["selections of a kind QualCoder cannot hold"] += 1
-        self.losses["whole-file codings of pictures, audio and video"] += len(source.codings)
+                self.losses[Feature.MEDIA_SELECTIONS, "selections of a kind QualCoder cannot hold"] += 1
+        self.losses[Feature.SOURCE_CODINGS, "of pictures, audio and video"] += len(source.codings)
         for transcript in source.transcripts:
             self._transcript(cur, source, transcript, fid, name)
 
     def _transcript(self, cur: sqlite3.Cursor, media: Source, transcript: Source, media_fid: int,
                     media_name: str) -> None:
         """A transcript is a text source named after its audio or video and linked through av_text_id."""
-        name = self._names(f"{media_name}.txt")
-        ends = _LineEnds(transcript.text or "")
+        name = self._names(transcript.name or f"{media_name}.txt")
+        ends = LineEnds(transcript.text or "")
         fid = self._insert_source(cur, transcript, name, ends.text, None)
         cur.execute("UPDATE source SET av_text_id = ? WHERE id = ? AND av_text_id IS NULL", (fid, media_fid))
         self.texts[guid_key(transcript.guid)] = (fid, ends)
         positions = {guid_key(point.guid): point.position for point in transcript.sync_points}
-        self.losses["transcript sync points"] += len(transcript.sync_points)
+        self.losses[Feature.TRANSCRIPTS, "times of sync points (QualCoder keeps times as marks in the text)"] += sum(
+            point.timestamp is not None for point in transcript.sync_points)
+        if not transcript.name:
+            self.losses[Feature.TRANSCRIPTS, "names given to unnamed transcripts"] += 1
+        times = {guid_key(point.guid) for point in transcript.sync_points if point.timestamp is not None}
         for selection in transcript.selections:
             self.selections[guid_key(selection.guid)] = (transcript, selection)
             if selection.kind == "Transcript":
+                self.losses[Feature.MEDIA_SELECTIONS, "times of transcript selections (their text spans are kept)"] += (
+                    guid_key(selection.from_sync) in times or guid_key(selection.to_sync) in times)
                 start = positions.get(guid_key(selection.from_sync))
                 end = positions.get(guid_key(selection.to_sync))
                 if start is None or end is None:
-                    self.losses["transcript selections without sync point positions"] += 1
+                    self.losses[Feature.MEDIA_SELECTIONS, "transcript selections without sync point positions"] += 1
                     continue
                 selection = Selection(selection.guid, start=start, end=end, codings=selection.codings,
                                       description=selection.description, note_refs=selection.note_refs,
@@ -280,7 +285,7 @@ class QualCoderWriter:
             if reference and reference.startswith("absolute://"):
                 return f"{prefix}:{reference[len('absolute://'):]}"
             if reference:
-                self.losses["files missing from the input (their sources are kept without them)"] += 1
+                self.losses["files missing from the input (their sources are kept without them)", ""] += 1
             return None
         filename = PurePosixPath(name.replace("\\", "/")).name or "file"
         if ext and not filename.lower().endswith(ext) and PurePosixPath(blob.name).suffix.lower() != "":
@@ -303,16 +308,16 @@ class QualCoderWriter:
         cid = self.cids.get(guid_key(code_guid))
         if cid is None:
             if guid_key(code_guid) in self.catids:
-                self.losses["codings with a code group (QualCoder codes only with codes)"] += 1
+                self.losses[Feature.CODINGS, "with a code group (QualCoder codes only with codes)"] += 1
             else:
-                self.losses["codings with a code that does not exist"] += 1
+                self.losses[Feature.CODINGS, "with a code that does not exist"] += 1
         return cid
 
-    def _text_codings(self, cur: sqlite3.Cursor, fid: int, ends: _LineEnds, selection: Selection) -> None:
+    def _text_codings(self, cur: sqlite3.Cursor, fid: int, ends: LineEnds, selection: Selection) -> None:
         if selection.start is None or selection.end is None:
-            self.losses["text selections without positions"] += 1
+            self.losses[Feature.TEXT_SELECTIONS, "without positions"] += 1
             return
-        start, end = ends.position(selection.start), ends.position(selection.end)
+        start, end = ends.to_lf(selection.start), ends.to_lf(selection.end)
         for coding in selection.codings:
             cid = self._cid(coding.code)
             if cid is not None:
@@ -328,12 +333,12 @@ class QualCoderWriter:
                      qualcoder_date(created, self.now), (selection.description if selection else None) or "",
                      1 if native.get("important") else None))
         if cur.rowcount == 0:
-            self.losses["codings repeating a code on the same text by the same coder"] += 1
+            self.losses[Feature.CODINGS, "repeating a code on the same text by the same coder"] += 1
 
     def _image_codings(self, cur: sqlite3.Cursor, fid: int, selection: Selection) -> None:
         box = (selection.first_x, selection.first_y, selection.second_x, selection.second_y)
         if None in box:
-            self.losses["picture or PDF selections without a rectangle"] += 1
+            self.losses[Feature.MEDIA_SELECTIONS, "picture or PDF selections without a rectangle"] += 1
             return
         x1, y1, x2, y2 = box
         for coding in selection.codings:
@@ -343,14 +348,14 @@ class QualCoderWriter:
             native = (coding.native or {}).get("qualcoder", {})
             cur.execute("INSERT INTO code_image (id, x1, y1, width, height, cid, memo, date, owner, important,"
                         " pdf_page) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (fid, min(x1, x2), min(y1, y2), abs(x2 - x1), abs(y2 - y1), cid, selection.description or "",
+                        (fid, x1, y1, x2 - x1, y2 - y1, cid, selection.description or "",
                          qualcoder_date(coding.created or selection.created, self.now),
                          self.owner(coding.creating_user) or "", 1 if native.get("important") else None,
                          selection.page if selection.kind == "PDF" else None))
 
     def _av_codings(self, cur: sqlite3.Cursor, fid: int, selection: Selection) -> None:
         if selection.start is None or selection.end is None:
-            self.losses["audio/video selections without times"] += 1
+            self.losses[Feature.MEDIA_SELECTIONS, "audio/video selections without times"] += 1
             return
         for coding in selection.codings:
             cid = self._cid(coding.code)
@@ -365,7 +370,26 @@ class QualCoderWriter:
 
     # ------------------------------------------------------------------ notes
 
+    def _unheld_note_refs(self) -> int:
+        """Note links QualCoder has no place for: all but those from text excerpts (annotations)."""
+        project = self.project
+        count = len(project.note_refs) + sum(len(link.note_refs) for link in project.links)
+        stack = list(project.codes)
+        while stack:
+            code = stack.pop()
+            count += len(code.note_refs)
+            stack.extend(code.children)
+        for source in walk_sources(project):
+            count += len(source.note_refs) + sum(len(coding.note_refs) for coding in source.codings)
+            for selection in source.selections:
+                count += sum(len(coding.note_refs) for coding in selection.codings)
+                if selection.kind != "PlainText":
+                    count += len(selection.note_refs)
+        return count
+
     def _notes(self, cur: sqlite3.Cursor) -> None:
+        self.losses[Feature.NOTE_REFS, "from codes, sources, codings, links, media selections and the project "
+                    "(the notes are kept as journals)"] += self._unheld_note_refs()
         referrers: dict[str, list[Selection]] = defaultdict(list)
         for _source, selection in self.selections.values():
             for ref in selection.note_refs:
@@ -384,8 +408,8 @@ class QualCoderWriter:
                             (name, text, qualcoder_date(note.created, self.now), self.owner(note.creating_user)))
             for selection in refs:
                 self._annotation(cur, selection, note, text)
-            self.losses["selections inside notes"] += len(note.selections)
-        self.losses["journal names made unique (QualCoder requires unique names)"] += names.renamed
+            self.losses[Feature.NOTES, "selections inside notes"] += len(note.selections)
+        self.losses[Feature.NOTES, "journal names made unique, as QualCoder requires"] += names.renamed
 
     def _annotation(self, cur: sqlite3.Cursor, selection: Selection, note: Source, text: str) -> None:
         if selection.kind != "PlainText" or selection.start is None or selection.end is None:
@@ -395,10 +419,10 @@ class QualCoderWriter:
             return
         fid, ends = self.texts[guid_key(owner_source.guid)]
         cur.execute("INSERT OR IGNORE INTO annotation (fid, pos0, pos1, memo, owner, date) VALUES (?, ?, ?, ?, ?, ?)",
-                    (fid, ends.position(selection.start), ends.position(selection.end), text,
+                    (fid, ends.to_lf(selection.start), ends.to_lf(selection.end), text,
                      self.owner(note.creating_user) or "", qualcoder_date(note.created, self.now)))
         if cur.rowcount == 0:
-            self.losses["second notes on one text span by one coder (QualCoder keeps one annotation)"] += 1
+            self.losses[Feature.NOTE_REFS, "a second note on one text span by one coder (QualCoder keeps one)"] += 1
 
     def _source_of(self, selection: Selection) -> Source | None:
         found = self.selections.get(guid_key(selection.guid))
@@ -419,8 +443,8 @@ class QualCoderWriter:
                          native.get("date") or self.now))
             caseid = self.caseids[guid_key(case.guid)] = cur.lastrowid
             self._case_links(cur, case, caseid)
-            self.losses["codes linked to cases"] += len(case.code_refs)
-        self.losses["case names made unique (QualCoder requires unique names)"] += names.renamed
+            self.losses[Feature.CASES, "codes linked to cases"] += len(case.code_refs)
+        self.losses[Feature.CASES, "case names made unique, as QualCoder requires"] += names.renamed
 
     def _case_links(self, cur: sqlite3.Cursor, case: Case, caseid: int) -> None:
         native = (case.native or {}).get("qualcoder", {})
@@ -434,17 +458,17 @@ class QualCoderWriter:
             elif key in self.fids:
                 links.append((self.fids[key], 0, 0))
             else:
-                self.losses["case links to sources that do not exist"] += 1
+                self.losses[Feature.CASES, "links to sources that do not exist"] += 1
         for ref in case.selection_refs:
             found = self.selections.get(guid_key(ref))
             source = self._source_of(found[1]) if found else None
             if found is None:
-                self.losses["case links to selections that do not exist"] += 1
+                self.losses[Feature.CASES, "links to selections that do not exist"] += 1
             elif source is not None and found[1].kind == "PlainText" and found[1].start is not None:
                 fid, ends = self.texts[guid_key(source.guid)]
-                links.append((fid, ends.position(found[1].start), ends.position(found[1].end)))
+                links.append((fid, ends.to_lf(found[1].start), ends.to_lf(found[1].end)))
             else:
-                self.losses["case links to picture or audio/video selections, written as links to the file"] += 1
+                self.losses[Feature.CASES, "links to picture or audio/video selections, made links to the file"] += 1
                 links.append((self.fids[guid_key(found[0].guid)], 0, 0))
         for fid, start, end in dict.fromkeys(links):
             cur.execute("INSERT INTO case_text (caseid, fid, pos0, pos1, owner, date, memo)"
@@ -461,18 +485,21 @@ class QualCoderWriter:
             for value in source.variable_values:
                 if fid is not None:
                     on_files[guid_key(value.variable)].append((fid, value.value))
+        empty = sum(value in (None, "") for values in (*on_cases.values(), *on_files.values())
+                    for _ident, value in values)
+        self.losses[Feature.VARIABLES, "empty values, which QualCoder cannot tell from no value"] += empty
         names = _Unique()
         for variable in self.project.variables:
             key = guid_key(variable.guid)
             native = (variable.native or {}).get("qualcoder", {})
             numeric = variable.type in ("Integer", "Float")
             if variable.type in ("Boolean", "Date", "DateTime"):
-                self.losses["Boolean, Date and DateTime variables, kept as text (qdaconv reads them back by their values)"] += 1
+                self.losses["Boolean, Date and DateTime variables, kept as text", ""] += 1
             kinds = [kind for kind, values in (("case", on_cases[key]), ("file", on_files[key])) if values]
             if not kinds:
                 kinds = ["file" if native.get("caseOrFile") == "file" else "case"]
             if len(kinds) == 2:
-                self.losses["variables of both cases and sources, split in two (QualCoder keeps one kind)"] += 1
+                self.losses["variables of both cases and sources, written as two attribute types", ""] += 1
             for kind in kinds:
                 name = names(variable.name if kind == kinds[0] else f"{variable.name} ({kind})")
                 cur.execute("INSERT INTO attribute_type (name, date, owner, memo, caseOrFile, valuetype)"
@@ -485,7 +512,7 @@ class QualCoderWriter:
                                 " VALUES (?, ?, ?, ?, ?, ?)",
                                 [(name, kind, _value_text(values.get(ident)), ident, self.now, native.get("owner"))
                                  for ident in ids])
-        self.losses["variable names made unique (QualCoder requires unique names)"] += names.renamed
+        self.losses[Feature.VARIABLES, "variable names made unique, as QualCoder requires"] += names.renamed
 
     def _coders(self, cur: sqlite3.Cursor) -> None:
         """The coder names table QualCoder keeps: every user, and the speaker-coding coder it adds itself."""
@@ -496,7 +523,7 @@ class QualCoderWriter:
         names += [row[0] for row in cur.fetchall() if row[0]]
         cur.executemany("INSERT OR IGNORE INTO coder_names (name) VALUES (?)",
                         [(name,) for name in [*names, SPEAKER_CODER]])
-        self.losses["user ids (QualCoder knows a coder by name)"] += sum(
+        self.losses[Feature.USERS, "user ids (QualCoder knows a coder by name)"] += sum(
             bool(user.id and user.name and user.id != user.name) for user in self.project.users)
 
 
