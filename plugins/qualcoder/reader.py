@@ -157,6 +157,7 @@ class QualCoderReader:
         for row in tables.rows("coder_names", ("name", "visibility")):
             if row["name"] != SPEAKER_CODER:  # QualCoder adds it to every project; it is a user once it codes
                 self.user(row["name"])
+                self.users[row["name"]].native = {"qualcoder": {"visibility": row["visibility"]}}
         codes = self._codes(tables, project)
         sources = self._sources(tables, project)
         texts = {fid: source for fid, source in sources.items() if _text_of(source) is not None}
@@ -499,7 +500,9 @@ class QualCoderReader:
             memo = row["memo"] or ""
             guid = journals.get(memo)
             if guid is None:
-                note = Source(self.guid("annotation", row["rowid"]), kind="Note", plain_text=memo,
+                # named by what QualCoder keeps unique for it, so that it survives a rewrite renumbering it
+                note = Source(self.guid("annotation", row["fid"], row["pos0"], row["pos1"], row["owner"]),
+                              kind="Note", plain_text=memo,
                               creating_user=self.user(row["owner"]), created=parse_date(row["date"]),
                               native={"qualcoder": {"table": "annotation", "id": row["rowid"]}})
                 project.notes.append(note)

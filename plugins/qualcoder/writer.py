@@ -156,7 +156,7 @@ class QualCoderWriter:
             cur.execute("INSERT INTO code_cat (name, owner, date, memo, supercatid) VALUES (?, ?, ?, ?, ?)",
                         (cat_names(code.name), owner, when, code.description or "", category))
             self.catids[guid_key(code.guid)] = catid = cur.lastrowid
-            self.losses[Feature.CODE_COLORS, "colours of code groups (QualCoder's categories have none)"] += bool(
+            self.losses[Feature.CODE_COLORS, "colours of code groups: QualCoder's categories have none"] += bool(
                 code.color)
             for child in code.children:
                 place(child, catid, None)
@@ -217,10 +217,10 @@ class QualCoderWriter:
                 self.losses[Feature.MEDIA_SELECTIONS, "selections of a kind QualCoder cannot hold in a text"] += 1
                 continue
             self._text_codings(cur, fid, ends, selection)
-            self.losses["names of text selections (QualCoder shows an excerpt by its text)", ""] += bool(selection.name)
+            self.losses["names of text selections", "QualCoder shows an excerpt by its text"] += bool(selection.name)
         if source.kind == "PDF":
             if document is not None and document.name not in (None, source.name):
-                self.losses[Feature.PDF_SOURCES, "names of the text of PDFs (QualCoder names it as the PDF)"] += 1
+                self.losses[Feature.PDF_SOURCES, "names of the text of PDFs: QualCoder names it as the PDF"] += 1
             for selection in source.selections:
                 self.selections[guid_key(selection.guid)] = (source, selection)
                 self._image_codings(cur, fid, selection)
@@ -258,7 +258,7 @@ class QualCoderWriter:
         cur.execute("UPDATE source SET av_text_id = ? WHERE id = ? AND av_text_id IS NULL", (fid, media_fid))
         self.texts[guid_key(transcript.guid)] = (fid, ends)
         positions = {guid_key(point.guid): point.position for point in transcript.sync_points}
-        self.losses[Feature.TRANSCRIPTS, "times of sync points (QualCoder keeps times as marks in the text)"] += sum(
+        self.losses[Feature.TRANSCRIPTS, "times of sync points: QualCoder keeps times as marks in the text"] += sum(
             point.timestamp is not None for point in transcript.sync_points)
         if not transcript.name:
             self.losses[Feature.TRANSCRIPTS, "names given to unnamed transcripts"] += 1
@@ -266,7 +266,7 @@ class QualCoderWriter:
         for selection in transcript.selections:
             self.selections[guid_key(selection.guid)] = (transcript, selection)
             if selection.kind == "Transcript":
-                self.losses[Feature.MEDIA_SELECTIONS, "times of transcript selections (their text spans are kept)"] += (
+                self.losses[Feature.MEDIA_SELECTIONS, "times of transcript selections: their text spans are kept"] += (
                     guid_key(selection.from_sync) in times or guid_key(selection.to_sync) in times)
                 start = positions.get(guid_key(selection.from_sync))
                 end = positions.get(guid_key(selection.to_sync))
@@ -285,7 +285,7 @@ class QualCoderWriter:
             if reference and reference.startswith("absolute://"):
                 return f"{prefix}:{reference[len('absolute://'):]}"
             if reference:
-                self.losses["files missing from the input (their sources are kept without them)", ""] += 1
+                self.losses["files missing from the input", "their sources are kept without them"] += 1
             return None
         filename = PurePosixPath(name.replace("\\", "/")).name or "file"
         if ext and not filename.lower().endswith(ext) and PurePosixPath(blob.name).suffix.lower() != "":
@@ -308,7 +308,7 @@ class QualCoderWriter:
         cid = self.cids.get(guid_key(code_guid))
         if cid is None:
             if guid_key(code_guid) in self.catids:
-                self.losses[Feature.CODINGS, "with a code group (QualCoder codes only with codes)"] += 1
+                self.losses[Feature.CODINGS, "with a code group: QualCoder codes only with codes"] += 1
             else:
                 self.losses[Feature.CODINGS, "with a code that does not exist"] += 1
         return cid
@@ -388,8 +388,8 @@ class QualCoderWriter:
         return count
 
     def _notes(self, cur: sqlite3.Cursor) -> None:
-        self.losses[Feature.NOTE_REFS, "from codes, sources, codings, links, media selections and the project "
-                    "(the notes are kept as journals)"] += self._unheld_note_refs()
+        self.losses[Feature.NOTE_REFS, "from codes, sources, codings, links, media selections and the project; "
+                    "the notes are kept as journals"] += self._unheld_note_refs()
         referrers: dict[str, list[Selection]] = defaultdict(list)
         for _source, selection in self.selections.values():
             for ref in selection.note_refs:
@@ -422,7 +422,7 @@ class QualCoderWriter:
                     (fid, ends.to_lf(selection.start), ends.to_lf(selection.end), text,
                      self.owner(note.creating_user) or "", qualcoder_date(note.created, self.now)))
         if cur.rowcount == 0:
-            self.losses[Feature.NOTE_REFS, "a second note on one text span by one coder (QualCoder keeps one)"] += 1
+            self.losses[Feature.NOTE_REFS, "a second note on one text span by one coder: QualCoder keeps one"] += 1
 
     def _source_of(self, selection: Selection) -> Source | None:
         found = self.selections.get(guid_key(selection.guid))
@@ -494,7 +494,7 @@ class QualCoderWriter:
             native = (variable.native or {}).get("qualcoder", {})
             numeric = variable.type in ("Integer", "Float")
             if variable.type in ("Boolean", "Date", "DateTime"):
-                self.losses["Boolean, Date and DateTime variables, kept as text", ""] += 1
+                self.losses["Boolean, Date and DateTime variables", "kept as text, and read back by their values"] += 1
             kinds = [kind for kind, values in (("case", on_cases[key]), ("file", on_files[key])) if values]
             if not kinds:
                 kinds = ["file" if native.get("caseOrFile") == "file" else "case"]
@@ -521,9 +521,11 @@ class QualCoderWriter:
                     " UNION SELECT owner FROM annotation UNION SELECT owner FROM journal UNION SELECT owner FROM source"
                     " UNION SELECT codername FROM project")
         names += [row[0] for row in cur.fetchall() if row[0]]
-        cur.executemany("INSERT OR IGNORE INTO coder_names (name) VALUES (?)",
-                        [(name,) for name in [*names, SPEAKER_CODER]])
-        self.losses[Feature.USERS, "user ids (QualCoder knows a coder by name)"] += sum(
+        hidden = {user.name for user in self.project.users
+                  if ((user.native or {}).get("qualcoder") or {}).get("visibility") == 0}
+        cur.executemany("INSERT OR IGNORE INTO coder_names (name, visibility) VALUES (?, ?)",
+                        [(name, 0 if name in hidden else 1) for name in [*names, SPEAKER_CODER]])
+        self.losses[Feature.USERS, "user ids: QualCoder knows a coder by name"] += sum(
             bool(user.id and user.name and user.id != user.name) for user in self.project.users)
 
 
