@@ -393,6 +393,14 @@ def test_sniffing_never_raises_on_odd_paths(tmp_path):
     assert fmt.sniff(STUDY) == 0.0
 
 
+def test_a_qualcoder_project_is_archived_and_verifies(tmp_path, cli):
+    package = tmp_path / "package.zip"
+    made = cli("archive", str(V17), str(package))
+    assert made.returncode == 0, made.stderr
+    checked = cli("archive", "--verify", str(package))
+    assert checked.returncode == 0 and "project and tables agree" in checked.stdout
+
+
 # ---------------------------------------------------------------- real QualCoder projects
 
 

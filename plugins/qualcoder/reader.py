@@ -31,7 +31,7 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections import defaultdict
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -64,20 +64,23 @@ _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\
 
 
 def parse_date(text: Any) -> datetime | None:
-    """A QualCoder date ("2024-05-01 14:03:22", local time without a zone) as a naive datetime."""
+    """A QualCoder date ("2024-05-01 14:03:22": the coder's local time, without a zone), taken as UTC.
+
+    The zone is not known; UTC keeps every read of a project the same and is what the writer writes.
+    """
     if not isinstance(text, str) or not text.strip():
         return None
     value = text.strip().replace("T", " ").removesuffix("Z")
     for form in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M", "%Y-%m-%d"):
         try:
-            return datetime.strptime(value, form)
+            return datetime.strptime(value, form).replace(tzinfo=UTC)
         except ValueError:
             continue
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         return None
-    return parsed
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
 class _Tables:
