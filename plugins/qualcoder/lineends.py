@@ -7,6 +7,9 @@ A text with other line ends is stored with LF and its positions moved with it; t
 from __future__ import annotations
 
 import bisect
+import re
+
+_CRLF = re.compile("\r\n")
 
 
 def normalise(text: str) -> str:
@@ -18,7 +21,7 @@ class LineEnds:
 
     def __init__(self, original: str) -> None:
         #: where each CR of a CR LF pair stands in the original (it is dropped; a lone CR becomes LF)
-        self.removed = [i for i, char in enumerate(original) if char == "\r" and original[i + 1: i + 2] == "\n"]
+        self.removed = [match.start() for match in _CRLF.finditer(original)] if "\r" in original else []
         #: where each dropped CR would stand in the LF text
         self._at = [index - count for count, index in enumerate(self.removed)]
         self.text = normalise(original)

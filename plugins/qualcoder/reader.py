@@ -70,6 +70,18 @@ def parse_date(text: Any) -> datetime | None:
     """
     if not isinstance(text, str) or not text.strip():
         return None
+    known = _DATES.get(text)
+    if known is None:
+        if len(_DATES) > 65536:
+            _DATES.clear()
+        known = _DATES[text] = _parse_date(text)
+    return known
+
+
+_DATES: dict[str, datetime | None] = {}  # codings made in one session share their dates
+
+
+def _parse_date(text: str) -> datetime | None:
     value = text.strip().replace("T", " ").removesuffix("Z")
     for form in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M", "%Y-%m-%d"):
         try:

@@ -90,6 +90,7 @@ class QualCoderWriter:
         self.file_names = {folder: set() for folder in FOLDERS}
         self.notes = {guid_key(note.guid): note for note in project.notes}
         self.selections: dict[str, tuple[Source, Selection]] = {}
+        self.code_text: list[tuple] = []
 
     def owner(self, guid: str | None) -> str | None:
         return self.users.get(guid_key(guid), guid) if guid else None
@@ -98,19 +99,23 @@ class QualCoderWriter:
         self.path.mkdir()
         for folder in FOLDERS:
             (self.path / folder).mkdir()
-        connection = sqlite3.connect(self.path / DATA_FILE)
+        # one transaction and no syncing: the folder is a temporary one until the core moves it in place
+        connection = sqlite3.connect(self.path / DATA_FILE, isolation_level=None)
         try:
             cur = connection.cursor()
+            cur.execute("PRAGMA synchronous = OFF")
+            cur.execute("BEGIN")
             for statement in create_statements():
                 cur.execute(statement)
             self._project(cur)
             self._codes(cur)
             self._sources(cur)
+            self._flush_text_codings(cur)
             self._notes(cur)
             self._cases(cur)
             self._variables(cur)
             self._coders(cur)
-            connection.commit()
+            cur.execute("COMMIT")
         except sqlite3.Error as exc:
             raise WriteError(f"{self.path}: cannot write the QualCoder database ({exc})") from None
         finally:
@@ -280,16 +285,22 @@ class QualCoderWriter:
 
     def _file(self, blob: Blob | None, reference: str | None, folder: str, name: str, ext: str,
               prefix: str) -> str | None:
-        """Copy a source's file into the project folder and give its mediapath (or link it when unread)."""
+        """Copy a source's file into the project folder and give its mediapath (or link it when unread).
+
+        A picture, recording or PDF whose file is missing keeps a path in its folder, so that
+        QualCoder still knows its kind and reports the file as missing.
+        """
         if blob is None:
             if reference and reference.startswith("absolute://"):
                 return f"{prefix}:{reference[len('absolute://'):]}"
             if reference:
                 self.losses["files missing from the input", "their sources are kept without them"] += 1
-            return None
+            if not reference or (folder == "documents" and ext != ".pdf"):
+                return None
         filename = PurePosixPath(name.replace("\\", "/")).name or "file"
-        if ext and not filename.lower().endswith(ext) and PurePosixPath(blob.name).suffix.lower() != "":
-            ext = PurePosixPath(blob.name).suffix
+        actual = PurePosixPath(blob.name if blob is not None else split_reference(reference)).suffix
+        if ext and not filename.lower().endswith(ext.lower()) and actual:
+            ext = actual
         if ext and not filename.lower().endswith(ext.lower()):
             filename += ext
         used = self.file_names[folder]
@@ -298,8 +309,9 @@ class QualCoderWriter:
             n += 1
             filename = f"{stem} ({n}){suffix}"
         used.add(filename.lower())
-        with blob.open() as stream, open(self.path / folder / filename, "wb") as out:
-            shutil.copyfileobj(stream, out, 1 << 20)
+        if blob is not None:
+            with blob.open() as stream, open(self.path / folder / filename, "wb") as out:
+                shutil.copyfileobj(stream, out, 1 << 20)
         return f"/{prefix}/{filename}"
 
     # ------------------------------------------------------------------ codings
@@ -327,13 +339,18 @@ class QualCoderWriter:
                             coding, selection: Selection | None) -> None:
         native = (coding.native or {}).get("qualcoder", {})
         created = coding.created or (selection.created if selection else None)
-        cur.execute("INSERT OR IGNORE INTO code_text (cid, fid, seltext, pos0, pos1, owner, date, memo, important)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (cid, fid, text[start:end], start, end, self.owner(coding.creating_user) or "",
-                     qualcoder_date(created, self.now), (selection.description if selection else None) or "",
-                     1 if native.get("important") else None))
-        if cur.rowcount == 0:
-            self.losses[Feature.CODINGS, "repeating a code on the same text by the same coder"] += 1
+        self.code_text.append((cid, fid, text[start:end], start, end, self.owner(coding.creating_user) or "",
+                               qualcoder_date(created, self.now),
+                               (selection.description if selection else None) or "",
+                               1 if native.get("important") else None))
+
+    def _flush_text_codings(self, cur: sqlite3.Cursor) -> None:
+        """All text codings at once (the bulk of a project); a repeat of code, span and coder is dropped."""
+        cur.executemany("INSERT OR IGNORE INTO code_text (cid, fid, seltext, pos0, pos1, owner, date, memo, important)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", self.code_text)
+        self.losses[Feature.CODINGS, "repeating a code on the same text by the same coder"] += (
+            len(self.code_text) - cur.rowcount)
+        self.code_text.clear()
 
     def _image_codings(self, cur: sqlite3.Cursor, fid: int, selection: Selection) -> None:
         box = (selection.first_x, selection.first_y, selection.second_x, selection.second_y)
@@ -527,6 +544,11 @@ class QualCoderWriter:
                         [(name, 0 if name in hidden else 1) for name in [*names, SPEAKER_CODER]])
         self.losses[Feature.USERS, "user ids: QualCoder knows a coder by name"] += sum(
             bool(user.id and user.name and user.id != user.name) for user in self.project.users)
+
+
+def split_reference(reference: str | None) -> str:
+    """The file name part of a REFI-QDA path (`internal://x.png`, `relative:///a/x.png`)."""
+    return (reference or "").split("://", 1)[-1]
 
 
 def _title(text: str, number: int) -> str:
