@@ -225,6 +225,19 @@ def test_reads_a_version_17_project_with_sub_codes_pdfs_and_transcripts():
     assert maria.native["qualcoder"]["visibility"] == 0
 
 
+def test_a_loop_of_parents_puts_its_codes_at_the_top(tmp_path):
+    folder = tmp_path / "loop.qda"
+    shutil.copytree(V17, folder)
+    connection = sqlite3.connect(folder / "data.qda")
+    connection.execute("UPDATE code_cat SET supercatid = 3 WHERE catid = 1")
+    connection.execute("UPDATE code_cat SET supercatid = 1 WHERE catid = 3")
+    connection.execute("UPDATE code_name SET supercid = cid")
+    connection.commit()
+    connection.close()
+    project = qdaconv.read(folder)
+    assert sum(1 for _ in walk_codes(project)) == 8
+    assert {code.name for code in project.codes} == {"Connecting", "Disconnection", "Listening"}
+
 def test_two_reads_give_the_same_guids():
     first, second = qdaconv.read(V17), qdaconv.read(V17)
     assert [s.guid for s in first.sources] == [s.guid for s in second.sources]

@@ -130,6 +130,7 @@ class QualCoderReader:
         self.issues: list[Issue] = []
         self.users: dict[str, User] = {}
         self._originals: list[tuple[Source, Blob]] = []
+        self.key = ""  # the project's creation date: part of every GUID, as ids repeat across projects
 
     # ------------------------------------------------------------------ helpers
 
@@ -174,7 +175,7 @@ class QualCoderReader:
                 self.user(row["name"])
                 self.users[row["name"]].native = {"qualcoder": {"visibility": row["visibility"]}}
         codes = self._codes(tables, project)
-        sources = self._sources(tables, project)
+        sources = self._sources(tables)
         texts = {fid: source for fid, source in sources.items() if _text_of(source) is not None}
         selections: dict[tuple, Selection] = {}
         self._text_codings(tables, codes, texts, selections)
@@ -209,42 +210,22 @@ class QualCoderReader:
                                                             "date": row["date"]}})
         for row in [*categories, *code_rows]:
             self.user(row["owner"])
-        placed: set[int] = set()
-
-        def attach(child: Code, parent: Code | None, chain: tuple[int, ...]) -> None:
-            if parent is None or id(parent) in chain:  # a cycle QualCoder would repair: the child goes to the top
-                project.codes.append(child)
-            else:
-                parent.children.append(child)
-            placed.add(id(child))
-
-        def ancestors(table: dict[int, Code], parents: dict[int, Any], start: int) -> tuple[int, ...]:
-            seen: list[int] = []
-            node = parents.get(start)
-            while node is not None and node in table and id(table[node]) not in seen:
-                seen.append(id(table[node]))
-                node = parents.get(node)
-            return tuple(seen)
-
+        # a code or category in a loop of parents (a damaged project; QualCoder repairs it on opening)
+        # goes to the top of the tree
         cat_parent = {row["catid"]: row["supercatid"] for row in categories}
         for row in categories:
-            code = by_cat[row["catid"]]
-            parent = by_cat.get(row["supercatid"])
-            chain = ancestors(by_cat, cat_parent, row["catid"])
-            attach(code, parent if id(code) not in chain else None, ())
+            parent = None if _in_cycle(cat_parent, row["catid"]) else by_cat.get(row["supercatid"])
+            (parent.children if parent else project.codes).append(by_cat[row["catid"]])
         code_parent = {row["cid"]: row["supercid"] for row in code_rows}
         for row in code_rows:
-            code = by_cid[row["cid"]]
-            chain = ancestors(by_cid, code_parent, row["cid"])
-            parent = by_cid.get(row["supercid"]) if id(code) not in chain else None
-            if parent is None:
-                parent = by_cat.get(row["catid"])
-            attach(code, parent, ())
+            parent = None if _in_cycle(code_parent, row["cid"]) else by_cid.get(row["supercid"])
+            parent = parent or by_cat.get(row["catid"])
+            (parent.children if parent else project.codes).append(by_cid[row["cid"]])
         return by_cid
 
     # ------------------------------------------------------------------ sources
 
-    def _sources(self, tables: _Tables, project: Project) -> dict[int, Source]:
+    def _sources(self, tables: _Tables) -> dict[int, Source]:
         rows = tables.rows("source", ("id", "name", "fulltext", "mediapath", "memo", "owner", "date",
                                       "av_text_id", "risid"), order="id")
         sources: dict[int, Source] = {}
@@ -551,6 +532,18 @@ class QualCoderReader:
                 selection = self._text_selection(text, selections, start, end, None)
                 if selection.guid not in case.selection_refs:
                     case.selection_refs.append(selection.guid)
+
+
+def _in_cycle(parents: dict[Any, Any], start: Any) -> bool:
+    """Whether following the parents from `start` comes back to it."""
+    seen = set()
+    node = parents.get(start)
+    while node is not None and node not in seen:
+        if node == start:
+            return True
+        seen.add(node)
+        node = parents.get(node)
+    return False
 
 
 def _text_of(source: Source) -> str | None:

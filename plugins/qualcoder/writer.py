@@ -88,7 +88,6 @@ class QualCoderWriter:
         self.fids: dict[str, int] = {}
         self.texts: dict[str, tuple[int, LineEnds]] = {}
         self.file_names = {folder: set() for folder in FOLDERS}
-        self.notes = {guid_key(note.guid): note for note in project.notes}
         self.selections: dict[str, tuple[Source, Selection]] = {}
         self.code_text: list[tuple] = []
 
@@ -252,13 +251,13 @@ class QualCoderWriter:
                 self.losses[Feature.MEDIA_SELECTIONS, "selections of a kind QualCoder cannot hold"] += 1
         self.losses[Feature.SOURCE_CODINGS, "of pictures, audio and video"] += len(source.codings)
         for transcript in source.transcripts:
-            self._transcript(cur, source, transcript, fid, name)
+            self._transcript(cur, transcript, fid, name)
 
-    def _transcript(self, cur: sqlite3.Cursor, media: Source, transcript: Source, media_fid: int,
-                    media_name: str) -> None:
+    def _transcript(self, cur: sqlite3.Cursor, transcript: Source, media_fid: int, media_name: str) -> None:
         """A transcript is a text source named after its audio or video and linked through av_text_id."""
         name = self._names(transcript.name or f"{media_name}.txt")
         ends = LineEnds(transcript.text or "")
+        self.losses[Feature.TRANSCRIPTS, "CR LF line ends made LF, as QualCoder shows them"] += ends.changed
         fid = self._insert_source(cur, transcript, name, ends.text, None)
         cur.execute("UPDATE source SET av_text_id = ? WHERE id = ? AND av_text_id IS NULL", (fid, media_fid))
         self.texts[guid_key(transcript.guid)] = (fid, ends)
@@ -420,6 +419,7 @@ class QualCoderWriter:
             only_annotation = (not note.name and len(refs) == 1 and refs[0].kind == "PlainText"
                                and key not in project_refs)
             if not only_annotation:
+                self.losses[Feature.NOTES, "names given to unnamed notes, kept as journals"] += not note.name
                 name = names(note.name or _title(text, number))
                 cur.execute("INSERT INTO journal (name, jentry, date, owner) VALUES (?, ?, ?, ?)",
                             (name, text, qualcoder_date(note.created, self.now), self.owner(note.creating_user)))
@@ -433,6 +433,7 @@ class QualCoderWriter:
             return
         owner_source = self._source_of(selection)
         if owner_source is None:
+            self.losses[Feature.NOTE_REFS, "from excerpts of texts QualCoder does not keep"] += 1
             return
         fid, ends = self.texts[guid_key(owner_source.guid)]
         cur.execute("INSERT OR IGNORE INTO annotation (fid, pos0, pos1, memo, owner, date) VALUES (?, ?, ?, ?, ?, ?)",
