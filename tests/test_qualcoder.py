@@ -387,6 +387,25 @@ def test_hostile_damaged_and_foreign_sqlite_exit_2(case, tmp_path, cli):
     assert not (tmp_path / "out.qdpx").exists()
 
 
+def test_values_of_the_wrong_type_or_encoding_are_read_without_a_traceback(tmp_path, cli):
+    folder = tmp_path / "odd.qda"
+    shutil.copytree(V17, folder)
+    connection = sqlite3.connect(folder / "data.qda")
+    connection.execute("UPDATE code_text SET pos0 = 'abc' WHERE rowid = 1")
+    connection.execute("UPDATE code_image SET x1 = 'zz', width = 2.6")
+    connection.execute("UPDATE source SET name = CAST(x'4e65696cff' AS TEXT) WHERE name = 'Neil'")
+    connection.execute("UPDATE source SET memo = x'00ff10' WHERE name = 'Anna.txt'")
+    connection.execute("UPDATE code_name SET name = 42 WHERE name = 'Listening'")
+    connection.execute('CREATE TABLE "x""); DROP TABLE source; --" (a)')
+    connection.commit()
+    connection.close()
+    done = cli("info", str(folder))
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    project = qdaconv.read(folder)
+    assert "Neil\ufffd" in {source.name for source in project.sources}
+    assert "42" in {entry.code.name for entry in walk_codes(project)}
+    assert any(w.rule == "QUALCODER-DANGLING" for w in project.warnings)
+
 def test_a_foreign_sqlite_file_is_recognised_and_refused_without_from(tmp_path, cli):
     target = _foreign(tmp_path / "notes.db")
     done = cli("info", str(target))

@@ -121,6 +121,8 @@ def open_database(path: Path) -> Iterator[sqlite3.Connection]:
 
 
 def _checked(connection: sqlite3.Connection, database: Path) -> sqlite3.Connection:
+    # text that is not UTF-8 is read with replacement characters rather than stopping the read
+    connection.text_factory = lambda raw: raw.decode("utf-8", errors="replace")
     try:
         tables = table_names(connection)
     except sqlite3.Error as exc:

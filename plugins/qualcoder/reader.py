@@ -56,7 +56,7 @@ from qdaconv.positions import remap_text_positions
 
 from .database import database_path, open_database, project_folder
 from .lineends import LineEnds, normalise
-from .schema import INTERNAL_PREFIXES, LINKED_PREFIXES, SPEAKER_CODER
+from .schema import INTERNAL_PREFIXES, LINKED_PREFIXES, SPEAKER_CODER, TABLES
 
 _PICTURE = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".tif", ".tiff", ".webp")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -102,7 +102,8 @@ class _Tables:
         self.connection = connection
         self.columns: dict[str, set[str]] = {}
         for (table,) in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'"):
-            self.columns[table] = {row[1] for row in connection.execute(f'PRAGMA table_info("{table}")')}
+            if table in TABLES:  # only QualCoder's own tables are read (a name from the file is not put into SQL)
+                self.columns[table] = {row[1] for row in connection.execute(f'PRAGMA table_info("{table}")')}
 
     def rows(self, table: str, wanted: tuple[str, ...], order: str = "rowid") -> list[dict[str, Any]]:
         """Rows as dicts of the wanted columns; absent columns read as None, an absent table as no rows."""
@@ -112,12 +113,35 @@ class _Tables:
         present = [name for name in wanted if name in have]
         select = ", ".join(["rowid", *(f'"{name}"' for name in present)])
         result = []
+        kinds = [_COLUMN_KINDS.get((table, name), "text") for name in present]
         for row in self.connection.execute(f'SELECT {select} FROM "{table}" ORDER BY {order}'):
             record = dict.fromkeys(wanted)
             record["rowid"] = row[0]
-            record.update(zip(present, row[1:], strict=True))
+            # a value of another type than the column's (SQLite allows any) is made one, or None
+            record.update((name, _as(kind, value)) for name, kind, value in zip(present, kinds, row[1:], strict=True))
             result.append(record)
         return result
+
+
+#: (table, column) -> "integer", "real" or "text", as QualCoder declares them
+_COLUMN_KINDS = {(table, name): declared.split()[0].lower() for table, (columns, _constraint) in TABLES.items()
+                 for name, declared in columns}
+
+
+def _as(kind: str, value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", errors="replace")
+    if kind == "text":
+        return value if isinstance(value, str) else str(value)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    if number != number or number in (float("inf"), float("-inf")):
+        return None
+    return number if kind == "real" else round(number)
 
 
 class QualCoderReader:
