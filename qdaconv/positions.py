@@ -172,11 +172,12 @@ def guess_unit(spans: Sequence[Span], preferred: str = "codepoint",
     """Confirm `preferred` on `spans`, or pick a candidate that explains them clearly better.
 
     Another unit wins only when it scores higher than the preferred one by a margin (5% of the
-    spans, at least 2), so ASCII texts, where all units agree, keep the preferred unit.
+    spans, at least 3), so ASCII texts, where all units agree, keep the preferred unit, and two
+    spans that happen to end at punctuation do not overrule it.
     """
     scores = {unit: score_unit(spans, unit) for unit in dict.fromkeys([preferred, *candidates])}
     best = max(scores, key=lambda unit: (scores[unit], unit == preferred))
-    margin = max(2, len(spans) // 20)
+    margin = max(3, len(spans) // 20)
     if best != preferred and scores[best] >= scores[preferred] + margin:
         return UnitGuess(best, scores, len(spans), True)
     return UnitGuess(preferred, scores, len(spans), False)
