@@ -35,6 +35,14 @@ _FIELD_FEATURE = {
 }
 
 
+#: Fields that name or place an object rather than say what it holds: a content match, made for programs
+#: that give objects new GUIDs, ignores them (file names in a package are made from GUIDs; user ids and
+#: selection labels are the program's own). The texts, bytes and everything else are still compared.
+_NOT_CONTENT = {("content", kind, name) for kind in ("source", "note") for name in (
+    "plain_text_path", "plain_text_inline", "plain_bytes", "rich_text_path", "path", "current_path")
+} | {("content", "user", "id"), ("content", "selection", "name")}
+
+
 @dataclass(slots=True)
 class Record:
     kind: str
@@ -127,6 +135,7 @@ class _Flattener:
         self.match = match
         self.keys: dict[str, str] = {}  # guid_key -> record key
         self.records: dict[tuple[str, str], Record] = {}
+        self._synced: tuple[Source | None, dict[str, int | None]] = (None, {})
 
     # -- keys
     def _claim(self, kind: str, guid: str | None, content_key: str) -> str:
@@ -175,7 +184,8 @@ class _Flattener:
             holder = entry.holder_selection if entry.holder_selection is not None else entry.holder
             parent = held_by[id(holder)] if holder is not None else None
             name = source.name or source.guid
-            content = f"{parent}/{source.kind}:{name}" if parent else f"{source.kind}:{name}"
+            # a nested document (representation, text description, transcript) is found by its place
+            content = f"{parent}/{source.kind}" if parent else f"{source.kind}:{name}"
             key = self.add("source" if source.kind != "Note" else "note", source.guid, content, name,
                            _SOURCE_FEATURE.get(source.kind, Feature.TEXT_SOURCES), {})
             placed.append((source, key))
@@ -238,11 +248,17 @@ class _Flattener:
     def _values(self, values) -> tuple:
         return tuple(sorted((self.ref(v.variable) or "", v.type, str(v.value)) for v in values))
 
+    def _sync_positions(self, source: Source) -> dict[str, int | None]:
+        if self._synced[0] is not source:
+            self._synced = (source, {guid_key(point.guid): point.position for point in source.sync_points})
+        return self._synced[1]
+
     def _selection(self, source: Source, source_key: str, selection: Selection) -> str:
         if selection.kind in ("PlainText", "Audio", "Video"):
             where = f"[{selection.start}:{selection.end}]"
         elif selection.kind == "Transcript":
-            where = f"[{selection.from_sync}:{selection.to_sync}]"
+            at = self._sync_positions(source)
+            where = f"[{at.get(guid_key(selection.from_sync))}:{at.get(guid_key(selection.to_sync))}]"
         else:
             box = (selection.first_x, selection.first_y, selection.second_x, selection.second_y)
             where = f"[p{selection.page}:{','.join(map(str, box))}]"
@@ -312,7 +328,7 @@ def diff(a: Project, b: Project, match: Match = "guid", features: Iterable[Featu
             continue
         fields = {name: (value, other.fields.get(name)) for name, value in record.fields.items()
                   if _FIELD_FEATURE.get(name, record.feature) in allowed and value != other.fields.get(name)
-                  and not _ignored(record.kind, name, allowed)}
+                  and not _ignored(record.kind, name, allowed) and (match, record.kind, name) not in _NOT_CONTENT}
         if fields:
             changes.append(Change(record.kind, "changed", record.label, fields))
     for key, record in right.items():

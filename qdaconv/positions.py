@@ -378,8 +378,9 @@ def guess_unit(spans: Sequence[Span], preferred: str = "codepoint",
                candidates: Sequence[str] = GUESS_UNITS) -> UnitGuess:
     """Confirm `preferred` on `spans`, or pick a candidate that explains them clearly better.
 
-    Another unit wins only when it scores higher than the preferred one by a margin (5% of the
-    spans, at least 2), so ASCII texts, where all units agree, keep the preferred unit.
+    Another unit wins only as `_decide` allows: by a margin, on enough spans, so ASCII texts, where
+    all units agree, keep the preferred unit, and two spans that happen to end at punctuation do
+    not overrule it.
     """
     scores = {unit: score_unit(spans, unit) for unit in dict.fromkeys([preferred, *candidates])}
     return _decide(scores, preferred, len(spans))

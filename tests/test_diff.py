@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import copy
 
+from conftest import FIXTURES
+
+import qdaconv
 from qdaconv.diff import diff
 from qdaconv.formats import CODEBOOK_FEATURES
-from qdaconv.model import Code, Coding, Project, Selection, Source, User
+from qdaconv.model import Code, Coding, Project, Selection, Source, User, new_guid, walk_sources
 
 
 def _study() -> Project:
@@ -79,3 +82,23 @@ def test_text_change_is_seen():
     [change] = diff(_study(), other).changes
     assert "text" in change.fields
     assert diff(_study(), other).as_dict()["same"] is False
+
+
+def test_content_match_finds_nested_documents_and_transcript_selections_by_place():
+    original = qdaconv.read(FIXTURES / "edge" / "media.qdpx")
+    renamed = copy.deepcopy(original)
+    for source in walk_sources(renamed):
+        moved = {point.guid: new_guid() for point in source.sync_points}
+        for point in source.sync_points:
+            point.guid = moved[point.guid]
+        for selection in source.selections:
+            selection.from_sync, selection.to_sync = moved.get(selection.from_sync), moved.get(selection.to_sync)
+            selection.name = None  # a label, not content
+        if source.kind == "Representation":
+            source.name = "the text layer"
+        if source.plain_text_path:  # where the text is stored, not what it says
+            source.plain_text_path = "internal://elsewhere.txt"
+    assert not diff(original, renamed).same
+    result = diff(original, renamed, match="content")
+    # the two representations (of the PDF and of a PDF selection) are found by place: only their names differ
+    assert [(c.kind, set(c.fields)) for c in result.changes] == [("source", {"name"})] * 2, result.render_text()

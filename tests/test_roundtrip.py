@@ -50,5 +50,7 @@ def test_write_then_read_back(fmt, fixture, tmp_path):
         return
     back = qdaconv.read(target, fmt.name)
     match = "guid" if fmt.keeps_guids else "content"
-    result = qdaconv.diff(original, back, match=match, features=fmt.capabilities)
+    # a feature the writer reports as carried only in part (a Loss named by its label) is not compared
+    partly = {feature for feature in Feature if any(item.what == feature.label for item in report.items)}
+    result = qdaconv.diff(original, back, match=match, features=fmt.capabilities - partly)
     assert result.same, f"{fmt.name} lost or changed data:\n{result.render_text()}\n(loss report: {report.summary()})"
