@@ -530,6 +530,21 @@ def _taguette(change: str) -> Make:
     return make
 
 
+QUALCODER = ROOT / "fixtures" / "qualcoder" / "interviews-v17.qda"
+
+
+def _qualcoder(change: str) -> Make:
+    """The QualCoder fixture project, changed with SQL as a damaged or hand-edited project would be."""
+    def make(tmp: Path) -> Path:
+        folder = tmp / "project.qda"
+        shutil.copytree(QUALCODER, folder)
+        with sqlite3.connect(folder / "data.qda") as connection:
+            connection.executescript(change)
+        connection.close()
+        return folder
+    return make
+
+
 CODE_LOWER = CODE.lower()
 OTHER_NS = "urn:QDA-XML:project:0:10"
 
@@ -585,6 +600,13 @@ READ: dict[str, tuple[Make, dict]] = {
                                     "SELECT 'second', '', created FROM projects"), {}),
     "TAGUETTE-TAG-MERGED": (_taguette("INSERT INTO tags (project_id, path, description) "
                                       "SELECT project_id, path || ' ', description FROM tags"), {}),
+    "QUALCODER-DANGLING": (_qualcoder("INSERT INTO code_text (cid, fid, seltext, pos0, pos1, owner) "
+                                      "VALUES (9999, 1, 'x', 0, 1, 'a')"), {}),
+    "QUALCODER-FILE-MISSING": (_qualcoder("UPDATE source SET mediapath = '/images/gone.png' WHERE id = 3"), {}),
+    "QUALCODER-FILE-EXTERNAL": (_qualcoder("UPDATE source SET mediapath = 'images:/etc/hostname' WHERE id = 3"), {}),
+    "QUALCODER-TRANSCRIPT-VALUES": (_qualcoder("INSERT INTO attribute (name, attr_type, value, id, owner) "
+                                               "SELECT name, 'file', 'x', 5, 'a' FROM attribute_type "
+                                               "WHERE caseOrFile = 'file' LIMIT 1"), {}),
     "VENDOR-ENCODING": (_vendor("atlasti-quotations-semicolon.csv"), {}),
     "VENDOR-EXCERPT-NOT-FOUND": (_vendor("taguette-highlights.csv"), {"sources": str(VENDORS / "sources")}),
     "VENDOR-NOT-CARRIED": (_vendor("dedoose-excerpts.xlsx"), {"sources": str(VENDORS / "sources")}),

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, SAMPLES, STUDY
+from conftest import FIXTURES, STUDY
 
 import qdaconv
 from qdaconv.errors import ReadError
@@ -431,21 +431,3 @@ def test_a_qualcoder_project_is_archived_and_verifies(tmp_path, cli):
     assert made.returncode == 0, made.stderr
     checked = cli("archive", "--verify", str(package))
     assert checked.returncode == 0 and "project and tables agree" in checked.stdout
-
-
-# ---------------------------------------------------------------- real QualCoder projects
-
-
-def _sample_projects() -> list[Path]:
-    if not SAMPLES.is_dir():
-        return []
-    return sorted({path.parent for path in SAMPLES.rglob("data.qda")})
-
-
-@pytest.mark.parametrize("project", _sample_projects() or [None], ids=lambda p: p.name if p else "none")
-def test_real_qualcoder_projects_in_the_samples_read(project):
-    if project is None:
-        pytest.skip("../shared/samples holds no QualCoder project (samples/qc is qualitative-coding's)")
-    read = qdaconv.read(project)
-    assert read.sources and all(
-        (source.text or "")[sel.start:sel.end] for source, sel in walk_selections(read) if sel.kind == "PlainText")
