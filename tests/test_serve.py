@@ -194,6 +194,21 @@ def test_a_zipped_folder_is_unpacked_and_read(client: TestClient, tmp_path: Path
 # ------------------------------------------------------------------------------------------ convert
 
 
+def downloaded(done, tmp_path: Path, fmt: str) -> Path:
+    """The converted file of a response; several files (a .qde and its sources/, a folder format) come
+    zipped and are unpacked."""
+    name = done.headers["content-disposition"].split('filename="')[1].rstrip('"')
+    result = tmp_path / name
+    result.write_bytes(done.content)
+    if name == f"study-{fmt}.zip":
+        unpacked = tmp_path / "unpacked"
+        with zipfile.ZipFile(result) as archive:
+            archive.extractall(unpacked)
+        extensions = default_registry().get(fmt).extensions
+        result = next((p for p in unpacked.iterdir() if p.suffix in extensions), unpacked)
+    return result
+
+
 @pytest.mark.parametrize("fmt", WRITABLE)
 def test_every_writable_format_converts_and_reads_back(client: TestClient, fmt: str, tmp_path: Path) -> None:
     writer = default_registry().get(fmt)
@@ -201,13 +216,7 @@ def test_every_writable_format_converts_and_reads_back(client: TestClient, fmt: 
     assert done.status_code == 200, done.text
     name = done.headers["content-disposition"].split('filename="')[1].rstrip('"')
     assert name.startswith("study") and done.headers["x-qdaconv-format"] == fmt
-    result = tmp_path / name
-    result.write_bytes(done.content)
-    if name == f"study-{fmt}.zip":  # several files (a .qde and its sources/) come zipped
-        unpacked = tmp_path / "unpacked"
-        with zipfile.ZipFile(result) as archive:
-            archive.extractall(unpacked)
-        result = next((p for p in unpacked.iterdir() if p.suffix in writer.extensions), unpacked)
+    result = downloaded(done, tmp_path, fmt)
     study = qdaconv.read(STUDY)
     back = qdaconv.read(result, fmt)
     if Feature.CODES in writer.capabilities:
@@ -227,8 +236,7 @@ def test_program_targets_pick_a_format_and_profile(client: TestClient, target: s
     url = f"/api/convert?to={chosen['format']}" + (f"&profile={chosen['profile']}" if chosen["profile"] else "")
     done = client.post(url, files=upload(STUDY))
     assert done.status_code == 200, done.text
-    result = tmp_path / done.headers["content-disposition"].split('filename="')[1].rstrip('"')
-    result.write_bytes(done.content)
+    result = downloaded(done, tmp_path, chosen["format"])
     back = qdaconv.read(result, chosen["format"])
     if chosen["format"] == "refi-qdpx":  # the profile is written into the origin and read back exactly
         assert chosen["profile"] is None or chosen["profile"] in result.name
@@ -538,6 +546,10 @@ def _check_download(target: dict, saved: Path, losses: str, cli) -> None:
         verified = cli("archive", "--verify", str(saved))
         assert verified.returncode == 0, verified.stdout + verified.stderr
         return
+    if saved.suffix == ".zip" and default_registry().get(target["format"]).folder:  # a folder comes zipped
+        with zipfile.ZipFile(saved) as archive:
+            archive.extractall(saved.with_suffix(""))
+        saved = next(saved.with_suffix("").iterdir())
     shown = cli("info", str(saved), "--from", target["format"])
     assert shown.returncode == 0, shown.stderr
     if target["format"] in ("refi-qdpx", "tables-xlsx"):

@@ -153,5 +153,4 @@ def sniff_project(path: Path) -> float:
         return 1.0
     if path.suffix.lower() == ".qda" or path.name == DATA_FILE:
         return 0.5
-    # another program's SQLite file: claimed weakly, so that reading it says clearly what it is not
-    return 0.01
+    return 0.0  # another program's SQLite file: detection then says no format can read it
