@@ -38,7 +38,7 @@ class Fault:
 
 def _silence(rule: str) -> tuple[str, str]:
     """A fault that keeps a rule from ever being reported."""
-    return (rf'\w+\.append\(RULES\["{rule}"\]\.issue\(', f'(lambda _issue: None)(RULES["{rule}"].issue(')
+    return (rf'[\w.]+\.append\(RULES\["{rule}"\]\.issue\(', f'(lambda _issue: None)(RULES["{rule}"].issue(')
 
 
 FAULTS = [
@@ -97,12 +97,16 @@ def apply(fault: Fault, project: Path) -> str | None:
     return file.resolve().relative_to(project.resolve()).as_posix()
 
 
-def run_tests(project: Path, tests: list[str]) -> tuple[set[str], float]:
+def run_tests(project: Path, tests: list[str]) -> tuple[set[str] | None, float]:
+    """The test files with failing tests; None when the run itself broke (the fault made the code unimportable)."""
     env = dict(os.environ, PYTHONPATH=str(project), PYTHONDONTWRITEBYTECODE="1")
     began = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--tb=no", "-rf",
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--tb=no", "-rfE",
                            *tests], cwd=project, env=env, capture_output=True, text=True)
-    failed = {line.split()[1].split("::")[0] for line in done.stdout.splitlines() if line.startswith("FAILED ")}
+    lines = done.stdout.splitlines()
+    if done.returncode not in (0, 1) or any(line.startswith("ERROR ") for line in lines):
+        return None, time.perf_counter() - began
+    failed = {line.split()[1].split("::")[0] for line in lines if line.startswith("FAILED ")}
     return failed, time.perf_counter() - began
 
 
@@ -122,6 +126,10 @@ def main() -> int:
                 caught_all = False
                 continue
             failed, seconds = run_tests(project, args.tests)
+        if failed is None:
+            print(f"{fault.name}: BROKE THE RUN (the changed code no longer imports; fix the fault's replacement)")
+            caught_all = False
+            continue
         elsewhere = sorted(failed - {fault.home_test})
         verdict = "caught" if elsewhere else ("caught only by " + fault.home_test if failed else "NOT CAUGHT")
         caught_all &= bool(elsewhere)
