@@ -6,6 +6,8 @@ bytes and member name of a .qdpx's project XML (or the file itself for a bare .q
 `Members.find` is the one rule by which a path finds its zip member, for the reader and the
 validator alike. `SourceFiles` resolves `internal://`,
 `relative://` and `absolute://` paths to Blobs, tolerating the variants real tools write.
+`keep_parsed` and `take_parsed` hand a project XML the schema check has parsed over to the reader
+that reads the same file next (validation), so that it is parsed once.
 """
 
 from __future__ import annotations
@@ -14,8 +16,11 @@ import os
 import re
 from collections import defaultdict
 from collections.abc import Iterable
+from contextvars import ContextVar
 from pathlib import Path, PurePosixPath
 from typing import IO
+
+from lxml import etree
 
 from qdaconv.errors import ReadError
 from qdaconv.issues import Issue, warning
@@ -26,6 +31,38 @@ QDE_NAME = "project.qde"
 SOURCES_DIR = "sources"
 #: Entries some tools add that are not part of the project.
 IGNORED_NAMES = {".root", ".ds_store", "thumbs.db"}
+#: Project XML up to this size is parsed whole by the check and its tree handed to the reader;
+#: larger documents are checked and read while streaming, in bounded memory.
+PARSE_WHOLE_BYTES = 8 << 20
+
+# One parsed document at most, per thread: the check leaves it, the reader of the same file takes it.
+_parsed: ContextVar[tuple[tuple[str, str | None, int, int], etree._Element] | None] = ContextVar(
+    "qdaconv_refi_parsed", default=None)
+
+
+def _identity(path: str | os.PathLike, member: str | None) -> tuple[str, str | None, int, int] | None:
+    """The file as it is now (its path, member, size and modification time), or None when it cannot be seen."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    return os.path.abspath(path), member, status.st_size, status.st_mtime_ns
+
+
+def keep_parsed(path: str | os.PathLike, member: str | None, root: etree._Element) -> None:
+    """Leave the schema-valid tree of `member` of `path` (None: the file itself) for `take_parsed`."""
+    identity = _identity(path, member)
+    _parsed.set((identity, root) if identity is not None else None)
+
+
+def take_parsed(path: str | os.PathLike, member: str | None) -> etree._Element | None:
+    """The tree `keep_parsed` left for this document of this file, unchanged since; it is given once."""
+    kept = _parsed.get()
+    if kept is None:
+        return None
+    _parsed.set(None)
+    identity, root = kept
+    return root if identity == _identity(path, member) else None
 
 
 def find_qde(names: Iterable[str]) -> tuple[str, str | None]:

@@ -40,7 +40,7 @@ from qdaconv.model import (
     new_guid,
 )
 from qdaconv.plugins.refi import values
-from qdaconv.plugins.refi.container import SourceFiles
+from qdaconv.plugins.refi.container import SourceFiles, take_parsed
 from qdaconv.safety import guarded, iterparse, refuse_entities, xml_read_error
 
 _AUTHORSHIP = {"creatingUser", "creationDateTime", "modifyingUser", "modifiedDateTime"}
@@ -151,10 +151,14 @@ class QdeReader:
     # ------------------------------------------------------------------ driving the parse
 
     def read(self, stream: IO[bytes]) -> Project:
+        """The project in `stream`; or in the tree the schema check parsed of the same document, when it left one
+        (`take_parsed`): the same events walked over that tree, so the document is parsed once."""
+        parsed = take_parsed(self.path, self.member)
         try:
             with _collector_paused():
-                for event, element in iterparse(guarded(stream, self.path, self.member), events=("start", "end"),
-                                                tag=_TAGS):
+                events = (etree.iterwalk(parsed, events=("start", "end"), tag=_TAGS) if parsed is not None
+                          else iterparse(guarded(stream, self.path, self.member), events=("start", "end"), tag=_TAGS))
+                for event, element in events:
                     if self.root is None:
                         self._start_root(element)
                     elif event == "end":
