@@ -27,11 +27,13 @@ from qdaconv.errors import ReadError
 from qdaconv.issues import Issue
 from qdaconv.plugins.refi.container import (
     IGNORED_NAMES,
+    INFLATED_BUDGET,
     PARSE_WHOLE_BYTES,
     QDE_NAME,
     SOURCES_DIR,
     Members,
     find_qde,
+    keep_inflated,
     keep_parsed,
     split_path,
 )
@@ -337,15 +339,25 @@ def _check_open_container(archive: SafeZip, infos: list[zipfile.ZipInfo]) -> lis
 
 
 def _damaged_members(archive: SafeZip, names: list[str]) -> list[Issue]:
-    """Read every member through (in chunks) so checksum and compression damage shows."""
+    """Read every member through (in chunks) so checksum and compression damage shows. The sound ones, up
+    to `INFLATED_BUDGET` bytes in all, are left for the reader (`keep_inflated`), which need not inflate them again."""
     issues: list[Issue] = []
+    kept: dict[str, bytes] = {}
+    room = INFLATED_BUDGET
     for name in names:
+        chunks: list[bytes] | None = [] if archive.getinfo(name).file_size <= room else None
         try:
-            for _chunk in archive.chunks(name):
-                pass
+            for chunk in archive.chunks(name):
+                if chunks is not None:
+                    chunks.append(chunk)
         except ReadError as exc:
             rule = RULES["ZIP-BAD-MEMBER"]
             issues.append(rule.issue(_read_error_text(exc, archive.path).removeprefix(f"{name}: "), place=name))
+            continue
+        if chunks is not None:
+            kept[name] = b"".join(chunks)
+            room -= len(kept[name])
+    keep_inflated(archive.path, kept)
     return issues
 
 

@@ -7,7 +7,8 @@ bytes and member name of a .qdpx's project XML (or the file itself for a bare .q
 validator alike. `SourceFiles` resolves `internal://`,
 `relative://` and `absolute://` paths to Blobs, tolerating the variants real tools write.
 `keep_parsed` and `take_parsed` hand a project XML the schema check has parsed over to the reader
-that reads the same file next (validation), so that it is parsed once.
+that reads the same file next (validation), so that it is parsed once; `keep_inflated` and
+`take_inflated` do the same for the members the check inflated to test them for damage.
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ IGNORED_NAMES = {".root", ".ds_store", "thumbs.db"}
 #: Project XML up to this size is parsed whole by the check and its tree handed to the reader;
 #: larger documents are checked and read while streaming, in bounded memory.
 PARSE_WHOLE_BYTES = 8 << 20
+
+#: How many bytes of inflated members the check leaves for the reader, at most.
+INFLATED_BUDGET = 8 << 20
 
 # One parsed document at most, per thread: the check leaves it, the reader of the same file takes it.
 _parsed: ContextVar[tuple[tuple[str, str | None, int, int], etree._Element] | None] = ContextVar(
@@ -63,6 +67,25 @@ def take_parsed(path: str | os.PathLike, member: str | None) -> etree._Element |
     _parsed.set(None)
     identity, root = kept
     return root if identity == _identity(path, member) else None
+
+
+# The members of one zip at most, per thread, as the check inflated them; the reader takes each once.
+_inflated: ContextVar[tuple[tuple[str, str | None, int, int], dict[str, bytes]] | None] = ContextVar(
+    "qdaconv_refi_inflated", default=None)
+
+
+def keep_inflated(path: str | os.PathLike, members: dict[str, bytes]) -> None:
+    """Leave the inflated `members` of the zip `path` (checked whole, so their checksums held) for the reader."""
+    identity = _identity(path, None)
+    _inflated.set((identity, members) if identity is not None and members else None)
+
+
+def take_inflated(path: str | os.PathLike, member: str) -> bytes | None:
+    """The bytes `keep_inflated` left for this member of this zip, unchanged since; each is given once."""
+    kept = _inflated.get()
+    if kept is None or member not in kept[1] or kept[0] != _identity(path, None):
+        return None
+    return kept[1].pop(member)
 
 
 def find_qde(names: Iterable[str]) -> tuple[str, str | None]:
@@ -334,6 +357,10 @@ class Openers:
     def read(self, blob: Blob) -> bytes:
         if blob.data is not None:
             return blob.data
+        if blob.zip_path is not None and blob.member is not None:
+            kept = take_inflated(blob.zip_path, blob.member)  # inflated by the check of the same file
+            if kept is not None:
+                return kept
         with self.open(blob) as stream:
             return stream.read()
 
