@@ -1,0 +1,67 @@
+"""Validation parses a .qdpx's project XML once and inflates each member once: the container check
+hands its tree and the members it inflated to the reader of the same file, and nothing else changes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from qdaconv.plugins.refi import checks
+from qdaconv.plugins.refi.checks import check_file
+from qdaconv.plugins.refi.container import take_inflated, take_parsed
+from qdaconv.validation import validate
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+PROJECTS = [FIXTURES / "study.qdpx", *sorted((FIXTURES / "edge").glob("*.qdpx"))]
+
+
+def _verdicts(path: Path) -> list[tuple[str, str, str, str | None, str | None]]:
+    return [(i.rule, i.severity.value, i.message, i.place, i.hint) for i in validate(path).issues]
+
+
+@pytest.mark.parametrize("project", PROJECTS, ids=lambda p: p.name)
+def test_sharing_changes_no_verdict(project, monkeypatch):
+    shared = _verdicts(project)
+    monkeypatch.setattr(checks, "keep_parsed", lambda *args: None)
+    monkeypatch.setattr(checks, "keep_inflated", lambda *args: None)
+    assert _verdicts(project) == shared
+
+
+def test_the_reader_takes_the_tree_the_check_parsed_once(tmp_path):
+    path = shutil.copyfile(FIXTURES / "study.qdpx", tmp_path / "study.qdpx")
+    assert check_file(path, "refi-qdpx") == []
+    root = take_parsed(path, "project.qde")
+    assert root is not None and root.tag == "{urn:QDA-XML:project:1.0}Project"
+    assert take_parsed(path, "project.qde") is None
+
+
+def test_a_file_changed_after_the_check_is_read_again(tmp_path):
+    path = shutil.copyfile(FIXTURES / "study.qdpx", tmp_path / "study.qdpx")
+    check_file(path, "refi-qdpx")
+    status = os.stat(path)
+    os.utime(path, ns=(status.st_atime_ns, status.st_mtime_ns + 1_000_000_000))
+    assert take_parsed(path, "project.qde") is None
+    names = [n for n in zipfile.ZipFile(path).namelist() if n.startswith("sources/")]
+    assert take_inflated(path, names[0]) is None
+
+
+def test_only_sound_members_are_handed_over(tmp_path):
+    """A member whose checksum fails is reported and left for the reader to fail on, as before."""
+    good, bad = "sources/good.txt", "sources/bad.txt"
+    path = tmp_path / "damaged.qdpx"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("project.qde", zipfile.ZipFile(FIXTURES / "study.qdpx").read("project.qde"))
+        archive.writestr(good, "sound text\n")
+        archive.writestr(bad, "DAMAGED TEXT\n")
+    data = path.read_bytes()
+    at = data.index(b"DAMAGED TEXT")
+    path.write_bytes(data[:at] + b"X" + data[at + 1:])  # the stored bytes no longer match the CRC
+    rules = [issue.rule for issue in check_file(path, "refi-qdpx")]
+    assert "ZIP-BAD-MEMBER" in rules
+    assert take_inflated(path, bad) is None
+    assert take_inflated(path, good) == b"sound text\n"
+    assert take_inflated(path, good) is None  # given once
