@@ -73,7 +73,7 @@ def xsd_rate(files: list[Path]) -> tuple[float, float]:
 def many(folder: Path, count: int, jobs: list[int]) -> None:
     study = folder / "study.qdpx"
     make(study, 24, 960)
-    copies = folder / "copies"
+    copies = folder / f"copies-{count}"  # the folder is validated whole: it holds exactly `count` copies
     copies.mkdir(exist_ok=True)
     for n in range(count):
         target = copies / f"study-{n:05d}.qdpx"
