@@ -1,5 +1,5 @@
 """Validation parses a .qdpx's project XML once and inflates each member once: the container check
-hands its tree and the members it inflated to the reader of the same file, and nothing else changes."""
+hands its tree and the members it inflated to the reader of the same file, and no verdict changes."""
 
 from __future__ import annotations
 
@@ -9,13 +9,16 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from lxml import etree
 
 from qdaconv.plugins.refi import checks
 from qdaconv.plugins.refi.checks import check_file
 from qdaconv.plugins.refi.container import take_inflated, take_parsed
+from qdaconv.plugins.refi.reader import ATTRIBUTES
 from qdaconv.validation import validate
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
 PROJECTS = [FIXTURES / "study.qdpx", *sorted((FIXTURES / "edge").glob("*.qdpx"))]
 
 
@@ -65,3 +68,31 @@ def test_only_sound_members_are_handed_over(tmp_path):
     assert take_inflated(path, bad) is None
     assert take_inflated(path, good) == b"sound text\n"
     assert take_inflated(path, good) is None  # given once
+
+
+@pytest.mark.parametrize("xsd", ["Project-mrt2019.xsd", "Codebook.xsd"])
+def test_the_reader_notes_no_attribute_a_schema_allows(xsd):
+    """On the check's schema-valid tree the reader skips its unknown-attribute notes: that holds only while
+    every attribute the schema declares for an element is one the reader knows for it, and no other is allowed."""
+    schema_ns = "{http://www.w3.org/2001/XMLSchema}"
+    root = etree.parse(str(SCHEMAS / xsd)).getroot()
+    assert next(root.iter(f"{schema_ns}anyAttribute"), None) is None
+    types = {t.get("name"): t for t in root.iter(f"{schema_ns}complexType") if t.get("name")}
+
+    def declared(complex_type: etree._Element) -> set[str]:  # every attribute within, bases included
+        names = {a.get("name") for a in complex_type.iter(f"{schema_ns}attribute") if a.get("name")}
+        for extension in complex_type.iter(f"{schema_ns}extension"):
+            base = types.get(extension.get("base", "").rpartition(":")[2])
+            if base is not None:
+                names |= declared(base)
+        return names
+
+    checked = 0
+    for element in root.iter(f"{schema_ns}element"):
+        name = element.get("name")
+        complex_type = (types.get(element.get("type", "").rpartition(":")[2]) if element.get("type")
+                        else element.find(f"{schema_ns}complexType"))
+        if name in ATTRIBUTES and complex_type is not None:
+            assert declared(complex_type) <= ATTRIBUTES[name], name
+            checked += 1
+    assert checked >= 3

@@ -23,6 +23,7 @@ from typing import IO
 
 from lxml import etree
 
+from qdaconv import progress
 from qdaconv.errors import ReadError
 from qdaconv.issues import Issue
 from qdaconv.plugins.refi.container import (
@@ -139,7 +140,7 @@ def check_document(open_stream: Callable[[], IO[bytes]], member: str | None, kin
                                        result.root_line)
             return issues + _path_issues(uses, member), uses
     with open_stream() as stream:
-        data = stream.read()
+        data = progress.counted(stream, "checking the schema", size).read()
     issues, root, found = check_xml(data, member)
     if root is not None and keep is not None and root.tag == expected \
             and not any(issue.rule.startswith("REFI-XSD") for issue in issues):

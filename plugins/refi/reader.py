@@ -19,6 +19,7 @@ from typing import IO
 
 from lxml import etree
 
+from qdaconv import progress
 from qdaconv.errors import ReadError
 from qdaconv.issues import Issue, info, warning
 from qdaconv.model import (
@@ -147,6 +148,8 @@ class QdeReader:
         self.filled: set[str] = set()
         self._dates: dict[str, datetime] = {}
         self._names: dict[object, str] = {}
+        #: The document passed the XSD (the check's tree): every attribute is one `ATTRIBUTES` allows.
+        self.schema_valid = False
 
     # ------------------------------------------------------------------ driving the parse
 
@@ -154,6 +157,7 @@ class QdeReader:
         """The project in `stream`; or in the tree the schema check parsed of the same document, when it left one
         (`take_parsed`): the same events walked over that tree, so the document is parsed once."""
         parsed = take_parsed(self.path, self.member)
+        self.schema_valid = parsed is not None
         try:
             with _collector_paused():
                 events = (etree.iterwalk(parsed, events=("start", "end"), tag=_TAGS) if parsed is not None
@@ -163,6 +167,8 @@ class QdeReader:
                         self._start_root(element)
                     elif event == "end":
                         self._end(element)
+            if parsed is not None:  # a small document, walked at once: its progress is all or nothing
+                progress.advance("reading", 1, 1)
         except etree.XMLSyntaxError as exc:
             raise xml_read_error(exc, self.path, self.member) from None
         if self.root is None:
@@ -280,6 +286,8 @@ class QdeReader:
             self.notes.add("REFI-REQUIRED", "a required attribute is missing", "Project@name")
 
     def _check_attributes(self, element: etree._Element, name: str) -> None:
+        if self.schema_valid:  # the schemas declare no attribute that `ATTRIBUTES` lacks, and allow no other
+            return
         allowed = ATTRIBUTES.get(name, _REF_ATTRS)
         keys = element.keys()
         if allowed.issuperset(keys):
