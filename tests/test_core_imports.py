@@ -14,10 +14,11 @@ CORE = Path(__file__).resolve().parent.parent / "qdaconv"
 #: Layers from the bottom; a module may import its own layer and those below, never one above.
 LAYERS = [
     {"qdaconv.errors", "qdaconv.issues", "qdaconv.progress"},
-    {"qdaconv.model", "qdaconv.safety"},
-    {"qdaconv.formats", "qdaconv.positions", "qdaconv.hookspecs", "qdaconv.registry"},
+    {"qdaconv.model", "qdaconv.safety", "qdaconv.files", "qdaconv.values"},
+    {"qdaconv.formats", "qdaconv.positions", "qdaconv.hookspecs", "qdaconv.registry", "qdaconv.references"},
     {"qdaconv.api"},
-    {"qdaconv.validation", "qdaconv.diff"},
+    {"qdaconv.validation", "qdaconv.diff", "qdaconv.merge", "qdaconv.agreement", "qdaconv.figures",
+     "qdaconv.redaction"},
     {"qdaconv.cli", "qdaconv.__main__", "qdaconv"},
 ]
 
