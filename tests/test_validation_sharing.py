@@ -16,6 +16,7 @@ from qdaconv.plugins.refi.checks import check_file
 from qdaconv.plugins.refi.container import take_inflated, take_parsed
 from qdaconv.plugins.refi.reader import ATTRIBUTES
 from qdaconv.validation import validate
+from qdaconv.validation.container import handing_over
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
@@ -36,20 +37,29 @@ def test_sharing_changes_no_verdict(project, monkeypatch):
 
 def test_the_reader_takes_the_tree_the_check_parsed_once(tmp_path):
     path = shutil.copyfile(FIXTURES / "study.qdpx", tmp_path / "study.qdpx")
+    with handing_over():
+        assert check_file(path, "refi-qdpx") == []
+        root = take_parsed(path, "project.qde")
+        assert root is not None and root.tag == "{urn:QDA-XML:project:1.0}Project"
+        assert take_parsed(path, "project.qde") is None
+
+
+def test_nothing_is_kept_outside_one_files_validation(tmp_path):
+    path = shutil.copyfile(FIXTURES / "study.qdpx", tmp_path / "study.qdpx")
     assert check_file(path, "refi-qdpx") == []
-    root = take_parsed(path, "project.qde")
-    assert root is not None and root.tag == "{urn:QDA-XML:project:1.0}Project"
-    assert take_parsed(path, "project.qde") is None
+    with handing_over():
+        assert take_parsed(path, "project.qde") is None
 
 
 def test_a_file_changed_after_the_check_is_read_again(tmp_path):
     path = shutil.copyfile(FIXTURES / "study.qdpx", tmp_path / "study.qdpx")
-    check_file(path, "refi-qdpx")
-    status = os.stat(path)
-    os.utime(path, ns=(status.st_atime_ns, status.st_mtime_ns + 1_000_000_000))
-    assert take_parsed(path, "project.qde") is None
     names = [n for n in zipfile.ZipFile(path).namelist() if n.startswith("sources/")]
-    assert take_inflated(path, names[0]) is None
+    with handing_over():
+        check_file(path, "refi-qdpx")
+        status = os.stat(path)
+        os.utime(path, ns=(status.st_atime_ns, status.st_mtime_ns + 1_000_000_000))
+        assert take_parsed(path, "project.qde") is None
+        assert take_inflated(path, names[0]) is None
 
 
 def test_only_sound_members_are_handed_over(tmp_path):
@@ -63,11 +73,12 @@ def test_only_sound_members_are_handed_over(tmp_path):
     data = path.read_bytes()
     at = data.index(b"DAMAGED TEXT")
     path.write_bytes(data[:at] + b"X" + data[at + 1:])  # the stored bytes no longer match the CRC
-    rules = [issue.rule for issue in check_file(path, "refi-qdpx")]
-    assert "ZIP-BAD-MEMBER" in rules
-    assert take_inflated(path, bad) is None
-    assert take_inflated(path, good) == b"sound text\n"
-    assert take_inflated(path, good) is None  # given once
+    with handing_over():
+        rules = [issue.rule for issue in check_file(path, "refi-qdpx")]
+        assert "ZIP-BAD-MEMBER" in rules
+        assert take_inflated(path, bad) is None
+        assert take_inflated(path, good) == b"sound text\n"
+        assert take_inflated(path, good) is None  # given once
 
 
 @pytest.mark.parametrize("xsd", ["Project-mrt2019.xsd", "Codebook.xsd"])

@@ -17,7 +17,6 @@ import os
 import re
 from collections import defaultdict
 from collections.abc import Iterable
-from contextvars import ContextVar
 from pathlib import Path, PurePosixPath
 from typing import IO
 
@@ -27,6 +26,7 @@ from qdaconv.errors import ReadError
 from qdaconv.issues import Issue, warning
 from qdaconv.model import Blob
 from qdaconv.safety import SafeZip, ZipLimits, open_zip
+from qdaconv.validation.container import hand_over, take_over
 
 QDE_NAME = "project.qde"
 SOURCES_DIR = "sources"
@@ -39,11 +39,6 @@ PARSE_WHOLE_BYTES = 8 << 20
 #: How many bytes of inflated members the check leaves for the reader, at most.
 INFLATED_BUDGET = 8 << 20
 
-# One parsed document at most, per thread: the check leaves it, the reader of the same file takes it.
-_parsed: ContextVar[tuple[tuple[str, str | None, int, int], etree._Element] | None] = ContextVar(
-    "qdaconv_refi_parsed", default=None)
-
-
 def _identity(path: str | os.PathLike, member: str | None) -> tuple[str, str | None, int, int] | None:
     """The file as it is now (its path, member, size and modification time), or None when it cannot be seen."""
     try:
@@ -54,38 +49,26 @@ def _identity(path: str | os.PathLike, member: str | None) -> tuple[str, str | N
 
 
 def keep_parsed(path: str | os.PathLike, member: str | None, root: etree._Element) -> None:
-    """Leave the schema-valid tree of `member` of `path` (None: the file itself) for `take_parsed`."""
-    identity = _identity(path, member)
-    _parsed.set((identity, root) if identity is not None else None)
+    """Hand the schema-valid tree of `member` of `path` (None: the file itself) to `take_parsed`, within
+    one file's validation (`qdaconv.validation.container.handing_over`)."""
+    hand_over(("refi-parsed", _identity(path, member)), root)
 
 
 def take_parsed(path: str | os.PathLike, member: str | None) -> etree._Element | None:
-    """The tree `keep_parsed` left for this document of this file, unchanged since; it is given once."""
-    kept = _parsed.get()
-    if kept is None:
-        return None
-    _parsed.set(None)
-    identity, root = kept
-    return root if identity == _identity(path, member) else None
-
-
-# The members of one zip at most, per thread, as the check inflated them; the reader takes each once.
-_inflated: ContextVar[tuple[tuple[str, str | None, int, int], dict[str, bytes]] | None] = ContextVar(
-    "qdaconv_refi_inflated", default=None)
+    """The tree `keep_parsed` handed over for this document of this file, unchanged since; given once."""
+    return take_over(("refi-parsed", _identity(path, member)))
 
 
 def keep_inflated(path: str | os.PathLike, members: dict[str, bytes]) -> None:
-    """Leave the inflated `members` of the zip `path` (checked whole, so their checksums held) for the reader."""
+    """Hand the inflated `members` of the zip `path` (read whole, so their checksums held) to the reader."""
     identity = _identity(path, None)
-    _inflated.set((identity, members) if identity is not None and members else None)
+    for name, data in members.items():
+        hand_over(("refi-member", identity, name), data)
 
 
 def take_inflated(path: str | os.PathLike, member: str) -> bytes | None:
-    """The bytes `keep_inflated` left for this member of this zip, unchanged since; each is given once."""
-    kept = _inflated.get()
-    if kept is None or member not in kept[1] or kept[0] != _identity(path, None):
-        return None
-    return kept[1].pop(member)
+    """The bytes `keep_inflated` handed over for this member of this zip, unchanged since; each is given once."""
+    return take_over(("refi-member", _identity(path, None), member))
 
 
 def find_qde(names: Iterable[str]) -> tuple[str, str | None]:
