@@ -23,9 +23,21 @@ from typing import IO
 
 from lxml import etree
 
+from qdaconv import progress
 from qdaconv.errors import ReadError
 from qdaconv.issues import Issue
-from qdaconv.plugins.refi.container import IGNORED_NAMES, QDE_NAME, SOURCES_DIR, Members, find_qde, split_path
+from qdaconv.plugins.refi.container import (
+    IGNORED_NAMES,
+    INFLATED_BUDGET,
+    PARSE_WHOLE_BYTES,
+    QDE_NAME,
+    SOURCES_DIR,
+    Members,
+    find_qde,
+    keep_inflated,
+    keep_parsed,
+    split_path,
+)
 from qdaconv.safety import SafeZip, open_zip, unsafe_name_reason, xml_parser
 from qdaconv.validation.rules import RULES
 from qdaconv.validation.schema import load_schema, stream_check
@@ -51,7 +63,8 @@ def check_file(path: Path, fmt_name: str) -> list[Issue]:
         return check_container(path)
     try:
         issues, _uses = check_document(lambda: open(path, "rb"), None, "CodeBook" if fmt_name == "refi-qdc"
-                                       else "Project", path.stat().st_size)
+                                       else "Project", path.stat().st_size,
+                                       lambda root: keep_parsed(path, None, root))
     except OSError as exc:
         return [RULES["READ-FAILED"].issue(f"cannot read the file: {exc.strerror or exc}")]
     return issues
@@ -89,7 +102,12 @@ def _uses_of(element: etree._Element) -> list[PathUse]:
             for attribute in _PATH_ATTRIBUTES if (reference := element.get(attribute))]
 
 
-def _uses_in(root: etree._Element) -> list[PathUse]:
+def _uses_in(root: etree._Element, valid: bool = False) -> list[PathUse]:
+    """The path attributes of a document: in a schema-valid one only `_PATH_TAGS` can carry them, and they
+    are listed as those elements end, as while streaming; in any other, every element is looked at."""
+    if valid and etree.QName(root).namespace == PROJECT_NS:
+        return [use for _event, element in etree.iterwalk(root, events=("end",), tag=_PATH_TAGS)
+                for use in _uses_of(element)]
     return [use for element in root.iter(etree.Element) for use in _uses_of(element)]
 
 
@@ -99,26 +117,35 @@ _PATH_TAGS = tuple(f"{{{PROJECT_NS}}}{name}" for name in (
     "TextDescription", "Transcript"))
 
 
-def check_document(open_stream: Callable[[], IO[bytes]], member: str | None, kind: str, size: int | None = None
+def check_document(open_stream: Callable[[], IO[bytes]], member: str | None, kind: str, size: int | None = None,
+                   keep: Callable[[etree._Element], None] | None = None
                    ) -> tuple[list[Issue], list[PathUse] | None]:
     """The issues of one QDA-XML document and its path attributes (None when it could not be parsed).
 
-    A schema-valid document in the official namespace is checked while streaming, in bounded
-    memory; anything else is parsed whole by `check_xml`, which lists every problem with its line.
+    A document of known size up to `PARSE_WHOLE_BYTES` is parsed whole by `check_xml` (one parse
+    and a tree validation cost less than validating while streaming), and when it is schema-valid
+    in the official namespace its tree is given to `keep`, for the reader. A larger document in the
+    official namespace is checked while streaming, in bounded memory, when it is schema-valid;
+    anything else is parsed whole by `check_xml`, which lists every problem with its line.
     """
-    uses: list[PathUse] = []
+    expected = f"{{{_SCHEMA_FILES[kind][1]}}}{kind}"
+    if size is None or size > PARSE_WHOLE_BYTES:
+        uses: list[PathUse] = []
+        with open_stream() as stream:
+            result = stream_check(stream, schema(kind), _PATH_TAGS, [expected],
+                                  lambda element: uses.extend(_uses_of(element)), size)
+        if result.valid and not result.entities and result.root_tag == expected:
+            issues = _encoding_issues(result.encoding, member)
+            issues += _location_issues(result.root_attributes or {}, _SCHEMA_FILES[kind][1], member,
+                                       result.root_line)
+            return issues + _path_issues(uses, member), uses
     with open_stream() as stream:
-        expected = _SCHEMA_FILES[kind][1]
-        result = stream_check(stream, schema(kind), _PATH_TAGS, [f"{{{expected}}}{kind}"],
-                              lambda element: uses.extend(_uses_of(element)), size)
-    if result.valid and not result.entities and result.root_tag == f"{{{expected}}}{kind}":
-        issues = _encoding_issues(result.encoding, member)
-        issues += _location_issues(result.root_attributes or {}, expected, member, result.root_line)
-        return issues + _path_issues(uses, member), uses
-    with open_stream() as stream:
-        data = stream.read()
-    issues, root = check_xml(data, member)
-    return issues, (_uses_in(root) if root is not None else None)
+        data = progress.counted(stream, "checking the schema", size).read()
+    issues, root, found = check_xml(data, member)
+    if root is not None and keep is not None and root.tag == expected \
+            and not any(issue.rule.startswith("REFI-XSD") for issue in issues):
+        keep(root)
+    return issues, found
 
 
 def _encoding_issues(encoding: str | None, member: str | None) -> list[Issue]:
@@ -128,24 +155,28 @@ def _encoding_issues(encoding: str | None, member: str | None) -> list[Issue]:
     return []
 
 
-def check_xml(data: bytes, member: str | None) -> tuple[list[Issue], etree._Element | None]:
-    """Well-formedness, encoding, namespace and XSD issues of one QDA-XML document, and its root."""
+def check_xml(data: bytes, member: str | None
+              ) -> tuple[list[Issue], etree._Element | None, list[PathUse] | None]:
+    """Well-formedness, encoding, namespace and XSD issues of one QDA-XML document, its root and its path
+    attributes (root and paths None when it could not be parsed)."""
     unsafe = [RULES["XML-UNSAFE"].issue("the XML declares entities in its DOCTYPE", place=_place(member, 1))]
     if _ENTITY_DECLARATION.search(data[:_PROLOG_BYTES]):
-        return unsafe, None  # checked before parsing: libxml2 rejects some unexpanded uses as syntax errors
+        return unsafe, None, None  # checked before parsing: libxml2 rejects some unexpanded uses as syntax errors
     try:
         root = etree.fromstring(data, xml_parser())
     except etree.XMLSyntaxError as exc:
         line = exc.position[0] if exc.position else exc.lineno
         message = re.sub(r",? line \d+, column \d+$", "", exc.msg or str(exc))
-        return [RULES["XML-MALFORMED"].issue(message, place=_place(member, line))], None
+        return [RULES["XML-MALFORMED"].issue(message, place=_place(member, line))], None, None
     issues = _encoding_issues(root.getroottree().docinfo.encoding, member)
     dtd = root.getroottree().docinfo.internalDTD
     if dtd is not None and any(True for _ in dtd.entities()):
-        return [*issues, *unsafe], None
-    issues += _schema_issues(root, member)
-    issues += _path_issues(_uses_in(root), member)
-    return issues, root
+        return [*issues, *unsafe], None, None
+    schema_issues = _schema_issues(root, member)
+    issues += schema_issues
+    uses = _uses_in(root, valid=not any(issue.rule.startswith("REFI-XSD") for issue in schema_issues))
+    issues += _path_issues(uses, member)
+    return issues, root, uses
 
 
 def _path_problem(reference: str) -> str | None:
@@ -284,7 +315,8 @@ def _check_open_container(archive: SafeZip, infos: list[zipfile.ZipInfo]) -> lis
         return [RULES["ZIP-NO-QDE"].issue(str(exc))]
     size = archive.getinfo(qde).file_size
     try:  # the project XML is checked while it streams; damage to it shows there too
-        xml_issues, uses = check_document(lambda: archive.open(qde), qde, "Project", size)
+        xml_issues, uses = check_document(lambda: archive.open(qde), qde, "Project", size,
+                                          lambda root: keep_parsed(archive.path, qde, root))
         broken = None
     except ReadError as exc:
         xml_issues, uses = [], None
@@ -308,15 +340,25 @@ def _check_open_container(archive: SafeZip, infos: list[zipfile.ZipInfo]) -> lis
 
 
 def _damaged_members(archive: SafeZip, names: list[str]) -> list[Issue]:
-    """Read every member through (in chunks) so checksum and compression damage shows."""
+    """Read every member through (in chunks) so checksum and compression damage shows. The sound ones, up
+    to `INFLATED_BUDGET` bytes in all, are left for the reader (`keep_inflated`), which need not inflate them again."""
     issues: list[Issue] = []
+    kept: dict[str, bytes] = {}
+    room = INFLATED_BUDGET
     for name in names:
+        chunks: list[bytes] | None = [] if archive.getinfo(name).file_size <= room else None
         try:
-            for _chunk in archive.chunks(name):
-                pass
+            for chunk in archive.chunks(name):
+                if chunks is not None:
+                    chunks.append(chunk)
         except ReadError as exc:
             rule = RULES["ZIP-BAD-MEMBER"]
             issues.append(rule.issue(_read_error_text(exc, archive.path).removeprefix(f"{name}: "), place=name))
+            continue
+        if chunks is not None:
+            kept[name] = b"".join(chunks)
+            room -= len(kept[name])
+    keep_inflated(archive.path, kept)
     return issues
 
 

@@ -6,6 +6,9 @@ bytes and member name of a .qdpx's project XML (or the file itself for a bare .q
 `Members.find` is the one rule by which a path finds its zip member, for the reader and the
 validator alike. `SourceFiles` resolves `internal://`,
 `relative://` and `absolute://` paths to Blobs, tolerating the variants real tools write.
+`keep_parsed` and `take_parsed` hand a project XML the schema check has parsed over to the reader
+that reads the same file next (validation), so that it is parsed once; `keep_inflated` and
+`take_inflated` do the same for the members the check inflated to test them for damage.
 """
 
 from __future__ import annotations
@@ -17,15 +20,55 @@ from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 from typing import IO
 
+from lxml import etree
+
 from qdaconv.errors import ReadError
 from qdaconv.issues import Issue, warning
 from qdaconv.model import Blob
 from qdaconv.safety import SafeZip, ZipLimits, open_zip
+from qdaconv.validation.container import hand_over, take_over
 
 QDE_NAME = "project.qde"
 SOURCES_DIR = "sources"
 #: Entries some tools add that are not part of the project.
 IGNORED_NAMES = {".root", ".ds_store", "thumbs.db"}
+#: Project XML up to this size is parsed whole by the check and its tree handed to the reader;
+#: larger documents are checked and read while streaming, in bounded memory.
+PARSE_WHOLE_BYTES = 8 << 20
+
+#: How many bytes of inflated members the check leaves for the reader, at most.
+INFLATED_BUDGET = 8 << 20
+
+def _identity(path: str | os.PathLike, member: str | None) -> tuple[str, str | None, int, int] | None:
+    """The file as it is now (its path, member, size and modification time), or None when it cannot be seen."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    return os.path.abspath(path), member, status.st_size, status.st_mtime_ns
+
+
+def keep_parsed(path: str | os.PathLike, member: str | None, root: etree._Element) -> None:
+    """Hand the schema-valid tree of `member` of `path` (None: the file itself) to `take_parsed`, within
+    one file's validation (`qdaconv.validation.container.handing_over`)."""
+    hand_over(("refi-parsed", _identity(path, member)), root)
+
+
+def take_parsed(path: str | os.PathLike, member: str | None) -> etree._Element | None:
+    """The tree `keep_parsed` handed over for this document of this file, unchanged since; given once."""
+    return take_over(("refi-parsed", _identity(path, member)))
+
+
+def keep_inflated(path: str | os.PathLike, members: dict[str, bytes]) -> None:
+    """Hand the inflated `members` of the zip `path` (read whole, so their checksums held) to the reader."""
+    identity = _identity(path, None)
+    for name, data in members.items():
+        hand_over(("refi-member", identity, name), data)
+
+
+def take_inflated(path: str | os.PathLike, member: str) -> bytes | None:
+    """The bytes `keep_inflated` handed over for this member of this zip, unchanged since; each is given once."""
+    return take_over(("refi-member", _identity(path, None), member))
 
 
 def find_qde(names: Iterable[str]) -> tuple[str, str | None]:
@@ -297,6 +340,10 @@ class Openers:
     def read(self, blob: Blob) -> bytes:
         if blob.data is not None:
             return blob.data
+        if blob.zip_path is not None and blob.member is not None:
+            kept = take_inflated(blob.zip_path, blob.member)  # inflated by the check of the same file
+            if kept is not None:
+                return kept
         with self.open(blob) as stream:
             return stream.read()
 

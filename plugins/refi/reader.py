@@ -19,6 +19,7 @@ from typing import IO
 
 from lxml import etree
 
+from qdaconv import progress
 from qdaconv.errors import ReadError
 from qdaconv.issues import Issue, info, warning
 from qdaconv.model import (
@@ -40,7 +41,7 @@ from qdaconv.model import (
     new_guid,
 )
 from qdaconv.plugins.refi import values
-from qdaconv.plugins.refi.container import SourceFiles
+from qdaconv.plugins.refi.container import SourceFiles, take_parsed
 from qdaconv.safety import guarded, iterparse, refuse_entities, xml_read_error
 
 _AUTHORSHIP = {"creatingUser", "creationDateTime", "modifyingUser", "modifiedDateTime"}
@@ -147,18 +148,27 @@ class QdeReader:
         self.filled: set[str] = set()
         self._dates: dict[str, datetime] = {}
         self._names: dict[object, str] = {}
+        #: The document passed the XSD (the check's tree): every attribute is one `ATTRIBUTES` allows.
+        self.schema_valid = False
 
     # ------------------------------------------------------------------ driving the parse
 
     def read(self, stream: IO[bytes]) -> Project:
+        """The project in `stream`; or in the tree the schema check parsed of the same document, when it left one
+        (`take_parsed`): the same events walked over that tree, so the document is parsed once."""
+        parsed = take_parsed(self.path, self.member)
+        self.schema_valid = parsed is not None
         try:
             with _collector_paused():
-                for event, element in iterparse(guarded(stream, self.path, self.member), events=("start", "end"),
-                                                tag=_TAGS):
+                events = (etree.iterwalk(parsed, events=("start", "end"), tag=_TAGS) if parsed is not None
+                          else iterparse(guarded(stream, self.path, self.member), events=("start", "end"), tag=_TAGS))
+                for event, element in events:
                     if self.root is None:
                         self._start_root(element)
                     elif event == "end":
                         self._end(element)
+            if parsed is not None:  # a small document, walked at once: its progress is all or nothing
+                progress.advance("reading", 1, 1)
         except etree.XMLSyntaxError as exc:
             raise xml_read_error(exc, self.path, self.member) from None
         if self.root is None:
@@ -276,6 +286,8 @@ class QdeReader:
             self.notes.add("REFI-REQUIRED", "a required attribute is missing", "Project@name")
 
     def _check_attributes(self, element: etree._Element, name: str) -> None:
+        if self.schema_valid:  # the schemas declare no attribute that `ATTRIBUTES` lacks, and allow no other
+            return
         allowed = ATTRIBUTES.get(name, _REF_ATTRS)
         keys = element.keys()
         if allowed.issuperset(keys):

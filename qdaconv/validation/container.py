@@ -2,10 +2,15 @@
 
 Nothing here knows a format: `Format.check` (for REFI-QDA: the zip, the XSD, the raw XML) and
 `Format.read` do the work, and every failure, a plugin's bug included, becomes an Issue about the file.
+Within `handing_over()` (one file's check and read), a check may hand what it made to the reader
+of the same file (`hand_over`, `take_over`), so that nothing is parsed or inflated twice.
 """
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +23,32 @@ from qdaconv.validation.rules import RULES
 if TYPE_CHECKING:
     from qdaconv.formats import Format
     from qdaconv.registry import Registry
+
+
+_handed: ContextVar[dict[Hashable, Any] | None] = ContextVar("qdaconv_validation_handed", default=None)
+
+
+@contextmanager
+def handing_over() -> Iterator[None]:
+    """Within the block (one file's check and read), `hand_over` keeps things for `take_over`; all are let go after."""
+    token = _handed.set({})
+    try:
+        yield
+    finally:
+        _handed.reset(token)
+
+
+def hand_over(key: Hashable, value: Any) -> None:
+    """Keep `value` for a `take_over(key)` in the same `handing_over` block; outside one, nothing is kept."""
+    handed = _handed.get()
+    if handed is not None:
+        handed[key] = value
+
+
+def take_over(key: Hashable) -> Any | None:
+    """What `hand_over` kept under `key` in this block, given once; None when nothing was."""
+    handed = _handed.get()
+    return handed.pop(key, None) if handed is not None else None
 
 
 def strip_path(message: str, path: Path) -> str:

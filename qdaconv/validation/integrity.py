@@ -69,7 +69,7 @@ def _references(project: Project, index: Index) -> Iterator[_Ref]:
         yield from (_Ref(ref, SELECTION_ELEMENTS, "selection", place) for ref in case.selection_refs)
         yield from (_Ref(v.variable, variable, "variable", place) for v in case.variable_values)
     for item in index.located:
-        yield from _source_references(item, note, code, variable)
+        yield from _source_references(item, index, note, code, variable)
     for group in project.sets:
         place = label("Set", group.name, group.guid)
         yield from (_Ref(ref, code, "member code", place) for ref in group.member_codes)
@@ -90,20 +90,27 @@ def _references(project: Project, index: Index) -> Iterator[_Ref]:
                 yield _Ref(edge.represented, None, "represented object", f"{place}/Edge {edge.guid}")
 
 
-def _source_references(item: Located, note: frozenset[str], code: frozenset[str],
+def _source_references(item: Located, index: Index, note: frozenset[str], code: frozenset[str],
                        variable: frozenset[str]) -> Iterator[_Ref]:
+    """The references of one source. A coding's code found as it is among the project's codes is
+    fine and skipped before its place is built: codings are the bulk of a project."""
     source = item.source
+    codes = index.codes  # keyed by `key_of`, which leaves a key as it is
     yield from (_Ref(ref, note, "note reference", item.place) for ref in source.note_refs)
     yield from (_Ref(v.variable, variable, "variable", item.place) for v in source.variable_values)
     for coding in source.codings:
-        yield _Ref(coding.code, code, "code", f"{item.place}/Coding {coding.guid}")
+        if coding.code not in codes:
+            yield _Ref(coding.code, code, "code", f"{item.place}/Coding {coding.guid}")
         yield from (_Ref(ref, note, "note reference", f"{item.place}/Coding {coding.guid}")
                     for ref in coding.note_refs)
     for selection in source.selections:
+        if not selection.note_refs and all(c.code in codes and not c.note_refs for c in selection.codings):
+            continue
         place = selection_place(item, selection)
         yield from (_Ref(ref, note, "note reference", place) for ref in selection.note_refs)
         for coding in selection.codings:
-            yield _Ref(coding.code, code, "code", f"{place}/Coding {coding.guid}")
+            if coding.code not in codes:
+                yield _Ref(coding.code, code, "code", f"{place}/Coding {coding.guid}")
             yield from (_Ref(ref, note, "note reference", f"{place}/Coding {coding.guid}")
                         for ref in coding.note_refs)
 
@@ -160,6 +167,8 @@ def _user_issues(project: Project, index: Index) -> list[Issue]:
                     item.place if selection is None else selection_place(item, selection))
                 first[guid] = f"{place}/Coding {coding.guid}" if coding is not None else place  # type: ignore[index]
 
+    # the users' own GUIDs as written, and no user at all: never dangling, and by far the most common
+    fine = {None, "", *(user.guid for user in project.users)}
     note(project.creating_user)
     note(project.modifying_user)
     for item in index.located:
@@ -167,12 +176,15 @@ def _user_issues(project: Project, index: Index) -> list[Issue]:
         note(source.creating_user, item)
         note(source.modifying_user, item)
         for coding in source.codings:
-            note(coding.creating_user, item, None, coding)
+            if coding.creating_user not in fine:
+                note(coding.creating_user, item, None, coding)
         for selection in source.selections:
-            note(selection.creating_user, item, selection)
-            note(selection.modifying_user, item, selection)
+            if selection.creating_user not in fine or selection.modifying_user not in fine:
+                note(selection.creating_user, item, selection)
+                note(selection.modifying_user, item, selection)
             for coding in selection.codings:
-                note(coding.creating_user, item, selection, coding)
+                if coding.creating_user not in fine:
+                    note(coding.creating_user, item, selection, coding)
     return [RULES["REF-USER"].issue(f"user {guid} is not in Users ({count} "
                                     f"reference{'s' if count > 1 else ''})", place=first[guid])
             for guid, count in counts.items()]

@@ -19,7 +19,7 @@ from qdaconv.issues import Issue, Severity
 from qdaconv.model import Project
 from qdaconv.positions import sharing_evidence
 from qdaconv.registry import Registry, default_registry
-from qdaconv.validation.container import check_issues, detect_issues, read_issues
+from qdaconv.validation.container import check_issues, detect_issues, handing_over, read_issues
 from qdaconv.validation.integrity import integrity_issues
 from qdaconv.validation.interop import interop_issues
 from qdaconv.validation.places import Index
@@ -65,17 +65,18 @@ def _layers(path: Path, fmt: str | None, registry: Registry, report: Report,
     if found is None:
         return
     report.format = found.name
-    checked = check_issues(found, path, options)
-    yield from checked
-    if any(issue.rule in RULES and RULES[issue.rule].fatal for issue in checked):
-        return
-    with sharing_evidence():  # the texts the reader judged positions on are not read again
-        project, issues = read_issues(found, path, registry, options)
-        yield from issues
-        if project is None:
+    with handing_over():  # what the check parsed or inflated, the reader of the same file takes over
+        checked = check_issues(found, path, options)
+        yield from checked
+        if any(issue.rule in RULES and RULES[issue.rule].fatal for issue in checked):
             return
-        yield from project.warnings
-        yield from model_issues(project)
+        with sharing_evidence():  # the texts the reader judged positions on are not read again
+            project, issues = read_issues(found, path, registry, options)
+            yield from issues
+            if project is None:
+                return
+            yield from project.warnings
+            yield from model_issues(project)
     yield from plugin_issues(project, registry)
 
 
