@@ -261,12 +261,12 @@ def redact(study: Path, from_: str | None, terms_file: Path, placeholder: str | 
     and never offered. A bad terms file is the command line's ReadError. The log stays in memory.
     """
     matcher = Matcher(read_terms(terms_file, placeholder or DEFAULT_PLACEHOLDER))
-    project = api.read(study, from_)
     if to is None:
-        fmt = default_registry().get(project_format(study, from_))
+        fmt = default_registry().get(from_) if from_ else api.detect(study)
         if not fmt.can_write:
             raise FormatError(f"qdaconv cannot write {fmt.name}; name the target format: to=FORMAT")
         to = fmt.name
+    project = api.read(study, from_)
     name = f"{stem}-deidentified" if matcher.search(stem) is None else "deidentified"  # a name may hold a term
     redaction = redact_project(project, matcher, include_codes=include_codes)
     redaction.refuse(name)
@@ -277,11 +277,6 @@ def redact(study: Path, from_: str | None, terms_file: Path, placeholder: str | 
         raise TermsLeftError(terms_left_message(found, f"{copy.name}: not offered: terms are left in the copy"))
     places = len({(item.kind, item.guid, item.field) for item in redaction.replacements})
     return Redacted(copy, report, redaction.log_csv(), len(redaction.replacements), places)
-
-
-def project_format(study: Path, from_: str | None) -> str:
-    """The name of the study's format: `from_`, or the one detected."""
-    return from_ or api.detect(study).name
 
 
 # ------------------------------------------------------------------------------------------ agreement
