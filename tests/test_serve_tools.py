@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from conftest import FIXTURES, STUDY
-from test_serve import MIB, leftovers, make_client, upload
+from test_serve import MIB, _bomb, _laughs, _slip, leftovers, make_client, upload
 
 import qdaconv
 from qdaconv.model import guid_key, walk_codes, walk_sources
@@ -230,3 +230,52 @@ def test_agreement_requests_that_cannot_be_answered(client, tmp_path: Path, cli)
     qdaconv.convert(STUDY, codebook)
     alone = client.post("/api/agree", files=upload(codebook))
     assert alone.status_code == 422 and "two coders" in alone.json()["error"]
+
+
+# ------------------------------------------------------------------------------------------ safety
+
+
+def test_the_tools_need_the_token_and_keep_to_the_upload_limit(tmp_path: Path) -> None:
+    terms = terms_file(tmp_path / "terms.csv", TERMS)
+    with make_client(login=False) as client:
+        for endpoint in ("/api/redact", "/api/redact?log=1", "/api/coders", "/api/agree"):
+            done = client.post(endpoint, files=with_terms(STUDY, terms))
+            assert done.status_code == 403, endpoint
+    big = tmp_path / "big.csv"
+    big.write_bytes(b"term\n" + b"x" * (2 * MIB))
+    with make_client(max_upload=1 * MIB) as client:
+        assert client.post("/api/redact", files=with_terms(STUDY, big)).status_code == 413
+        second = {**upload(STUDY), "file2": ("big.qdpx", bytes(2 * MIB), "application/octet-stream")}
+        assert client.post("/api/agree", files=second).status_code == 413
+
+
+def test_a_terms_file_above_its_own_limit_is_413(client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from qdaconv.plugins.serve import app as serve_app
+
+    monkeypatch.setattr(serve_app, "TERMS_LIMIT", 1024)
+    big = tmp_path / "names.csv"
+    big.write_text("term\n" + "".join(f"Name{i}\n" for i in range(500)), encoding="utf-8")
+    done = client.post("/api/redact", files=with_terms(STUDY, big))
+    assert done.status_code == 413 and done.json()["error"].startswith("names.csv: a terms file of more than")
+
+
+@pytest.mark.parametrize(("name", "make", "message"), [
+    ("bomb.qdpx", _bomb, "compressed more than 200 to 1, as zip bombs are"),
+    ("laughs.qde", _laughs, "declares entities"),
+    ("folder.zip", _slip, "unsafe member name '../../escaped.txt'"),
+])
+def test_hostile_files_for_the_tools_get_the_command_lines_error(client, tmp_path: Path, name: str, make,
+                                                                  message: str) -> None:
+    hostile = make(tmp_path / name)
+    terms = terms_file(tmp_path / "terms.csv", TERMS)
+    as_second = {**upload(STUDY), "file2": (name, hostile.read_bytes(), "application/octet-stream")}
+    for endpoint, files in (("/api/redact", with_terms(hostile, terms)), ("/api/coders", upload(hostile)),
+                            ("/api/agree", upload(hostile)), ("/api/agree", as_second)):
+        done = client.post(endpoint, files=files)
+        assert done.status_code == 422, (endpoint, done.text)
+        error = done.json()["error"]
+        assert message in error and error.startswith(name), error
+        assert "qdaconv-serve" not in error and str(tmp_path) not in error
+    assert client.post("/api/coders", files=upload(STUDY)).status_code == 200  # still serving
+    assert not (tmp_path / "escaped.txt").exists() and not (tmp_path.parent / "escaped.txt").exists()
+    assert leftovers(tmp_path) == []

@@ -35,6 +35,8 @@ from qdaconv.plugins.serve import uploads, work
 from qdaconv.registry import default_registry
 from qdaconv.safety import ZipLimits
 
+#: a terms list is names and places, a few kilobytes; read whole into memory, so kept well below the upload limit
+TERMS_LIMIT = 16 * 1024 * 1024
 STATIC = {"app.js": "text/javascript; charset=utf-8", "style.css": "text/css; charset=utf-8"}
 SECURITY_HEADERS = {
     "content-security-policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -291,7 +293,11 @@ async def redact(job: Job) -> Response:
         except FormatError as exc:
             return _error(400, str(exc))
     assert job.upload is not None
-    done = await job.run(work.redact, job.study, job.from_, job.upload.files["terms"],
+    terms = job.upload.files["terms"]
+    if terms.stat().st_size > TERMS_LIMIT:
+        return _error(413, f"{job.upload.names['terms']}: a terms file of more than {TERMS_LIMIT // 1024**2} MB; "
+                           "it lists names and places, one a line, as CSV")
+    done = await job.run(work.redact, job.study, job.from_, terms,
                          job.texts.get("placeholder", "").strip() or None, _flag(job.texts.get("include_codes")),
                          to, query.get("profile") or None, job.out, job.stem)
     headers = {"x-qdaconv-losses": json.dumps(scrub(done.report.as_dict(), job.folder, job.shown), ensure_ascii=True),

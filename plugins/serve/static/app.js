@@ -300,6 +300,17 @@ function showRedactTargets(choices) {
   select.append(programs, formats);
 }
 
+// The copy can stay in the study's own format only when qdaconv writes it (not a program's export, say).
+function ownFormat(name) {
+  const select = $("redact-target");
+  const own = select.options[0];
+  const writable = state.choices.formats.some((fmt) => fmt.name === name);
+  own.disabled = !writable;
+  own.textContent = writable ? `in the study's own format (${name})` : `not in the study's own format (${name}): ` +
+    "qdaconv does not write it";
+  select.selectedIndex = writable ? 0 : 1;
+}
+
 function redactUrl(log) {
   const [format, profile] = $("redact-target").value.split("|");
   const query = new URLSearchParams();
@@ -511,6 +522,7 @@ async function choose(file) {
   try {
     const info = await send("/api/info", `Reading ${file.name}`, false);
     showInfo(info.response);
+    ownFormat(info.response.format);
     const checked = await send("/api/validate", `Checking ${file.name}`, false);
     showVerdict(checked.response[0]);
     await loadCoders();
