@@ -109,6 +109,9 @@ def test_a_name_holding_a_term_is_not_the_downloads_name(client, tmp_path: Path)
     done = client.post("/api/redact", files={**with_terms(STUDY, terms), **upload(STUDY, "Anna-study.qdpx")})
     assert done.status_code == 200, done.text
     assert done.headers["content-disposition"] == 'attachment; filename="deidentified.qdpx"'
+    accented = client.post("/api/redact?log=1", files={**with_terms(STUDY, terms), **upload(STUDY, "Zoë.qdpx")})
+    assert accented.status_code == 200, accented.text
+    assert accented.headers["content-disposition"] == "attachment; filename*=utf-8''Zo%C3%AB-replacements.csv"
 
 
 def test_what_cannot_be_redacted_is_in_the_loss_report(client, tmp_path: Path) -> None:

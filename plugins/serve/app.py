@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
@@ -278,6 +279,13 @@ async def convert(job: Job) -> Response:
     return download(path, {"x-qdaconv-losses": losses, "x-qdaconv-format": to})
 
 
+def _attachment(name: str) -> str:
+    """A Content-Disposition naming the download `name` (any letters: RFC 6266's filename* when not ASCII)."""
+    if name.isascii():
+        return f'attachment; filename="{name}"'
+    return f"attachment; filename*=utf-8''{quote(name)}"
+
+
 def _flag(value: str | None) -> bool:
     """A form or query switch: on for 1, true, yes or on (a checkbox's value)."""
     return (value or "").strip().lower() in ("1", "true", "yes", "on")
@@ -306,7 +314,7 @@ async def redact(job: Job) -> Response:
         # the key to the identities: sent from memory, never written on this machine, never beside the copy
         name = f"{job.stem}-replacements.csv"
         return Response(done.log.encode("utf-8"), media_type="text/csv; charset=utf-8",
-                        headers={**headers, "content-disposition": f'attachment; filename="{name}"'})
+                        headers={**headers, "content-disposition": _attachment(name)})
     return download(done.copy, headers)
 
 

@@ -355,7 +355,8 @@ async function redact(event) {
     doneProgress();
     $("redact-result").hidden = false;
   } catch (error) {
-    showError(error.message);
+    showError(error.message.replace("pass --include codes to redact them too",
+      "tick \u201cReplace the terms in code names and descriptions too\u201d to replace them as well"));
   } finally {
     $("redact-go").disabled = false;
   }
