@@ -144,25 +144,44 @@ class Guard:
 
 
 def scrub(value: Any, folder: Path, shown: str) -> Any:
-    """`value` with the private folder's paths replaced by the name the user gave the upload."""
-    if isinstance(value, str):
-        return _scrub_text(value, folder, shown)
-    if isinstance(value, list):
-        return [scrub(item, folder, shown) for item in value]
-    if isinstance(value, dict):
-        return {key: scrub(item, folder, shown) for key, item in value.items()}
-    return value
+    """`value` with the private folder's paths replaced by the names the user gave the uploads."""
+    places = _places(folder, shown)
+
+    def clean(item: Any) -> Any:
+        if isinstance(item, str):
+            return _replace(item, folder, places)
+        if isinstance(item, list):
+            return [clean(part) for part in item]
+        if isinstance(item, dict):
+            return {key: clean(part) for key, part in item.items()}
+        return item
+
+    return clean(value)
 
 
 def _scrub_text(text: str, folder: Path, shown: str) -> str:
-    for place in (folder / "in" / "file" / "unpacked", folder / "in" / "file" / shown, folder / "out"):
-        text = text.replace(str(place.resolve()), shown).replace(str(place), shown)
+    return _replace(text, folder, _places(folder, shown))
+
+
+def _replace(text: str, folder: Path, places: list[tuple[str, str]]) -> str:
+    if folder.name not in text:  # every place lies in the folder: most texts (an agreement's names) hold none
+        return text
+    for place, name in places:
+        text = text.replace(place, name)
+    return text
+
+
+def _places(folder: Path, shown: str) -> list[tuple[str, str]]:
+    """The paths in the private folder a message may name, each with the name to show instead, longest first."""
+    named = [(folder / "in" / "file" / "unpacked", shown), (folder / "in" / "file" / shown, shown),
+             (folder / "out", shown)]
     fields = folder / "in"
     for field_folder in sorted(fields.iterdir()) if fields.is_dir() else ():  # a terms list, a second coder's file
         for name in [entry.name for entry in field_folder.iterdir() if entry.is_file()]:
-            for place in (field_folder / "unpacked", field_folder / name):
-                text = text.replace(str(place.resolve()), name).replace(str(place), name)
-    return text.replace(str(folder.resolve()), "upload").replace(str(folder), "upload")
+            named += [(field_folder / "unpacked", name), (field_folder / name, name)]
+    named.append((folder, "upload"))
+    places = [(str(path.resolve()), name) for path, name in named] + [(str(path), name) for path, name in named]
+    return sorted(places, key=lambda pair: -len(pair[0]))
 
 
 @dataclass
