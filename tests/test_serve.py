@@ -621,6 +621,14 @@ def test_the_page_redacts_and_compares_two_coders_in_chromium(server: tuple[str,
                          cwd=tmp_path)
             assert result.returncode == 0, result.stderr
             _same_table(table, expected)
+            # the study again as the second coder's file: each file is one coder, all its codings pooled
+            page.set_input_files("#file2", str(STUDY))
+            assert page.is_checked("#mode-files")
+            page.click("#agree-go")
+            page.wait_for_selector("#agree-result:not([hidden])", timeout=120_000)
+            assert "study.qdpx (A) and study.qdpx (B)" in page.inner_text("#agree-overall")
+            assert "count together as one coder" in page.inner_text("#agree-notes")
+            assert set(page.locator("#agree-table tbody td:nth-child(2)").all_inner_texts()) <= {"1.000", "n/a"}
         finally:
             browser.close()
     assert problems == []

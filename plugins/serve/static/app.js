@@ -2,7 +2,7 @@
 // Plain JavaScript, no build step, nothing from the network. Text from the server is only ever set as text.
 "use strict";
 
-const state = { file: null, choices: null, rules: {}, download: null, coders: null, urls: [] };
+const state = { file: null, choices: null, rules: {}, download: null, coders: null, urls: { redact: [], agree: [] } };
 const $ = (id) => document.getElementById(id);
 
 function element(tag, text, className) {
@@ -273,9 +273,12 @@ function offer(link, blob, name, label = "Download") {
   return url;
 }
 
-function forgetDownloads() {
-  for (const url of state.urls) URL.revokeObjectURL(url);
-  state.urls = [];
+// Free the downloads a step offered before (`step`: "redact" or "agree"; none: both).
+function forgetDownloads(step) {
+  for (const name of step ? [step] : Object.keys(state.urls)) {
+    for (const url of state.urls[name]) URL.revokeObjectURL(url);
+    state.urls[name] = [];
+  }
 }
 
 // ------------------------------------------------------------------------------------------ step 4
@@ -335,7 +338,7 @@ async function redact(event) {
     return;
   }
   $("redact-go").disabled = true;
-  forgetDownloads();
+  forgetDownloads("redact");
   try {
     const request = await send(redactUrl(false), "Making the de-identified copy", true, redactFields());
     showLosses(request, $("redact-losses"));
@@ -343,13 +346,13 @@ async function redact(event) {
     $("redact-figures").textContent = `${(figures.replacements || 0).toLocaleString()} replacements in ` +
       `${(figures.places || 0).toLocaleString()} places. qdaconv searched the whole copy (every file in it, and ` +
       "their names) for every term: none is left.";
-    state.urls.push(offer($("redact-download"), request.response, fileName(request)));
+    state.urls.redact.push(offer($("redact-download"), request.response, fileName(request)));
     const logLink = $("log-download");
     logLink.hidden = true;
     if ($("want-log").checked) {
       // a second request: the key to the identities never travels in the same answer as the copy
       const logged = await send(redactUrl(true), "Making the log of replacements", true, redactFields());
-      state.urls.push(offer(logLink, logged.response, fileName(logged), "Download the log"));
+      state.urls.redact.push(offer(logLink, logged.response, fileName(logged), "Download the log"));
       logLink.hidden = false;
     }
     doneProgress();
@@ -446,10 +449,10 @@ function showAgreement(result) {
     body.append(row);
   }
   const stem = state.file.name.replace(/\.[^.]*$/, "");
-  forgetDownloads();
-  state.urls.push(offer($("agree-csv"), new Blob([agreementCsv(result)], { type: "text/csv" }),
+  forgetDownloads("agree");
+  state.urls.agree.push(offer($("agree-csv"), new Blob([agreementCsv(result)], { type: "text/csv" }),
     `${stem}-agreement.csv`, "Download the table"));
-  state.urls.push(offer($("agree-json"), new Blob([JSON.stringify(result, null, 2)], { type: "application/json" }),
+  state.urls.agree.push(offer($("agree-json"), new Blob([JSON.stringify(result, null, 2)], { type: "application/json" }),
     `${stem}-agreement.json`, "Download every figure"));
   $("agree-result").hidden = false;
 }
