@@ -1,8 +1,9 @@
 """Time `qdaconv serve`'s API against the command line on a large study, and what the server holds in memory.
 
 Starts `qdaconv serve --no-browser` in a subprocess, then for the benchmark project
-(benchmarks/make_big.py) measures: POST /api/info and POST /api/convert (to refi-qdpx and
-tables-xlsx) next to `qdaconv info` / `qdaconv convert` run as commands; how long GET /api/targets
+(benchmarks/make_big.py) measures: POST /api/info, POST /api/convert (to refi-qdpx and
+tables-xlsx), POST /api/redact (bench_redact.py's 200 terms) and POST /api/agree (two of its
+users) next to `qdaconv info` / `convert` / `redact` / `agree --json` run as commands; how long GET /api/targets
 takes while a conversion runs (the page must not freeze); and the server's peak memory (VmHWM)
 after streaming a large upload it refuses. Each is run `--repeat` times in turn and the fastest
 shown (commands include the interpreter's start-up). Needs the `serve` and `test` extras (httpx); Linux (/proc).
@@ -25,6 +26,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_redact import write_terms  # noqa: E402
 from make_big import main as make_big  # noqa: E402
 
 
@@ -52,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
         folder = Path(work)
         big = folder / "big.qdpx"
         make_big([str(big), "--sources", str(args.sources), "--excerpts", str(args.excerpts)])
+        terms = folder / "terms.csv"
+        write_terms(terms)
         private = folder / "server-tmp"
         private.mkdir()
         server = subprocess.Popen([sys.executable, "-m", "qdaconv", "serve", "--no-browser",
@@ -66,9 +70,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"study: {big.stat().st_size / 2**20:.1f} MiB, {args.sources} sources, {args.excerpts} excerpts")
             print(f"server after start: {peak_mib(server.pid):.0f} MiB peak")
 
-            def post(url: str) -> httpx.Response:
+            def post(url: str, data: dict[str, str] | None = None, with_terms: bool = False) -> httpx.Response:
                 with open(big, "rb") as stream:
-                    done = client.post(url, files={"file": ("big.qdpx", stream)})
+                    files = {"file": ("big.qdpx", stream)}
+                    if with_terms:
+                        files["terms"] = ("terms.csv", terms.read_bytes())
+                    done = client.post(url, files=files, data=data)
                 done.raise_for_status()
                 return done
 
@@ -81,6 +88,10 @@ def main(argv: list[str] | None = None) -> int:
                  lambda: command("convert", "--force", str(big), str(folder / "out.qdpx"))),
                 ("convert to tables-xlsx", lambda: post("/api/convert?to=tables-xlsx"),
                  lambda: command("convert", "--force", str(big), str(folder / "out.xlsx"))),
+                ("redact, 200 terms", lambda: post("/api/redact", with_terms=True),
+                 lambda: command("redact", "--force", str(big), str(folder / "red.qdpx"), "--terms", str(terms))),
+                ("agree Alex,Sam", lambda: post("/api/agree", {"coders": "Alex,Sam"}),
+                 lambda: command("agree", str(big), "--coders", "Alex,Sam", "--json")),
             ]
             print(f"{'what (fastest of ' + str(args.repeat) + ')':<24} {'API':>8} {'command':>8}")
             for name, through_api, through_command in rows:

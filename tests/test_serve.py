@@ -7,6 +7,7 @@ the study, choosing each target and reading what it downloads with `qdaconv info
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import queue
@@ -566,3 +567,98 @@ def test_zip_folder_names_are_relative_and_sorted(tmp_path: Path) -> None:
     work.zip_folder(tmp_path / "out", tmp_path / "bundle.zip")
     with zipfile.ZipFile(tmp_path / "bundle.zip") as archive:
         assert archive.namelist() == ["sources/a.txt", "study.qde"]
+
+
+def test_the_page_redacts_and_compares_two_coders_in_chromium(server: tuple[str, Path], tmp_path: Path,
+                                                               cli) -> None:
+    chromium = _chromium()
+    from playwright.sync_api import sync_playwright
+
+    from qdaconv.redaction import Matcher, find_terms, read_terms
+
+    link, private = server
+    terms = tmp_path / "terms.csv"
+    terms.write_text("term,replacement\nAnna,P1\nNeil,P2\nDaniel,\n", encoding="utf-8")
+    problems: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 900}, accept_downloads=True)
+            page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+            page.on("pageerror", lambda error: problems.append(str(error)))
+            page.goto(link)
+            page.wait_for_selector("body[data-ready='true']")
+            page.set_input_files("#file", str(STUDY))
+            page.wait_for_selector("#redact:not([hidden])", timeout=120_000)
+            # a de-identified copy for NVivo, with the log asked for
+            page.set_input_files("#terms", str(terms))
+            page.select_option("#redact-target", label="for NVivo")
+            page.check("#want-log")
+            page.click("#redact-go")
+            page.wait_for_selector("#redact-result:not([hidden])", timeout=120_000)
+            assert "Nothing is lost" in page.inner_text("#redact-losses")
+            assert "none is left" in page.inner_text("#redact-figures")
+            with page.expect_download() as waiting:
+                page.click("#redact-download")
+            copy = tmp_path / waiting.value.suggested_filename
+            waiting.value.save_as(copy)
+            assert copy.name == "study-deidentified-nvivo.qdpx"
+            assert find_terms(copy, Matcher(read_terms(terms))) == []
+            assert json.loads(cli("info", str(copy), "--json").stdout)["counts"]["codings"] == 341
+            with page.expect_download() as waiting:
+                page.click("#log-download")
+            log = tmp_path / waiting.value.suggested_filename
+            waiting.value.save_as(log)
+            assert log.read_text(encoding="utf-8").startswith("kind,guid,field,start,end")
+            assert list(private.iterdir()) == []  # the server kept neither the copy nor the log
+            # two coders of the study, chosen from its users
+            assert page.locator("#coder-a option").all_inner_texts() == [
+                "Priya Shah (139 codings)", "Tomás Ruiz (135 codings)", "Helen Carter (67 codings)"]
+            page.select_option("#coder-a", label="Helen Carter (67 codings)")
+            page.select_option("#coder-b", label="Priya Shah (139 codings)")
+            page.click("#agree-go")
+            page.wait_for_selector("#agree-result:not([hidden])", timeout=120_000)
+            assert "Helen Carter (A) and Priya Shah (B)" in page.inner_text("#agree-overall")
+            assert "not compared" in page.inner_text("#agree-notes")
+            shown = [float(kappa) for kappa in page.locator("#agree-table tbody td:nth-child(2)").all_inner_texts()
+                     if kappa != "n/a"]
+            assert shown and shown == sorted(shown)  # least agreement first
+            with page.expect_download() as waiting:
+                page.click("#agree-csv")
+            table = tmp_path / waiting.value.suggested_filename
+            waiting.value.save_as(table)
+            shutil.copy(STUDY, tmp_path / "study.qdpx")
+            expected = tmp_path / "expected.csv"
+            result = cli("agree", "study.qdpx", "--coders", "Helen Carter,Priya Shah", "--csv", str(expected),
+                         cwd=tmp_path)
+            assert result.returncode == 0, result.stderr
+            _same_table(table, expected)
+            # the study again as the second coder's file: each file is one coder, all its codings pooled
+            page.set_input_files("#file2", str(STUDY))
+            assert page.is_checked("#mode-files")
+            page.click("#agree-go")
+            page.wait_for_selector("#agree-result:not([hidden])", timeout=120_000)
+            assert "study.qdpx (A) and study.qdpx (B)" in page.inner_text("#agree-overall")
+            assert "count together as one coder" in page.inner_text("#agree-notes")
+            assert set(page.locator("#agree-table tbody td:nth-child(2)").all_inner_texts()) <= {"1.000", "n/a"}
+        finally:
+            browser.close()
+    assert problems == []
+
+
+def _same_table(saved: Path, expected: Path) -> None:
+    """The page's CSV holds the rows and figures of `qdaconv agree --csv` (numbers compared as numbers)."""
+
+    def rows(path: Path) -> list[dict[str, str]]:
+        with open(path, encoding="utf-8", newline="") as stream:
+            return list(csv.DictReader(stream))
+
+    got, wanted = rows(saved), rows(expected)
+    assert [row["path"] for row in got] == [row["path"] for row in wanted]
+    for mine, theirs in zip(got, wanted, strict=True):
+        assert mine.keys() == theirs.keys()
+        for key, value in theirs.items():
+            try:
+                assert float(mine[key]) == pytest.approx(float(value)), key
+            except ValueError:  # not a number: a name, a path, an empty (undefined) figure
+                assert mine[key] == value, key

@@ -50,7 +50,7 @@ def _listen(port: int) -> socket.socket:
               metavar="MB", help="Largest upload accepted, in megabytes.")
 def serve_command(port: int, no_browser: bool, max_upload: int) -> None:
     """Open a local web page to check studies and convert them for NVivo, ATLAS.ti, MAXQDA, QualCoder, Taguette,
-    tables, an archive package or an HTML report.
+    tables, an archive package or an HTML report, make de-identified copies and compare two coders.
 
     Only this computer can reach the page (127.0.0.1), and only with the secret link printed here.
     Stop it with Ctrl+C.

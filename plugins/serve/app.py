@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
@@ -35,6 +36,8 @@ from qdaconv.plugins.serve import uploads, work
 from qdaconv.registry import default_registry
 from qdaconv.safety import ZipLimits
 
+#: a terms list is names and places, a few kilobytes; read whole into memory, so kept well below the upload limit
+TERMS_LIMIT = 16 * 1024 * 1024
 STATIC = {"app.js": "text/javascript; charset=utf-8", "style.css": "text/css; charset=utf-8"}
 SECURITY_HEADERS = {
     "content-security-policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -141,20 +144,44 @@ class Guard:
 
 
 def scrub(value: Any, folder: Path, shown: str) -> Any:
-    """`value` with the private folder's paths replaced by the name the user gave the upload."""
-    if isinstance(value, str):
-        return _scrub_text(value, folder, shown)
-    if isinstance(value, list):
-        return [scrub(item, folder, shown) for item in value]
-    if isinstance(value, dict):
-        return {key: scrub(item, folder, shown) for key, item in value.items()}
-    return value
+    """`value` with the private folder's paths replaced by the names the user gave the uploads."""
+    places = _places(folder, shown)
+
+    def clean(item: Any) -> Any:
+        if isinstance(item, str):
+            return _replace(item, folder, places)
+        if isinstance(item, list):
+            return [clean(part) for part in item]
+        if isinstance(item, dict):
+            return {key: clean(part) for key, part in item.items()}
+        return item
+
+    return clean(value)
 
 
 def _scrub_text(text: str, folder: Path, shown: str) -> str:
-    for place in (folder / "in" / "file" / "unpacked", folder / "in" / "file" / shown, folder / "out"):
-        text = text.replace(str(place.resolve()), shown).replace(str(place), shown)
-    return text.replace(str(folder.resolve()), "upload").replace(str(folder), "upload")
+    return _replace(text, folder, _places(folder, shown))
+
+
+def _replace(text: str, folder: Path, places: list[tuple[str, str]]) -> str:
+    if folder.name not in text:  # every place lies in the folder: most texts (an agreement's names) hold none
+        return text
+    for place, name in places:
+        text = text.replace(place, name)
+    return text
+
+
+def _places(folder: Path, shown: str) -> list[tuple[str, str]]:
+    """The paths in the private folder a message may name, each with the name to show instead, longest first."""
+    named = [(folder / "in" / "file" / "unpacked", shown), (folder / "in" / "file" / shown, shown),
+             (folder / "out", shown)]
+    fields = folder / "in"
+    for field_folder in sorted(fields.iterdir()) if fields.is_dir() else ():  # a terms list, a second coder's file
+        for name in [entry.name for entry in field_folder.iterdir() if entry.is_file()]:
+            named += [(field_folder / "unpacked", name), (field_folder / name, name)]
+    named.append((folder, "upload"))
+    places = [(str(path.resolve()), name) for path, name in named] + [(str(path), name) for path, name in named]
+    return sorted(places, key=lambda pair: -len(pair[0]))
 
 
 @dataclass
@@ -167,6 +194,11 @@ class Job:
     study: Path
     shown: str
     from_: str | None
+    upload: uploads.Upload | None = None  # every file and text field the request carried
+
+    @property
+    def texts(self) -> dict[str, str]:
+        return self.upload.texts if self.upload is not None else {}
 
     @property
     def stem(self) -> str:
@@ -190,12 +222,13 @@ class Job:
 Handler = Callable[[Job], Awaitable[Response]]
 
 
-def api(handler: Handler, fields: tuple[str, ...] = ("file",), *,
-        unknown_ok: bool = False) -> Callable[[Request], Awaitable[Response]]:
+def api(handler: Handler, fields: tuple[str, ...] = ("file",), *, unknown_ok: bool = False,
+        optional: tuple[str, ...] = (), texts: tuple[str, ...] = ()) -> Callable[[Request], Awaitable[Response]]:
     """An endpoint around `handler`: receive the upload into a fresh private folder, find the study in it,
     turn errors into JSON (4xx for the user's input, 500 for a fault of qdaconv), and remove the folder
     when the response has been sent. With `unknown_ok`, a file no format claims still reaches the
-    handler (validation reports it as FORMAT-UNKNOWN, as `qdaconv validate` does)."""
+    handler (validation reports it as FORMAT-UNKNOWN, as `qdaconv validate` does). `optional` names
+    file fields the request may carry beside `fields`, `texts` the text fields the handler reads."""
 
     async def endpoint(request: Request) -> Response:
         settings: Settings = request.app.state.settings
@@ -204,10 +237,10 @@ def api(handler: Handler, fields: tuple[str, ...] = ("file",), *,
         shown = "upload"
         try:
             upload = await uploads.receive(dict(request.headers), request.stream(), folder, fields,
-                                           settings.max_upload)
+                                           settings.max_upload, optional, texts)
             shown = upload.names["file"]
             from_ = request.query_params.get("from") or None
-            job = Job(request, settings, folder, upload.files["file"], shown, from_)
+            job = Job(request, settings, folder, upload.files["file"], shown, from_, upload)
             try:
                 job.study = await job.run(uploads.locate, job.study, from_, default_registry(),
                                           settings.zip_limits())
@@ -265,6 +298,75 @@ async def convert(job: Job) -> Response:
     return download(path, {"x-qdaconv-losses": losses, "x-qdaconv-format": to})
 
 
+def _attachment(name: str) -> str:
+    """A Content-Disposition naming the download `name` (any letters: RFC 6266's filename* when not ASCII)."""
+    if name.isascii():
+        return f'attachment; filename="{name}"'
+    return f"attachment; filename*=utf-8''{quote(name)}"
+
+
+def _flag(value: str | None) -> bool:
+    """A form or query switch: on for 1, true, yes or on (a checkbox's value)."""
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+async def redact(job: Job) -> Response:
+    """The de-identified copy (or, with `log=1`, only the log of replacements: never both in one answer)."""
+    query = job.request.query_params
+    to = query.get("to") or None
+    if to is not None:
+        try:
+            default_registry().for_target(job.out, to)
+        except FormatError as exc:
+            return _error(400, str(exc))
+    assert job.upload is not None
+    terms = job.upload.files["terms"]
+    if terms.stat().st_size > TERMS_LIMIT:
+        return _error(413, f"{job.upload.names['terms']}: a terms file of more than {TERMS_LIMIT // 1024**2} MB; "
+                           "it lists names and places, one a line, as CSV")
+    done = await job.run(work.redact, job.study, job.from_, terms,
+                         job.texts.get("placeholder", "").strip() or None, _flag(job.texts.get("include_codes")),
+                         to, query.get("profile") or None, job.out, job.stem)
+    headers = {"x-qdaconv-losses": json.dumps(scrub(done.report.as_dict(), job.folder, job.shown), ensure_ascii=True),
+               "x-qdaconv-redaction": json.dumps(done.figures())}
+    if _flag(query.get("log")):
+        # the key to the identities: sent from memory, never written on this machine, never beside the copy
+        name = f"{job.stem}-replacements.csv"
+        return Response(done.log.encode("utf-8"), media_type="text/csv; charset=utf-8",
+                        headers={**headers, "content-disposition": _attachment(name)})
+    return download(done.copy, headers)
+
+
+async def coders(job: Job) -> Response:
+    return JSONResponse({"coders": await job.run(work.coders_in, job.study, job.from_)})
+
+
+async def agree(job: Job) -> Response:
+    """`qdaconv agree --json`: users of one study (`coders`: two names or GUIDs), or one coder per file."""
+    assert job.upload is not None
+    texts = job.texts
+    try:
+        overlap = float(texts.get("overlap") or 90)
+    except ValueError:
+        return _error(400, f"the overlap is a percentage above 0 and at most 100, not {texts['overlap']!r}")
+    if not 0 < overlap <= 100:
+        return _error(400, f"the overlap is a percentage above 0 and at most 100, not {overlap:g}")
+    pair = None
+    if texts.get("coders", "").strip():
+        names = tuple(name.strip() for name in texts["coders"].split(","))
+        if len(names) != 2 or not all(names):
+            return _error(400, "coders: give two names separated by a comma")
+        pair = (names[0], names[1])
+    second = job.upload.files.get("file2")
+    if second is not None and pair is not None:
+        return _error(400, "coders chooses users inside one project; with two files each file is a coder")
+    shown2 = job.upload.names.get("file2", "")
+    if second is not None:
+        second = await job.run(uploads.locate, second, job.from_, default_registry(), job.settings.zip_limits())
+    data = await job.run(work.agree, job.study, second, job.from_, (job.shown, shown2), pair, overlap)
+    return JSONResponse(scrub(data, job.folder, job.shown))
+
+
 def tool_endpoint(chosen: work.Tool) -> Callable[[Request], Awaitable[Response]]:
     async def run(job: Job) -> Response:
         path = await job.run(work.run_tool, chosen, job.study, job.from_, job.out, job.stem)
@@ -309,7 +411,11 @@ def create_app(settings: Settings) -> Starlette:
         Route("/api/info", api(info), methods=["POST"]),
         Route("/api/validate", api(validate, unknown_ok=True), methods=["POST"]),
         Route("/api/convert", api(convert), methods=["POST"]),
-        # commands of other plugins that make one file; redaction and agreement join this table
+        Route("/api/redact", api(redact, ("file", "terms"), texts=("placeholder", "include_codes")),
+              methods=["POST"]),
+        Route("/api/coders", api(coders), methods=["POST"]),
+        Route("/api/agree", api(agree, optional=("file2",), texts=("coders", "overlap")), methods=["POST"]),
+        # commands of other plugins that make one file from a study
         *[Route(f"/api/{tool.name}", tool_endpoint(tool), methods=["POST"]) for tool in work.TOOLS],
     ]
 

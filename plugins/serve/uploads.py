@@ -23,7 +23,7 @@ from qdaconv.safety import MIB, ZipLimits, open_zip
 
 #: room for the multipart framing (boundaries, part headers, small text fields) beyond the file itself
 FRAMING_ALLOWANCE = 64 * 1024
-#: the most bytes of a text (non-file) field kept; forms of this page send none
+#: the most bytes of a text (non-file) field: a placeholder, a pair of coders' names, an overlap
 TEXT_FIELD_LIMIT = 4 * 1024
 #: what operating systems add to zipped folders and no format uses
 _MAC_RESOURCE_FOLDER = "__MACOSX/"
@@ -56,20 +56,23 @@ def safe_name(filename: str | None) -> str:
 
 @dataclass
 class Upload:
-    """The files a request carried, saved under `folder`, by form field name."""
+    """The files a request carried, saved under `folder`, by form field name, and the text fields it asked for."""
 
     folder: Path
     files: dict[str, Path] = field(default_factory=dict)
     names: dict[str, str] = field(default_factory=dict)  # field -> the sanitised name the user gave
+    texts: dict[str, str] = field(default_factory=dict)  # text field -> its value
 
 
 class _Receiver:
-    """Callbacks for python-multipart's streaming parser: file parts go to disk, text parts are ignored."""
+    """Callbacks for python-multipart's streaming parser: file parts go to disk, the text parts asked for to `texts`."""
 
-    def __init__(self, upload: Upload, wanted: tuple[str, ...], limit: int) -> None:
+    def __init__(self, upload: Upload, wanted: tuple[str, ...], limit: int, texts: tuple[str, ...] = ()) -> None:
         self.upload = upload
         self.wanted = wanted
         self.limit = limit
+        self.texts = texts
+        self._text: tuple[str, bytearray] | None = None  # the text field being read: its name and bytes
         self._header_field = bytearray()
         self._header_value = bytearray()
         self._headers: dict[bytes, bytes] = {}
@@ -95,8 +98,13 @@ class _Receiver:
         name = params.get(b"name", b"").decode("utf-8", "replace")
         filename = params.get(b"filename")
         self._size = 0
+        if filename is None and name in self.texts:
+            if name in self.upload.texts:
+                raise UploadError(400, f"the form field {name!r} was sent twice; send it once")
+            self._text = (name, bytearray())
+            return
         if filename is None or name not in self.wanted:
-            return  # a text field or a field this request does not take: read past it
+            return  # a field this request does not take: read past it
         if name in self.upload.files:
             raise UploadError(400, f"the form field {name!r} was sent twice; send one file")
         shown = safe_name(filename.decode("utf-8", "replace"))
@@ -112,12 +120,18 @@ class _Receiver:
         if self._sink is None:
             if self._size > TEXT_FIELD_LIMIT:
                 raise UploadError(400, "a form field is too long; send the study as the file field")
+            if self._text is not None:
+                self._text[1].extend(data[start:end])
             return
         if self._size > self.limit:
             raise too_large(self.limit)
         self._sink.write(data[start:end])
 
     def on_part_end(self) -> None:
+        if self._text is not None:
+            name, value = self._text
+            self.upload.texts[name] = value.decode("utf-8", "replace")
+            self._text = None
         self.close()
 
     def close(self) -> None:
@@ -132,12 +146,15 @@ class _Receiver:
 
 
 async def receive(headers: dict[str, str], body: AsyncIterator[bytes], folder: Path, wanted: tuple[str, ...],
-                  limit: int) -> Upload:
-    """Stream a multipart/form-data body into `folder`, keeping the file fields named in `wanted`.
+                  limit: int, optional: tuple[str, ...] = (), texts: tuple[str, ...] = ()) -> Upload:
+    """Stream a multipart/form-data body into `folder`, keeping the file fields named in `wanted` and `optional`
+    (each at most `limit` bytes) and the text fields named in `texts`.
 
     Raises UploadError: 413 above `limit` bytes (checked on Content-Length first, then while
     reading), 400 for a body that is not a form or lacks one of the `wanted` files.
     """
+    required = wanted
+    wanted = wanted + optional
     declared = headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit * len(wanted) + FRAMING_ALLOWANCE:
         raise too_large(limit)
@@ -146,7 +163,7 @@ async def receive(headers: dict[str, str], body: AsyncIterator[bytes], folder: P
     if kind != b"multipart/form-data" or not boundary:
         raise UploadError(400, "send the file as multipart/form-data in the field 'file'")
     upload = Upload(folder)
-    receiver = _Receiver(upload, wanted, limit)
+    receiver = _Receiver(upload, wanted, limit, texts)
     parser = MultipartParser(boundary, receiver.callbacks())
     received = 0
     try:
@@ -162,7 +179,7 @@ async def receive(headers: dict[str, str], body: AsyncIterator[bytes], folder: P
         raise UploadError(400, f"the upload is not a well-formed form ({exc})") from None
     finally:
         receiver.close()
-    for name in wanted:
+    for name in required:
         if name not in upload.files:
             raise UploadError(400, f"the request has no file in the form field {name!r}")
     return upload

@@ -1,8 +1,10 @@
 """What the page can ask for, as plain blocking functions the server runs in worker threads.
 
 The same data as the command line: `summary` is `qdaconv info --json`, `check` is `qdaconv
-validate --json`, `convert` is `qdaconv convert`, and the tools (archive package, HTML report)
-are the commands other plugins registered through `qdaconv_register_commands`, run in this process.
+validate --json`, `convert` is `qdaconv convert`, `redact` is `qdaconv redact` (through the core's
+`qdaconv.redaction`), `agree` is `qdaconv agree --json` (through `qdaconv.agreement`), and the
+tools (archive package, HTML report) are the commands other plugins registered through
+`qdaconv_register_commands`, run in this process.
 Targets "by program" are resolved against the registry at each request, so formats that other
 plugins add (a QualCoder or Taguette project) are used as soon as they are installed.
 """
@@ -20,6 +22,16 @@ from qdaconv import api, validation
 from qdaconv.cli import project_counts
 from qdaconv.errors import FormatError, QdaconvError, WriteError
 from qdaconv.formats import Feature, Format, LossReport, features_used
+from qdaconv.model import Project
+from qdaconv.redaction import (
+    DEFAULT_PLACEHOLDER,
+    Matcher,
+    TermsLeftError,
+    find_terms,
+    read_terms,
+    redact_project,
+    terms_left_message,
+)
 from qdaconv.registry import Registry, default_registry
 
 
@@ -64,9 +76,9 @@ class Tool:
     """A qdaconv command the page runs on the upload to make one file (registered by a plugin).
 
     `template` is the command's argument list, with `{study}` and `{out}` filled in. `fields` are
-    the multipart file fields the request carries: a command that needs a second file
-    (redaction's terms list, a second coder's project for agreement) is added here with its extra
-    field, named in its template; the page offers the tools the server lists.
+    the multipart file fields the request carries; the page offers the tools the server lists.
+    (Redaction and agreement take more than files and answer more than one file, so they have
+    their own functions below, over the core's modules.)
     """
 
     name: str
@@ -172,12 +184,16 @@ def stem_of(shown: str, registry: Registry | None = None) -> str:
 
 def convert(study: Path, from_: str | None, to: str, profile: str | None, out: Path, stem: str) -> tuple[Path,
                                                                                                        LossReport]:
-    """Convert the study into the folder `out`; returns the file to download and what the target cannot hold.
+    """Convert the study into the folder `out`; returns the file to download and what the target cannot hold."""
+    return write_download(api.read(study, from_), to, profile, out, stem)
+
+
+def write_download(project: Project, to: str, profile: str | None, out: Path, stem: str) -> tuple[Path, LossReport]:
+    """Write `project` as `to` into the folder `out`; returns the file to download and what the target cannot hold.
 
     A format that writes several files (a .qde with its sources/ folder) or a folder is zipped.
     """
     writer = default_registry().for_target(out, to)
-    project = api.read(study, from_)
     options = {"profile": profile} if profile else {}
     ending = writer.extensions[0] if writer.extensions else ""  # a folder format without one is zipped below
     name = f"{stem}-{profile}{ending}" if profile else f"{stem}{ending}"
@@ -217,3 +233,74 @@ def run_tool(chosen: Tool, study: Path, from_: str | None, out: Path, stem: str)
     if status not in (None, 0) or not target.is_file():
         raise WriteError(f"qdaconv {chosen.name} did not make {target.name}")
     return target
+
+
+# ------------------------------------------------------------------------------------------ redaction
+
+
+@dataclass(frozen=True)
+class Redacted:
+    """A de-identified copy made for download, and the log of replacements (the key to the identities) as CSV."""
+
+    copy: Path
+    report: LossReport
+    log: str
+    replacements: int
+    places: int
+
+    def figures(self) -> dict[str, Any]:
+        return {"replacements": self.replacements, "places": self.places, "terms_left": 0}
+
+
+def redact(study: Path, from_: str | None, terms_file: Path, placeholder: str | None, include_codes: bool,
+           to: str | None, profile: str | None, out: Path, stem: str) -> Redacted:
+    """A de-identified copy of the study as `to` (default: the study's own format), as `qdaconv redact` makes it.
+
+    The copy is written into `out`, then it, every member of it and its name are searched for every
+    term (`qdaconv.redaction.find_terms`): a copy with a term left is refused with TermsLeftError
+    and never offered. A bad terms file is the command line's ReadError. The log stays in memory.
+    """
+    matcher = Matcher(read_terms(terms_file, placeholder or DEFAULT_PLACEHOLDER))
+    if to is None:
+        fmt = default_registry().get(from_) if from_ else api.detect(study)
+        if not fmt.can_write:
+            raise FormatError(f"qdaconv cannot write {fmt.name}; name the target format: to=FORMAT")
+        to = fmt.name
+    project = api.read(study, from_)
+    name = f"{stem}-deidentified" if matcher.search(stem) is None else "deidentified"  # a name may hold a term
+    redaction = redact_project(project, matcher, include_codes=include_codes)
+    redaction.refuse(name)
+    copy, report = write_download(project, to, profile, out, name)
+    report.items[:0] = redaction.losses
+    found = find_terms(copy, matcher)
+    if found:
+        raise TermsLeftError(terms_left_message(found, f"{copy.name}: not offered: terms are left in the copy"))
+    places = len({(item.kind, item.guid, item.field) for item in redaction.replacements})
+    return Redacted(copy, report, redaction.log_csv(), len(redaction.replacements), places)
+
+
+# ------------------------------------------------------------------------------------------ agreement
+
+
+def coders_in(study: Path, from_: str | None) -> list[dict[str, Any]]:
+    """The users who made codings in the study, most codings first, for choosing two to compare."""
+    from qdaconv.agreement import coders  # loads numpy: only when asked
+
+    return [{"guid": coder.guid, "name": coder.name, "codings": coder.codings}
+            for coder in coders(api.read(study, from_))]
+
+
+def agree(study: Path, second: Path | None, from_: str | None, names: tuple[str, str],
+          pair: tuple[str, str] | None, overlap: float) -> dict[str, Any]:
+    """What `qdaconv agree --json` says: two users of one study (`pair`, else the two with most codings),
+    or the two files `study` and `second`, one coder each (named by `names`, the files' names)."""
+    from qdaconv.agreement import agreement, agreement_between  # loads numpy: only when asked
+
+    first = api.read(study, from_)
+    if second is not None:
+        result = agreement_between(first, api.read(second, from_), names=names, overlap=overlap / 100)
+        inputs = list(names)
+    else:
+        result = agreement(first, pair, overlap=overlap / 100)
+        inputs = [names[0]]
+    return {"inputs": inputs, **result.as_dict()}
