@@ -133,9 +133,13 @@ def commit_output(temporary: Path, target: Path) -> None:
 
 
 def _staged_files(staging: Path, main: Path) -> list[Path]:
-    """The side files a writer staged beside its main output, as paths relative to the staging folder."""
+    """The side files a writer staged beside its main output, as paths relative to the staging folder.
+
+    A main output that is a folder (a tables-csv folder) is one output, not side files.
+    """
     found = []
-    for folder, _dirs, files in os.walk(staging):
+    for folder, dirs, files in os.walk(staging):
+        dirs[:] = [name for name in dirs if Path(folder) / name != main]
         for name in files:
             path = Path(folder) / name
             if path != main:

@@ -8,8 +8,6 @@ never inside the output: it is the key to the identities.
 
 from __future__ import annotations
 
-import filecmp
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,7 +77,7 @@ def redact_file(src: Path, out: Path, terms_file: Path, *, log: Path | None = No
         if log is not None:
             api.write_bytes(redaction.log_csv(), log, force=force)
         try:
-            _commit(staging, out)
+            api.commit_staged(staging, out)
         except BaseException:
             if log is not None:
                 log.unlink(missing_ok=True)
@@ -92,27 +90,3 @@ def redact_file(src: Path, out: Path, terms_file: Path, *, log: Path | None = No
     places = len({(item.kind, item.guid, item.field) for item in redaction.replacements})
     return Outcome(redaction, report, places, log)
 
-
-def _commit(staging: Path, out: Path) -> None:
-    """Move the output into place, and the files a format writes beside it (a .qde's sources/).
-
-    A file beside it that exists with the same bytes is left; one with other bytes is never replaced.
-    """
-    main = staging / out.name
-    beside = [path for path in sorted(staging.rglob("*")) if path.is_file() and not is_inside(path, main)]
-    targets = [(path, out.parent / path.relative_to(staging)) for path in beside]
-    for path, target in targets:
-        if target.exists() and not filecmp.cmp(path, target, shallow=False):
-            raise WriteError(f"{target}: already exists with other content; write into an empty folder")
-    moved: list[Path] = []
-    try:
-        for path, target in targets:
-            if not target.exists():
-                target.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(path, target)
-                moved.append(target)
-        api.commit_output(main, out)
-    except BaseException:
-        for target in moved:
-            target.unlink(missing_ok=True)
-        raise
