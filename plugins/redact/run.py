@@ -89,4 +89,3 @@ def redact_file(src: Path, out: Path, terms_file: Path, *, log: Path | None = No
     report.target = str(out)
     places = len({(item.kind, item.guid, item.field) for item in redaction.replacements})
     return Outcome(redaction, report, places, log)
-
