@@ -10,6 +10,7 @@ import csv
 import hashlib
 import html
 import io
+import json
 import re
 import unicodedata
 import zipfile
@@ -363,6 +364,17 @@ def test_strict_refuses_media_and_default_drops_it_loudly(tmp_path: Path, cli) -
     with zipfile.ZipFile(out) as archive:
         assert not [n for n in archive.namelist() if n.endswith((".wav", ".mp4", ".png", ".pdf"))]
     assert project_counts(qdaconv.read(out)) == project_counts(qdaconv.read(MEDIA))
+
+
+def test_json_says_what_was_replaced_and_what_was_lost(tmp_path: Path, cli) -> None:
+    terms = _terms_file(tmp_path / "terms.csv", {"Zoë": "Z"})
+    out = tmp_path / "out.qdpx"
+    result = cli("redact", str(MEDIA), str(out), "--terms", str(terms), "--json")
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert answer["output"] == str(out) and answer["log"] is None and not answer["lossless"]
+    assert any(item["what"].startswith("audio files removed") and item["count"] == 1 for item in answer["lost"])
+    assert answer["replacements"] >= 0 and answer["places"] >= 0
 
 
 def test_terms_left_in_codes_fail_unless_codes_are_included(tmp_path: Path, cli, study_path) -> None:
