@@ -5,12 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import struct
 import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from conftest import flip_member_byte
 from lxml import etree
 
 import qdaconv
@@ -70,17 +70,6 @@ def small_qdpx(tmp_path: Path) -> Path:
     return path
 
 
-def _flip_member_byte(archive: Path, member: str) -> None:
-    """Change one byte of a member's stored data inside the zip, as damage on disk would."""
-    with zipfile.ZipFile(archive) as zipped:
-        info = zipped.getinfo(member)
-    data = bytearray(archive.read_bytes())
-    name_length, extra_length = struct.unpack("<HH", data[info.header_offset + 26:info.header_offset + 30])
-    start = info.header_offset + 30 + name_length + extra_length
-    data[start + info.compress_size // 2] ^= 0x01
-    archive.write_bytes(bytes(data))
-
-
 def test_package_holds_everything_and_describes_it(small_qdpx: Path, tmp_path: Path) -> None:
     out = make_package(small_qdpx, tmp_path / "pkg")
     files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
@@ -137,7 +126,7 @@ def test_verify_names_the_changed_file(small_qdpx: Path, tmp_path: Path, cli) ->
     assert "data/sources/Anna wave_2.txt" in done.stdout and "checksum" in done.stdout
 
     zipped = make_package(small_qdpx, tmp_path / "pkg.zip")
-    _flip_member_byte(zipped, "small-archive/data/codebook/codebook.md")
+    flip_member_byte(zipped, "small-archive/data/codebook/codebook.md")
     verdict = verify_package(zipped)
     assert [p.split(":")[0] for p in verdict.problems] == ["data/codebook/codebook.md"]
 
