@@ -158,7 +158,7 @@ def agree_command(inputs: tuple[Path, ...], pair: str | None, overlap: float, fr
     several users). Only text documents coded by both coders are compared; what was left out and
     why goes to stderr.
     """
-    from qdaconv.agreement import agreement, agreement_between
+    from qdaconv.agreement import AgreementError, agreement, agreement_between
 
     if len(inputs) > 2:
         raise click.UsageError("give one project (with --coders) or two files, one per coder")
@@ -178,7 +178,10 @@ def agree_command(inputs: tuple[Path, ...], pair: str | None, overlap: float, fr
             names = tuple(name.strip() for name in pair.split(","))
             if len(names) != 2 or not all(names):
                 raise click.BadParameter("give two names separated by a comma", param_hint="--coders")
-        result = agreement(projects[0], names, overlap=overlap / 100)
+        try:
+            result = agreement(projects[0], names, overlap=overlap / 100)
+        except AgreementError as exc:  # the library speaks of "the project"; the command names its file
+            raise AgreementError(f"{inputs[0]}: {exc}") from None
     for note in result.left_out:
         click.echo(f"qdaconv: note: {note}", err=True)
     if csv_path is not None:
