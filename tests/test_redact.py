@@ -487,3 +487,17 @@ def test_placeholder_for_terms_without_replacement(tmp_path: Path, cli) -> None:
     redacted = qdaconv.read(out).sources[0]
     assert redacted.text == "[name] and [name] spoke."
     assert [redacted.text[s.start:s.end] for s in redacted.selections] == ["[name]", "[name]"]
+
+
+def test_reader_options_go_to_the_reader_and_writer_options_to_the_writer(tmp_path: Path, cli) -> None:
+    folder = tmp_path / "transcripts"
+    folder.mkdir()
+    (folder / "P01_interview1.txt").write_text("Anna: I live in Leeds.\n", encoding="utf-8")
+    terms = _terms_file(tmp_path / "terms.csv", {"Leeds": "CITY"})
+    out = tmp_path / "out.qdpx"
+    done = cli("redact", str(folder), str(out), "--terms", str(terms), "--case-pattern", "{case}_interview{wave}",
+               "--profile", "nvivo")
+    assert done.returncode == 0, done.stderr
+    project = qdaconv.read(out)
+    assert [case.name for case in project.cases] == ["P01"]
+    assert project.sources[0].text == "Anna: I live in CITY.\n"

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from qdaconv import api
-from qdaconv.cli import parse_options, reader_flags
+from qdaconv.cli import parse_options, reader_flags, writer_flags
 from qdaconv.errors import WriteError
 from qdaconv.hookspecs import hookimpl
 from qdaconv.issues import Severity
@@ -45,6 +45,7 @@ def _read(path: Path, from_: str | None, options: dict[str, Any]) -> Project:
               help="Match objects by GUID, or by content (source text, code path, names, spans) for programs "
                    "that make new GUIDs on every export.")
 @reader_flags
+@writer_flags
 @click.option("--to", metavar="FORMAT", help="Output format name (default: by the output's extension).")
 @click.option("--strict", is_flag=True, help="Fail (exit 1) and write nothing on any conflict or loss.")
 @click.option("--force", is_flag=True, help="Replace OUTPUT if it exists.")
@@ -68,7 +69,11 @@ def merge_command(inputs: tuple[Path, ...], output: Path, match: str, from_: str
     if output.exists() and not force:
         raise WriteError(f"{output}: already exists; pass --force to replace it")
     options = parse_options(option_pairs, **named)
-    projects = [_read(path, from_, options) for path in inputs]
+    write_options: dict[str, Any] = {}
+    projects = []
+    for path in inputs:
+        read_options, write_options = api.split_options(options, path, output, from_, to)
+        projects.append(_read(path, from_, read_options))
     result = merge(projects, [str(path) for path in inputs], match=match)  # type: ignore[arg-type]
     for conflict in result.conflicts:
         click.echo(f"qdaconv: conflict: {conflict}", err=True)
@@ -80,7 +85,7 @@ def merge_command(inputs: tuple[Path, ...], output: Path, match: str, from_: str
         click.echo(f"qdaconv: error: {len(result.conflicts)} conflicts between the inputs (--strict); "
                    f"nothing written", err=True)
         sys.exit(1)
-    report = api.write(result.project, output, to, force=force, strict=strict)
+    report = api.write(result.project, output, to, force=force, strict=strict, **write_options)
     for item in report.items:
         click.echo(f"qdaconv: warning: {report.target} cannot hold {item.count} {item.what}"
                    + (f" ({item.detail})" if item.detail else ""), err=True)

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from qdaconv.cli import parse_options, reader_flags
+from qdaconv.cli import parse_options, reader_flags, writer_flags
 from qdaconv.hookspecs import hookimpl
 from qdaconv.plugins.redact.run import Outcome, TermsLeftError, redact_file
 from qdaconv.redaction import DEFAULT_PLACEHOLDER
@@ -34,6 +34,7 @@ __all__ = ["Outcome", "TermsLeftError", "redact_file"]
 @click.option("--include", "include", multiple=True, type=click.Choice(["codes"]),
               help="Also redact code names and descriptions (kept by default: they are the analysis).")
 @reader_flags
+@writer_flags
 @click.option("--to", metavar="FORMAT", help="Output format name (default: by OUT's extension).")
 @click.option("--strict", is_flag=True,
               help="Fail (exit 1) and write nothing if anything cannot be redacted or carried.")

@@ -63,13 +63,14 @@ def redact_file(src: Path, out: Path, terms_file: Path, *, log: Path | None = No
     terms = read_terms(terms_file, placeholder)
     matcher = Matcher(terms)
     _check_paths(src, out, terms_file, log, force)
-    project = api.read(src, from_, **options)
+    read_options, write_options = api.split_options(options, src, out, from_, to)
+    project = api.read(src, from_, **read_options)
     redaction = redact_project(project, matcher, include_codes=include_codes)
     redaction.refuse(str(out), strict=strict)
     staging = api.temporary_path(out)
     staging.mkdir()
     try:
-        report = api.write(project, staging / out.name, to, strict=strict, **options)
+        report = api.write(project, staging / out.name, to, strict=strict, **write_options)
         report.items[:0] = redaction.losses
         found = find_terms(staging, matcher)
         if found:
