@@ -263,6 +263,7 @@ def test_merge_strict_with_conflicts_exits_1_and_writes_nothing(study_path, tmp_
     assert summary["written"] is False and len(summary["conflicts"]) >= 3
     assert {"kind", "label", "field", "kept", "other", "kept_from", "other_from"} == set(summary["conflicts"][0])
     assert "qdaconv: conflict: code" in done.stderr
+    assert f"qdaconv: error: {out}: not written:" in done.stderr
     lenient = cli("merge", str(study_path), str(theirs), "-o", str(out))
     assert lenient.returncode == 0 and out.exists() and "conflict" in lenient.stderr
 

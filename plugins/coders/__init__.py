@@ -82,8 +82,8 @@ def merge_command(inputs: tuple[Path, ...], output: Path, match: str, from_: str
     if strict and result.conflicts:
         if as_json:
             click.echo(json.dumps({**summary, "written": False}, indent=2, ensure_ascii=False))
-        click.echo(f"qdaconv: error: {len(result.conflicts)} conflicts between the inputs (--strict); "
-                   f"nothing written", err=True)
+        click.echo(f"qdaconv: error: {output}: not written: {len(result.conflicts)} conflicts between the inputs "
+                   "(--strict; listed above): settle them in the copies, or merge without --strict", err=True)
         sys.exit(1)
     report = api.write(result.project, output, to, force=force, strict=strict, **write_options)
     for item in report.items:
