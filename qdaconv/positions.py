@@ -164,18 +164,15 @@ def matches_name(text: str, start: int, end: int, name: str | None) -> bool | No
     some in quotation marks; a name that is the excerpt's start exactly, quotation marks of the
     text included, matches too.
     """
-    if not name:
+    forms = _excerpt(name)
+    if not name or forms is None:
         return None
-    cut = name.rstrip("…").removesuffix("...")
-    excerpt = _normal(cut.strip(_QUOTES))
-    if len(excerpt) < 4 or excerpt.startswith("line:"):
-        return None
-    if text.startswith(cut, start, end):  # the name is the excerpt's start as written: the usual case, quickly
+    if text.startswith(name.rstrip("…").removesuffix("..."), start, end):  # the name as written: the usual case
         return True
     found = _normal(text[start:end])
     if not found:
         return False
-    exact = _normal(cut)
+    excerpt, exact = forms
     return found.startswith(excerpt[: len(found)]) or (exact != excerpt and found.startswith(exact[: len(found)]))
 
 
