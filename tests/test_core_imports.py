@@ -13,10 +13,11 @@ CORE = Path(__file__).resolve().parent.parent / "qdaconv"
 
 #: Layers from the bottom; a module may import its own layer and those below, never one above.
 LAYERS = [
-    {"qdaconv.errors", "qdaconv.issues", "qdaconv.progress"},
-    {"qdaconv.model", "qdaconv.safety"},
-    {"qdaconv.formats", "qdaconv.positions", "qdaconv.hookspecs", "qdaconv.registry"},
-    {"qdaconv.api"},
+    {"qdaconv.errors", "qdaconv.issues", "qdaconv.progress", "qdaconv.values"},
+    {"qdaconv.model", "qdaconv.safety", "qdaconv.files", "qdaconv.sqlite"},
+    {"qdaconv.formats", "qdaconv.positions", "qdaconv.hookspecs", "qdaconv.registry", "qdaconv.figures",
+     "qdaconv.references", "qdaconv.agreement"},
+    {"qdaconv.api", "qdaconv.merge", "qdaconv.redaction"},
     {"qdaconv.validation", "qdaconv.diff"},
     {"qdaconv.cli", "qdaconv.__main__", "qdaconv"},
 ]
