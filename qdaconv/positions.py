@@ -269,9 +269,10 @@ def guess_on_texts(samples: Sequence[tuple[TextEvidence, Sequence[tuple[int, int
 
 def _decide(scores: dict[str, int], preferred: str, tested: int) -> UnitGuess:
     """Another unit wins only when it scores higher than the preferred one by a margin (5% of the
-    spans, at least 2), so texts where the units agree keep the preferred unit."""
+    spans, at least 3), so texts where the units agree keep the preferred unit, and two spans that
+    happen to end inside a word next to a lone line end do not overrule it."""
     best = max(scores, key=lambda unit: (scores[unit], unit == preferred))
-    margin = max(2, tested // 20)
+    margin = max(3, tested // 20)
     if best != preferred and scores[best] >= scores[preferred] + margin:
         return UnitGuess(best, scores, tested, True)
     return UnitGuess(preferred, scores, tested, False)
