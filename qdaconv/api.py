@@ -42,6 +42,19 @@ def detect(path: str | os.PathLike, *, registry: Registry | None = None) -> Form
     return _registry(registry).detect(path)
 
 
+def split_options(options: dict[str, Any], src: str | os.PathLike, dst: str | os.PathLike, from_: str | None = None,
+                  to: str | None = None, *, registry: Registry | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(reader options, writer options) for reading `src` and writing `dst`, for commands that do both.
+
+    Each option goes to the side whose format declares it; one that neither declares, or a value of
+    the wrong type, is a FormatError that lists the valid options (see `formats.check_options`).
+    """
+    registry = _registry(registry)
+    writer = registry.for_target(Path(dst), to)
+    reader = registry.get(from_) if from_ else detect(src, registry=registry)
+    return check_options(options, reader=reader, writer=writer)
+
+
 def read(path: str | os.PathLike, fmt: str | None = None, *, registry: Registry | None = None,
          **options: Any) -> Project:
     """Read a study from `path`; `fmt` is a format name, detected from the content when None."""
@@ -133,9 +146,13 @@ def commit_output(temporary: Path, target: Path) -> None:
 
 
 def _staged_files(staging: Path, main: Path) -> list[Path]:
-    """The side files a writer staged beside its main output, as paths relative to the staging folder."""
+    """The side files a writer staged beside its main output, as paths relative to the staging folder.
+
+    A main output that is a folder (a tables-csv folder) is one output, not side files.
+    """
     found = []
-    for folder, _dirs, files in os.walk(staging):
+    for folder, dirs, files in os.walk(staging):
+        dirs[:] = [name for name in dirs if Path(folder) / name != main]
         for name in files:
             path = Path(folder) / name
             if path != main:

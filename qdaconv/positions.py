@@ -164,18 +164,15 @@ def matches_name(text: str, start: int, end: int, name: str | None) -> bool | No
     some in quotation marks; a name that is the excerpt's start exactly, quotation marks of the
     text included, matches too.
     """
-    if not name:
+    forms = _excerpt(name)
+    if not name or forms is None:
         return None
-    cut = name.rstrip("…").removesuffix("...")
-    excerpt = _normal(cut.strip(_QUOTES))
-    if len(excerpt) < 4 or excerpt.startswith("line:"):
-        return None
-    if text.startswith(cut, start, end):  # the name is the excerpt's start as written: the usual case, quickly
+    if text.startswith(name.rstrip("…").removesuffix("..."), start, end):  # the name as written: the usual case
         return True
     found = _normal(text[start:end])
     if not found:
         return False
-    exact = _normal(cut)
+    excerpt, exact = forms
     return found.startswith(excerpt[: len(found)]) or (exact != excerpt and found.startswith(exact[: len(found)]))
 
 
@@ -276,10 +273,11 @@ MIN_GUESS_SPANS = 4
 
 def _decide(scores: dict[str, int], preferred: str, tested: int) -> UnitGuess:
     """Another unit wins only when it scores higher than the preferred one by a margin (5% of the
-    spans, at least 2) on at least MIN_GUESS_SPANS spans, so texts where the units agree, and
-    projects with a handful of excerpts, keep the preferred unit."""
+    spans, at least 3) on at least MIN_GUESS_SPANS spans, so texts where the units agree, projects
+    with a handful of excerpts, and two spans that happen to end inside a word next to a lone line
+    end keep the preferred unit."""
     best = max(scores, key=lambda unit: (scores[unit], unit == preferred))
-    margin = max(2, tested // 20)
+    margin = max(3, tested // 20)
     if best != preferred and tested >= MIN_GUESS_SPANS and scores[best] >= scores[preferred] + margin:
         return UnitGuess(best, scores, tested, True)
     return UnitGuess(preferred, scores, tested, False)

@@ -1,10 +1,12 @@
-"""Shared test fixtures: paths to the study and samples, and a real subprocess runner for the CLI."""
+"""Shared test fixtures: paths to the study and samples, a real subprocess runner for the CLI, zip damage."""
 
 from __future__ import annotations
 
 import os
+import struct
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -38,3 +40,14 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None,
 @pytest.fixture
 def cli():
     return run_cli
+
+
+def flip_member_byte(archive: Path, member: str) -> None:
+    """Change one byte of a member's stored data inside the zip, as damage on disk would."""
+    with zipfile.ZipFile(archive) as zipped:
+        info = zipped.getinfo(member)
+    data = bytearray(archive.read_bytes())
+    name_length, extra_length = struct.unpack("<HH", data[info.header_offset + 26:info.header_offset + 30])
+    start = info.header_offset + 30 + name_length + extra_length
+    data[start + info.compress_size // 2] ^= 0x01
+    archive.write_bytes(bytes(data))

@@ -291,8 +291,8 @@ def test_agree_text_is_sorted_by_kappa_and_names_the_least_agreed(study_path, cl
 
 
 @pytest.mark.parametrize("args, message", [
-    (["fixtures/edge/media.qdpx"], "has codings by Helen Carter: agreement needs two coders"),
-    (["fixtures/study.qdpx", "--coders", "Helen Carter,Nobody"], "no coder named 'Nobody'"),
+    (["fixtures/edge/media.qdpx"], "media.qdpx: the project has codings by Helen Carter: agreement needs two coders"),
+    (["fixtures/study.qdpx", "--coders", "Helen Carter,Nobody"], "study.qdpx: no coder named 'Nobody'"),
     (["fixtures/study.qdpx", "fixtures/edge/media.qdpx"], "coded no text in common"),
 ])
 def test_agree_refuses_what_it_cannot_compute_with_exit_2(args, message, cli):

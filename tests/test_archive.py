@@ -5,12 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import struct
 import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from conftest import flip_member_byte
 from lxml import etree
 
 import qdaconv
@@ -70,17 +70,6 @@ def small_qdpx(tmp_path: Path) -> Path:
     return path
 
 
-def _flip_member_byte(archive: Path, member: str) -> None:
-    """Change one byte of a member's stored data inside the zip, as damage on disk would."""
-    with zipfile.ZipFile(archive) as zipped:
-        info = zipped.getinfo(member)
-    data = bytearray(archive.read_bytes())
-    name_length, extra_length = struct.unpack("<HH", data[info.header_offset + 26:info.header_offset + 30])
-    start = info.header_offset + 30 + name_length + extra_length
-    data[start + info.compress_size // 2] ^= 0x01
-    archive.write_bytes(bytes(data))
-
-
 def test_package_holds_everything_and_describes_it(small_qdpx: Path, tmp_path: Path) -> None:
     out = make_package(small_qdpx, tmp_path / "pkg")
     files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
@@ -135,9 +124,13 @@ def test_verify_names_the_changed_file(small_qdpx: Path, tmp_path: Path, cli) ->
     done = cli("archive", "--verify", str(folder))
     assert done.returncode == 1
     assert "data/sources/Anna wave_2.txt" in done.stdout and "checksum" in done.stdout
+    done = cli("archive", "--verify", str(folder), "--json")
+    verdict = json.loads(done.stdout)
+    assert done.returncode == 1 and verdict["ok"] is False and verdict["package"] == str(folder)
+    assert [p.split(":")[0] for p in verdict["problems"]] == ["data/sources/Anna wave_2.txt"]
 
     zipped = make_package(small_qdpx, tmp_path / "pkg.zip")
-    _flip_member_byte(zipped, "small-archive/data/codebook/codebook.md")
+    flip_member_byte(zipped, "small-archive/data/codebook/codebook.md")
     verdict = verify_package(zipped)
     assert [p.split(":")[0] for p in verdict.problems] == ["data/codebook/codebook.md"]
 
@@ -198,3 +191,19 @@ def test_the_study_archives_to_identical_bytes_and_verifies(study_path: Path, tm
     assert "| transcripts | 24 |" in readme
     assert len(transcripts) == 24
     shutil.rmtree(tmp_path / "b")
+
+
+def test_archive_json_says_what_was_written(small_qdpx: Path, tmp_path: Path, cli) -> None:
+    out = tmp_path / "pkg.zip"
+    done = cli("archive", str(small_qdpx), str(out), "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"output": str(out), "redacted": False}
+    done = cli("archive", "--verify", str(out), "--json")
+    verdict = json.loads(done.stdout)
+    assert done.returncode == 0 and verdict["ok"] is True and verdict["files"] > 5 and verdict["problems"] == []
+    terms = tmp_path / "terms.csv"
+    terms.write_text("term,replacement\nAnna,P1\n", encoding="utf-8")
+    done = cli("archive", str(small_qdpx), str(tmp_path / "redacted.zip"), "--redact", str(terms), "--json")
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert answer["redacted"] is True and answer["replacements"] > 0 and answer["log"] is None

@@ -13,7 +13,7 @@ CORE = Path(__file__).resolve().parent.parent / "qdaconv"
 
 #: Layers from the bottom; a module may import its own layer and those below, never one above.
 LAYERS = [
-    {"qdaconv.errors", "qdaconv.issues", "qdaconv.progress", "qdaconv.values", "qdaconv.files"},
+    {"qdaconv.errors", "qdaconv.issues", "qdaconv.progress", "qdaconv.values", "qdaconv.files", "qdaconv.sqlite"},
     {"qdaconv.model", "qdaconv.safety"},
     {"qdaconv.formats", "qdaconv.positions", "qdaconv.hookspecs", "qdaconv.registry", "qdaconv.figures",
      "qdaconv.references"},

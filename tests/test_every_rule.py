@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pluggy
 import pytest
+from conftest import flip_member_byte
 
 import qdaconv
 from qdaconv import hookspecs
@@ -98,16 +99,6 @@ WORDS = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu x
 
 def word_spans(text: str) -> list[tuple[int, int]]:
     return [(m.start(), m.end()) for m in re.finditer(r"\w+", text)]
-
-
-def flip_member_byte(archive: Path, member: str) -> None:
-    with zipfile.ZipFile(archive) as zipped:
-        info = zipped.getinfo(member)
-    data = bytearray(archive.read_bytes())
-    name_length, extra_length = struct.unpack("<HH", data[info.header_offset + 26:info.header_offset + 30])
-    start = info.header_offset + 30 + name_length + extra_length
-    data[start + info.compress_size // 2] ^= 0x01
-    archive.write_bytes(bytes(data))
 
 
 # ------------------------------------------------------------------------------- fake plugins

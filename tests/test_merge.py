@@ -263,6 +263,7 @@ def test_merge_strict_with_conflicts_exits_1_and_writes_nothing(study_path, tmp_
     assert summary["written"] is False and len(summary["conflicts"]) >= 3
     assert {"kind", "label", "field", "kept", "other", "kept_from", "other_from"} == set(summary["conflicts"][0])
     assert "qdaconv: conflict: code" in done.stderr
+    assert f"qdaconv: error: {out}: not written:" in done.stderr
     lenient = cli("merge", str(study_path), str(theirs), "-o", str(out))
     assert lenient.returncode == 0 and out.exists() and "conflict" in lenient.stderr
 
@@ -281,3 +282,16 @@ def test_content_matching_still_pairs_a_renamed_code_that_kept_its_guid(study_pa
     result = merge([qdaconv.read(study_path), changed_copy(study_path)], match="content")
     assert ("code", "name") in {(c.kind, c.field) for c in result.conflicts}
     assert not result.added.get("code")
+
+
+def test_merge_gives_writer_options_to_the_writer_and_reader_options_to_each_reader(coder_files, tmp_path, cli):
+    merged = tmp_path / "out" / "merged.qde"
+    merged.parent.mkdir()
+    done = cli("merge", str(coder_files[0]), str(coder_files[1]), "-o", str(merged), "--option", "inline_text=1",
+               "--positions", "codepoint")
+    assert done.returncode == 0, done.stderr
+    assert [p.name for p in merged.parent.iterdir()] == ["merged.qde"]  # texts inline: no sources/ beside it
+    assert b"PlainTextContent" in merged.read_bytes()
+    done = cli("merge", str(coder_files[0]), str(coder_files[1]), "-o", str(tmp_path / "x.qde"),
+               "--option", "inline_txt=1")
+    assert done.returncode == 2 and "did you mean 'inline_text'" in done.stderr

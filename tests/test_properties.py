@@ -43,6 +43,7 @@ from qdaconv.model import (
     Variable,
     VariableValue,
     Vertex,
+    new_guid,
     walk_codes,
     walk_sources,
 )
@@ -185,6 +186,15 @@ def test_every_project_survives_each_lossless_format(fmt: str, project: Project)
         back = qdaconv.read(path, fmt)
         result = qdaconv.diff(project, back, features=writer.capabilities)
         assert result.same, result.render_text()
+
+
+def test_two_spans_ending_inside_a_word_after_a_lone_line_end_keep_their_positions(tmp_path: Path) -> None:
+    text = "0" * 17 + "\r00"  # the unit that counts line ends twice would put both ends on a word boundary
+    source = Source(guid=new_guid(), kind="Text", name="0", plain_text=text,
+                    selections=[Selection(guid=new_guid(), kind="PlainText", start=0, end=19) for _ in range(2)])
+    path = tmp_path / "project.qdpx"
+    qdaconv.write(Project(name="0", sources=[source]), path)
+    assert [(s.start, s.end) for s in qdaconv.read(path).sources[0].selections] == [(0, 19), (0, 19)]
 
 
 PLACES = {

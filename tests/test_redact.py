@@ -10,6 +10,7 @@ import csv
 import hashlib
 import html
 import io
+import json
 import re
 import unicodedata
 import zipfile
@@ -365,6 +366,17 @@ def test_strict_refuses_media_and_default_drops_it_loudly(tmp_path: Path, cli) -
     assert project_counts(qdaconv.read(out)) == project_counts(qdaconv.read(MEDIA))
 
 
+def test_json_says_what_was_replaced_and_what_was_lost(tmp_path: Path, cli) -> None:
+    terms = _terms_file(tmp_path / "terms.csv", {"Zoë": "Z"})
+    out = tmp_path / "out.qdpx"
+    result = cli("redact", str(MEDIA), str(out), "--terms", str(terms), "--json")
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert answer["output"] == str(out) and answer["log"] is None and not answer["lossless"]
+    assert any(item["what"].startswith("audio files removed") and item["count"] == 1 for item in answer["lost"])
+    assert answer["replacements"] >= 0 and answer["places"] >= 0
+
+
 def test_terms_left_in_codes_fail_unless_codes_are_included(tmp_path: Path, cli, study_path) -> None:
     code = next(e.code.name for e in walk_codes(qdaconv.read(study_path)) if " " not in e.code.name)
     terms = _terms_file(tmp_path / "terms.csv", {code: "[code]", "Anna": "P1"})
@@ -475,3 +487,17 @@ def test_placeholder_for_terms_without_replacement(tmp_path: Path, cli) -> None:
     redacted = qdaconv.read(out).sources[0]
     assert redacted.text == "[name] and [name] spoke."
     assert [redacted.text[s.start:s.end] for s in redacted.selections] == ["[name]", "[name]"]
+
+
+def test_reader_options_go_to_the_reader_and_writer_options_to_the_writer(tmp_path: Path, cli) -> None:
+    folder = tmp_path / "transcripts"
+    folder.mkdir()
+    (folder / "P01_interview1.txt").write_text("Anna: I live in Leeds.\n", encoding="utf-8")
+    terms = _terms_file(tmp_path / "terms.csv", {"Leeds": "CITY"})
+    out = tmp_path / "out.qdpx"
+    done = cli("redact", str(folder), str(out), "--terms", str(terms), "--case-pattern", "{case}_interview{wave}",
+               "--profile", "nvivo")
+    assert done.returncode == 0, done.stderr
+    project = qdaconv.read(out)
+    assert [case.name for case in project.cases] == ["P01"]
+    assert project.sources[0].text == "Anna: I live in CITY.\n"

@@ -7,6 +7,7 @@ the codebook as .qdc, Markdown and HTML, a README, and SHA-256 manifests. Same i
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -41,10 +42,11 @@ __all__ = ["Verdict", "make_package", "make_redacted_package", "verify_package"]
 @click.option("--strict", is_flag=True, help="With --redact: fail (exit 1) if anything cannot be redacted.")
 @reader_flags
 @click.option("--force", is_flag=True, help="Replace OUT if it exists.")
+@click.option("--json", "as_json", is_flag=True, help="Print what was written, or the verification, as JSON.")
 @click.pass_context
 def archive_command(ctx: click.Context, src: Path, out: Path | None, verify: bool, terms_file: Path | None,
                     redact_log: Path | None, include: tuple[str, ...], strict: bool, from_: str | None, force: bool,
-                    option_pairs: tuple[str, ...], **named: Any) -> None:
+                    as_json: bool, option_pairs: tuple[str, ...], **named: Any) -> None:
     """Pack the study SRC into OUT (a folder, or OUT.zip) for deposit in a data repository.
 
     Without OUT the package is SRC's name with "-archive.zip", in the current folder.
@@ -53,6 +55,10 @@ def archive_command(ctx: click.Context, src: Path, out: Path | None, verify: boo
         if out is not None:
             raise click.UsageError("--verify takes only the package to check")
         verdict = verify_package(src)
+        if as_json:
+            click.echo(json.dumps({"package": str(src), "ok": verdict.ok, "files": verdict.files,
+                                   "problems": verdict.problems}, indent=2, ensure_ascii=False))
+            ctx.exit(0 if verdict.ok else 1)
         for problem in verdict.problems:
             click.echo(f"FAILED {problem}")
         if not verdict.ok:
@@ -66,12 +72,21 @@ def archive_command(ctx: click.Context, src: Path, out: Path | None, verify: boo
         if redact_log is not None or strict or include:
             raise click.UsageError("--redact-log, --include and --strict go with --redact")
         make_package(src, target, from_, force, **options)
-        click.echo(f"wrote {target}", err=True)
+        if as_json:
+            click.echo(json.dumps({"output": str(target), "redacted": False}, indent=2, ensure_ascii=False))
+        else:
+            click.echo(f"wrote {target}", err=True)
         return
     redaction = make_redacted_package(src, target, terms_file, log=redact_log, from_=from_, force=force,
                                       strict=strict, include_codes="codes" in include, **options)
     for item in redaction.losses:
         click.echo(f"qdaconv: warning: {item.count} {item.what}", err=True)
+    if as_json:
+        click.echo(json.dumps({"output": str(target), "redacted": True, "replacements": len(redaction.replacements),
+                               "log": str(redact_log) if redact_log else None,
+                               "lost": [{"what": i.what, "count": i.count, "detail": i.detail}
+                                        for i in redaction.losses]}, indent=2, ensure_ascii=False))
+        return
     click.echo(f"wrote {target}: de-identified, {len(redaction.replacements)} replacements; no term left in it"
                + (f"; log in {redact_log}" if redact_log else ""), err=True)
 

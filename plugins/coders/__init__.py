@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from qdaconv import api
-from qdaconv.cli import parse_options, reader_flags
+from qdaconv.cli import parse_options, reader_flags, writer_flags
 from qdaconv.errors import WriteError
 from qdaconv.hookspecs import hookimpl
 from qdaconv.issues import Severity
@@ -45,6 +45,7 @@ def _read(path: Path, from_: str | None, options: dict[str, Any]) -> Project:
               help="Match objects by GUID, or by content (source text, code path, names, spans) for programs "
                    "that make new GUIDs on every export.")
 @reader_flags
+@writer_flags
 @click.option("--to", metavar="FORMAT", help="Output format name (default: by the output's extension).")
 @click.option("--strict", is_flag=True, help="Fail (exit 1) and write nothing on any conflict or loss.")
 @click.option("--force", is_flag=True, help="Replace OUTPUT if it exists.")
@@ -68,7 +69,11 @@ def merge_command(inputs: tuple[Path, ...], output: Path, match: str, from_: str
     if output.exists() and not force:
         raise WriteError(f"{output}: already exists; pass --force to replace it")
     options = parse_options(option_pairs, **named)
-    projects = [_read(path, from_, options) for path in inputs]
+    write_options: dict[str, Any] = {}
+    projects = []
+    for path in inputs:
+        read_options, write_options = api.split_options(options, path, output, from_, to)
+        projects.append(_read(path, from_, read_options))
     result = merge(projects, [str(path) for path in inputs], match=match)  # type: ignore[arg-type]
     for conflict in result.conflicts:
         click.echo(f"qdaconv: conflict: {conflict}", err=True)
@@ -77,10 +82,10 @@ def merge_command(inputs: tuple[Path, ...], output: Path, match: str, from_: str
     if strict and result.conflicts:
         if as_json:
             click.echo(json.dumps({**summary, "written": False}, indent=2, ensure_ascii=False))
-        click.echo(f"qdaconv: error: {len(result.conflicts)} conflicts between the inputs (--strict); "
-                   f"nothing written", err=True)
+        click.echo(f"qdaconv: error: {output}: not written: {len(result.conflicts)} conflicts between the inputs "
+                   "(--strict; listed above): settle them in the copies, or merge without --strict", err=True)
         sys.exit(1)
-    report = api.write(result.project, output, to, force=force, strict=strict)
+    report = api.write(result.project, output, to, force=force, strict=strict, **write_options)
     for item in report.items:
         click.echo(f"qdaconv: warning: {report.target} cannot hold {item.count} {item.what}"
                    + (f" ({item.detail})" if item.detail else ""), err=True)
@@ -158,7 +163,7 @@ def agree_command(inputs: tuple[Path, ...], pair: str | None, overlap: float, fr
     several users). Only text documents coded by both coders are compared; what was left out and
     why goes to stderr.
     """
-    from qdaconv.agreement import agreement, agreement_between
+    from qdaconv.agreement import AgreementError, agreement, agreement_between
 
     if len(inputs) > 2:
         raise click.UsageError("give one project (with --coders) or two files, one per coder")
@@ -178,7 +183,10 @@ def agree_command(inputs: tuple[Path, ...], pair: str | None, overlap: float, fr
             names = tuple(name.strip() for name in pair.split(","))
             if len(names) != 2 or not all(names):
                 raise click.BadParameter("give two names separated by a comma", param_hint="--coders")
-        result = agreement(projects[0], names, overlap=overlap / 100)
+        try:
+            result = agreement(projects[0], names, overlap=overlap / 100)
+        except AgreementError as exc:  # the library speaks of "the project"; the command names its file
+            raise AgreementError(f"{inputs[0]}: {exc}") from None
     for note in result.left_out:
         click.echo(f"qdaconv: note: {note}", err=True)
     if csv_path is not None:

@@ -8,12 +8,13 @@ and the output is searched for any term left before it is put in place. The work
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import click
 
-from qdaconv.cli import parse_options, reader_flags
+from qdaconv.cli import parse_options, reader_flags, writer_flags
 from qdaconv.hookspecs import hookimpl
 from qdaconv.plugins.redact.run import Outcome, TermsLeftError, redact_file
 from qdaconv.redaction import DEFAULT_PLACEHOLDER
@@ -33,13 +34,15 @@ __all__ = ["Outcome", "TermsLeftError", "redact_file"]
 @click.option("--include", "include", multiple=True, type=click.Choice(["codes"]),
               help="Also redact code names and descriptions (kept by default: they are the analysis).")
 @reader_flags
+@writer_flags
 @click.option("--to", metavar="FORMAT", help="Output format name (default: by OUT's extension).")
 @click.option("--strict", is_flag=True,
               help="Fail (exit 1) and write nothing if anything cannot be redacted or carried.")
 @click.option("--force", is_flag=True, help="Replace OUT (and the log) if they exist.")
+@click.option("--json", "as_json", is_flag=True, help="Print what was replaced and what was lost as JSON.")
 def redact_command(src: Path, out: Path, terms_file: Path, log: Path | None, placeholder: str,
                    include: tuple[str, ...], from_: str | None, to: str | None, strict: bool, force: bool,
-                   option_pairs: tuple[str, ...], **named: Any) -> None:
+                   as_json: bool, option_pairs: tuple[str, ...], **named: Any) -> None:
     """Write a de-identified copy of the study SRC to OUT: names and places replaced, codings kept in place.
 
     Exit 1 when a term would be left in OUT, or under --strict when something cannot be
@@ -51,6 +54,10 @@ def redact_command(src: Path, out: Path, terms_file: Path, log: Path | None, pla
         click.echo(f"qdaconv: warning: {item.count} {item.what}" + (f" ({item.detail})" if item.detail else ""),
                    err=True)
     replaced = len(outcome.redaction.replacements)
+    if as_json:
+        click.echo(json.dumps({**outcome.report.as_dict(), "output": str(out), "replacements": replaced,
+                               "places": outcome.places, "log": str(log) if log else None}, indent=2))
+        return
     click.echo(f"wrote {out}: {replaced} replacements in {outcome.places} places; no term left in it"
                + (f"; log in {log}" if log else ""))
 

@@ -8,8 +8,6 @@ never inside the output: it is the key to the identities.
 
 from __future__ import annotations
 
-import filecmp
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,13 +63,14 @@ def redact_file(src: Path, out: Path, terms_file: Path, *, log: Path | None = No
     terms = read_terms(terms_file, placeholder)
     matcher = Matcher(terms)
     _check_paths(src, out, terms_file, log, force)
-    project = api.read(src, from_, **options)
+    read_options, write_options = api.split_options(options, src, out, from_, to)
+    project = api.read(src, from_, **read_options)
     redaction = redact_project(project, matcher, include_codes=include_codes)
     redaction.refuse(str(out), strict=strict)
     staging = api.temporary_path(out)
     staging.mkdir()
     try:
-        report = api.write(project, staging / out.name, to, strict=strict, **options)
+        report = api.write(project, staging / out.name, to, strict=strict, **write_options)
         report.items[:0] = redaction.losses
         found = find_terms(staging, matcher)
         if found:
@@ -79,7 +78,7 @@ def redact_file(src: Path, out: Path, terms_file: Path, *, log: Path | None = No
         if log is not None:
             api.write_bytes(redaction.log_csv(), log, force=force)
         try:
-            _commit(staging, out)
+            api.commit_staged(staging, out)
         except BaseException:
             if log is not None:
                 log.unlink(missing_ok=True)
@@ -91,28 +90,3 @@ def redact_file(src: Path, out: Path, terms_file: Path, *, log: Path | None = No
     report.target = str(out)
     places = len({(item.kind, item.guid, item.field) for item in redaction.replacements})
     return Outcome(redaction, report, places, log)
-
-
-def _commit(staging: Path, out: Path) -> None:
-    """Move the output into place, and the files a format writes beside it (a .qde's sources/).
-
-    A file beside it that exists with the same bytes is left; one with other bytes is never replaced.
-    """
-    main = staging / out.name
-    beside = [path for path in sorted(staging.rglob("*")) if path.is_file() and not is_inside(path, main)]
-    targets = [(path, out.parent / path.relative_to(staging)) for path in beside]
-    for path, target in targets:
-        if target.exists() and not filecmp.cmp(path, target, shallow=False):
-            raise WriteError(f"{target}: already exists with other content; write into an empty folder")
-    moved: list[Path] = []
-    try:
-        for path, target in targets:
-            if not target.exists():
-                target.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(path, target)
-                moved.append(target)
-        api.commit_output(main, out)
-    except BaseException:
-        for target in moved:
-            target.unlink(missing_ok=True)
-        raise

@@ -15,8 +15,9 @@ from typing import Any
 from qdaconv.formats import Feature, Format, Loss, Option
 from qdaconv.hookspecs import hookimpl
 from qdaconv.model import Project
+from qdaconv.sqlite import sniff_tables
 
-from .database import CORE_TABLES, sniff_tables
+from .database import CORE_TABLES
 from .reader import read_database
 from .writer import write_database
 

@@ -24,8 +24,9 @@ from qdaconv.errors import ReadError
 from qdaconv.issues import info, warning
 from qdaconv.model import Blob, Code, Coding, Project, Selection, Set, Source, User, stable_guid
 from qdaconv.positions import PositionMap
+from qdaconv.sqlite import table_names
 
-from .database import open_readonly, table_names
+from .database import open_readonly
 from .html import document_text, snippet_words
 
 PROGRAM = "taguette"
