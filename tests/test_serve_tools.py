@@ -228,7 +228,9 @@ def test_agreement_requests_that_cannot_be_answered(client, tmp_path: Path, cli)
     assert unknown.status_code == 422
     shutil.copy(STUDY, tmp_path / "study.qdpx")
     result = cli("agree", "study.qdpx", "--coders", "Helen Carter,Nobody", cwd=tmp_path)
-    assert result.returncode == 2 and result.stderr.strip() == f"qdaconv: error: {unknown.json()['error']}"
+    # the command names the file it was given; the page answers about the one upload it holds
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"qdaconv: error: study.qdpx: {unknown.json()['error']}"
     codebook = tmp_path / "codes.qdc"
     qdaconv.convert(STUDY, codebook)
     alone = client.post("/api/agree", files=upload(codebook))
