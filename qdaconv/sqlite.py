@@ -92,7 +92,7 @@ def _connect(uri: str) -> sqlite3.Connection:
     return connection
 
 
-def _private_copy(path: Path, folder: Path) -> Path:
+def private_copy(path: Path, folder: Path) -> Path:
     """The database and the files SQLite keeps beside it, copied so that recovery happens on the copy."""
     target = folder / "copy.sqlite3"
     shutil.copyfile(path, target)
@@ -129,7 +129,7 @@ def open_readonly(path: Path, *, program: str, tables: Iterable[str]) -> Iterato
                     connection = None
             if connection is None:
                 folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="qdaconv-sqlite-")))
-                connection = _connect(_private_copy(path, folder).as_uri())
+                connection = _connect(private_copy(path, folder).as_uri())
             stack.callback(connection.close)
             check = [line for row in connection.execute("PRAGMA quick_check(20)") for line in row[0].splitlines()]
             found_tables = table_names(connection)

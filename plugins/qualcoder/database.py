@@ -10,7 +10,6 @@ holds an exclusive lock on is refused, since what it holds is about to change.
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
 import tempfile
 import urllib.parse
@@ -19,11 +18,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from qdaconv.errors import ReadError
+from qdaconv.sqlite import SIDECARS, has_sqlite_header, private_copy
 
 from .schema import CORE_TABLES, DATA_FILE
-
-SQLITE_HEADER = b"SQLite format 3\x00"
-_SIDECARS = ("-journal", "-wal", "-shm")
 
 
 def database_path(path: Path) -> Path:
@@ -34,14 +31,6 @@ def database_path(path: Path) -> Path:
 def project_folder(path: Path) -> Path:
     """The project folder (`NAME.qda/`) of a folder or of its `data.qda`."""
     return path if path.is_dir() else path.parent
-
-
-def is_sqlite(path: Path) -> bool:
-    try:
-        with open(path, "rb") as stream:
-            return stream.read(len(SQLITE_HEADER)) == SQLITE_HEADER
-    except OSError:
-        return False
 
 
 def table_names(connection: sqlite3.Connection) -> set[str]:
@@ -87,20 +76,15 @@ def open_database(path: Path) -> Iterator[sqlite3.Connection]:
     if not database.is_file():
         raise ReadError(path, f"no {DATA_FILE} in the folder",
                         hint="a QualCoder project is a folder NAME.qda holding data.qda; give that folder")
-    if not is_sqlite(database):
+    if not has_sqlite_header(database):
         raise ReadError(database, "not an SQLite database (damaged, encrypted or another kind of file)",
                         hint="QualCoder keeps its project in an unencrypted SQLite file; restore a backup")
-    sidecars = [database.with_name(database.name + suffix) for suffix in _SIDECARS]
-    if any(sidecar.exists() for sidecar in sidecars[:2]):
+    if any(Path(f"{database}{suffix}").exists() for suffix in SIDECARS[:2]):  # a journal or a write-ahead log
         if _locked(database):
             raise ReadError(database, "the database is locked: another program is writing it",
                             hint="close the project in QualCoder and try again")
         with tempfile.TemporaryDirectory(prefix="qdaconv-qualcoder-") as scratch:
-            copy = Path(scratch) / database.name
-            shutil.copyfile(database, copy)
-            for sidecar in sidecars:
-                if sidecar.exists():
-                    shutil.copyfile(sidecar, Path(scratch) / sidecar.name)
+            copy = private_copy(database, Path(scratch))
             try:
                 connection = sqlite3.connect(copy)
             except sqlite3.Error as exc:
@@ -139,7 +123,7 @@ def sniff_project(path: Path) -> float:
     """How sure it is that `path` is a QualCoder project folder or its `data.qda` (never raises)."""
     try:
         database = database_path(path)
-        if not database.is_file() or not is_sqlite(database):
+        if not database.is_file() or not has_sqlite_header(database):
             named = path.suffix.lower() == ".qda" or path.name == DATA_FILE
             return 0.5 if named and (database.is_file() or path.is_file()) else 0.0
         connection = sqlite3.connect(_uri(database), uri=True)
