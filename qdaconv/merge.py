@@ -26,10 +26,13 @@ from qdaconv.errors import QdaconvError
 from qdaconv.model import (
     Case,
     Graph,
+    Link,
     Project,
     Selection,
     Set,
     Source,
+    User,
+    Variable,
     VariableValue,
     guid_key,
     stable_guid,
@@ -131,66 +134,44 @@ class _Merger:
 
     def take(self, project: Project, name: str) -> None:
         result = self.result
-        for user in project.users:
-            kept = self.users.get(guid_key(user.guid))
-            if kept is None:
-                result.users.append(user)
-                self.users[guid_key(user.guid)] = user
-                self._new("user", user.guid, name)
-            else:
-                self._differ("user", _quote(kept.name or kept.guid), kept.guid, name,
-                             [("name", kept.name, user.name), ("id", kept.id, user.id)])
+        self._objects(project.users, self.users, result.users, "user", name, self._user)
         self._codes(project, name)
-        for variable in project.variables:
-            kept = self.variables.get(guid_key(variable.guid))
-            if kept is None:
-                result.variables.append(variable)
-                self.variables[guid_key(variable.guid)] = variable
-                self._new("variable", variable.guid, name)
-            else:
-                self._differ("variable", _quote(kept.name), kept.guid, name, [
-                    ("name", kept.name, variable.name), ("type", kept.type, variable.type),
-                    ("description", kept.description, variable.description)])
-        for case in project.cases:
-            kept = self.cases.get(guid_key(case.guid))
-            if kept is None:
-                result.cases.append(case)
-                self.cases[guid_key(case.guid)] = case
-                self._new("case", case.guid, name)
-            else:
-                self._case(kept, case, name)
+        self._objects(project.variables, self.variables, result.variables, "variable", name, self._variable)
+        self._objects(project.cases, self.cases, result.cases, "case", name, self._case)
         for source in project.sources:
             self._top_document(source, self.sources, result.sources, "source", name)
         for note in project.notes:
             self._top_document(note, self.notes, result.notes, "note", name)
-        for group in project.sets:
-            kept = self.sets.get(guid_key(group.guid))
-            if kept is None:
-                result.sets.append(group)
-                self.sets[guid_key(group.guid)] = group
-                self._new("set", group.guid, name)
-            else:
-                self._set(kept, group, name)
-        for link in project.links:
-            kept = self.links.get(guid_key(link.guid))
-            if kept is None:
-                result.links.append(link)
-                self.links[guid_key(link.guid)] = link
-                self._new("link", link.guid, name)
-            else:
-                self._differ("link", _quote(kept.name or kept.guid), kept.guid, name, [
-                    (f, getattr(kept, f), getattr(link, f))
-                    for f in ("name", "direction", "color", "origin", "target")])
-                _union(kept.note_refs, link.note_refs)
-        for graph in project.graphs:
-            kept = self.graphs.get(guid_key(graph.guid))
-            if kept is None:
-                result.graphs.append(graph)
-                self.graphs[guid_key(graph.guid)] = graph
-                self._new("graph", graph.guid, name)
-            else:
-                self._graph(kept, graph, name)
+        self._objects(project.sets, self.sets, result.sets, "set", name, self._set)
+        self._objects(project.links, self.links, result.links, "link", name, self._link)
+        self._objects(project.graphs, self.graphs, result.graphs, "graph", name, self._graph)
         _union(result.note_refs, project.note_refs)
+
+    def _objects(self, items: Iterable[Any], index: dict[str, Any], target: list[Any], kind: str, name: str,
+                 merge_into: Callable[[Any, Any, str], None]) -> None:
+        """Add the objects the merged project lacks; merge the others into the copy already kept."""
+        for item in items:
+            kept = index.get(guid_key(item.guid))
+            if kept is None:
+                target.append(item)
+                index[guid_key(item.guid)] = item
+                self._new(kind, item.guid, name)
+            else:
+                merge_into(kept, item, name)
+
+    def _user(self, kept: User, user: User, name: str) -> None:
+        self._differ("user", _quote(kept.name or kept.guid), kept.guid, name,
+                     [("name", kept.name, user.name), ("id", kept.id, user.id)])
+
+    def _variable(self, kept: Variable, variable: Variable, name: str) -> None:
+        self._differ("variable", _quote(kept.name), kept.guid, name, [
+            ("name", kept.name, variable.name), ("type", kept.type, variable.type),
+            ("description", kept.description, variable.description)])
+
+    def _link(self, kept: Link, link: Link, name: str) -> None:
+        self._differ("link", _quote(kept.name or kept.guid), kept.guid, name, [
+            (f, getattr(kept, f), getattr(link, f)) for f in ("name", "direction", "color", "origin", "target")])
+        _union(kept.note_refs, link.note_refs)
 
     def _codes(self, project: Project, name: str) -> None:
         for entry in walk_codes(project):
