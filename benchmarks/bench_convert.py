@@ -29,7 +29,7 @@ done = subprocess.run(sys.argv[1:], capture_output=True, text=True)
 wall = time.perf_counter() - began
 usage = resource.getrusage(resource.RUSAGE_CHILDREN)
 print(json.dumps({"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "maxrss_kb": usage.ru_maxrss,
-                  "code": done.returncode, "stderr": done.stderr[-2000:]}))
+                  "code": done.returncode, "stdout": done.stdout[-2000:], "stderr": done.stderr[-2000:]}))
 """
 
 # The floor: parse project.qde with lxml and serialise it again, nothing else.
@@ -41,12 +41,20 @@ tree.write(sys.argv[2], encoding="utf-8", xml_declaration=True)
 """
 
 
-def measure(*command: str) -> dict:
+def measure(*command: str, allowed: tuple[int, ...] = (0,)) -> dict:
+    """Wall time, CPU time and peak memory of one command; an exit code not `allowed` stops the benchmark."""
     out = subprocess.run([sys.executable, "-c", _MEASURE, *command], capture_output=True, text=True, check=True)
     result = json.loads(out.stdout)
-    if result["code"] != 0:
-        raise SystemExit(f"{' '.join(command)} failed:\n{result['stderr']}")
+    if result["code"] not in allowed:
+        raise SystemExit(f"{' '.join(command)} failed ({result['code']}):\n{result['stdout']}{result['stderr']}")
     return result
+
+
+def make_big(path: Path, sources: int, excerpts: int) -> None:
+    """Write make_big.py's project to `path` unless it is there from an earlier run (--keep)."""
+    if not path.exists():
+        subprocess.run([sys.executable, str(HERE / "make_big.py"), str(path), "--sources", str(sources),
+                        "--excerpts", str(excerpts)], check=True)
 
 
 def fastest(runs: list[dict]) -> dict:
@@ -67,9 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         folder = args.keep or Path(scratch)
         folder.mkdir(parents=True, exist_ok=True)
         big = folder / "big.qdpx"
-        if not big.exists():
-            subprocess.run([sys.executable, str(HERE / "make_big.py"), str(big), "--sources", str(args.sources),
-                            "--excerpts", str(args.excerpts)], check=True)
+        make_big(big, args.sources, args.excerpts)
         qde = folder / "project.qde"
         with zipfile.ZipFile(big) as archive:
             qde.write_bytes(archive.read("project.qde"))

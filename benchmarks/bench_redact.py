@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import csv
 import random
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -22,7 +21,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from bench_convert import fastest, measure  # noqa: E402
+from bench_convert import fastest, make_big, measure  # noqa: E402
 
 OCCURRING = {"Zoë": "[name]", "café": "[place]", "hospital": "[place]", "honest broker": "[role]"}
 
@@ -52,9 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         folder = args.keep or Path(scratch)
         folder.mkdir(parents=True, exist_ok=True)
         big = folder / "big.qdpx"
-        if not big.exists():
-            subprocess.run([sys.executable, str(HERE / "make_big.py"), str(big), "--sources", str(args.sources),
-                            "--excerpts", str(args.excerpts)], check=True)
+        make_big(big, args.sources, args.excerpts)
         terms = folder / "terms.csv"
         write_terms(terms)
         converts, redacts = [], []

@@ -34,22 +34,23 @@ def _status(field: str) -> int:
     return int(re.search(rf"^{field}:\s+(\d+) kB", text, re.M).group(1)) * 1024
 
 
-def _step(project: Project, action: str, target: Path, results) -> None:
+def _step(project: Project, action: str, target: Path, fmt: str | None, results) -> None:
     Path("/proc/self/clear_refs").write_text("5")  # peak resident memory := current
     start = _status("VmRSS")
     began = time.perf_counter()
     if action == "write":
-        qdaconv.write(project, target, force=True)
+        qdaconv.write(project, target, fmt, force=True)
         count = None
     else:
-        count = sum(1 for _ in walk_codings(qdaconv.read(target)))
+        count = sum(1 for _ in walk_codings(qdaconv.read(target, fmt)))
     results.put((time.perf_counter() - began, _status("VmHWM") - start, count))
 
 
-def measure(project: Project, action: str, target: Path) -> tuple[float, int, int | None]:
+def measure(project: Project, action: str, target: Path, fmt: str | None = None) -> tuple[float, int, int | None]:
+    """Seconds, peak memory above the start and codings read back of one write or read, in a forked child."""
     context = multiprocessing.get_context("fork")
     results = context.Queue()
-    child = context.Process(target=_step, args=(project, action, target, results))
+    child = context.Process(target=_step, args=(project, action, target, fmt, results))
     child.start()
     outcome = results.get()
     child.join()

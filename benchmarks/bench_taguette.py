@@ -10,49 +10,17 @@ resident memory over the step (Linux: VmHWM, reset through /proc/self/clear_refs
 from __future__ import annotations
 
 import argparse
-import multiprocessing
-import re
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from bench_tables import measure  # noqa: E402
 from make_big import make_big_project  # noqa: E402
 
 import qdaconv  # noqa: E402
-from qdaconv.model import Project, walk_codings  # noqa: E402
-
-
-def _status(field: str) -> int:
-    """A field of /proc/self/status, in bytes."""
-    text = Path("/proc/self/status").read_text()
-    return int(re.search(rf"^{field}:\s+(\d+) kB", text, re.M).group(1)) * 1024
-
-
-def _step(project: Project, action: str, target: Path, results) -> None:
-    Path("/proc/self/clear_refs").write_text("5")  # peak resident memory := current
-    start = _status("VmRSS")
-    began = time.perf_counter()
-    if action == "write":
-        qdaconv.write(project, target, "taguette-db", force=True)
-        count = None
-    else:
-        count = sum(1 for _ in walk_codings(qdaconv.read(target, "taguette-db")))
-    results.put((time.perf_counter() - began, _status("VmHWM") - start, count))
-
-
-def measure(project: Project, action: str, target: Path) -> tuple[float, int, int | None]:
-    context = multiprocessing.get_context("fork")
-    results = context.Queue()
-    child = context.Process(target=_step, args=(project, action, target, results))
-    child.start()
-    outcome = results.get()
-    child.join()
-    if child.exitcode:
-        raise SystemExit(f"{action} {target} failed")
-    return outcome
+from qdaconv.model import walk_codings  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,8 +37,8 @@ def main(argv: list[str] | None = None) -> int:
         qdaconv.write(small, warm, "taguette-db")
         qdaconv.read(warm)
         target = args.keep or Path(folder) / "big.sqlite3"
-        written, write_peak, _ = measure(project, "write", target)
-        read, read_peak, count = measure(project, "read", target)
+        written, write_peak, _ = measure(project, "write", target, "taguette-db")
+        read, read_peak, count = measure(project, "read", target, "taguette-db")
         size = target.stat().st_size
     print(f"{args.sources} sources, {codings} codings; database {size / 2**20:.1f} MiB")
     print(f"write: {written:.1f} s, peak {write_peak / 2**20:.0f} MiB")

@@ -16,41 +16,16 @@
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 import zipfile
 from pathlib import Path
 
+from bench_convert import make_big, measure
+
 HERE = Path(__file__).resolve().parent
-
-# Runs one command and prints its wall time, CPU time and peak memory as JSON.
-_MEASURE = """
-import json, resource, subprocess, sys, time
-began = time.perf_counter()
-done = subprocess.run(sys.argv[1:], capture_output=True, text=True)
-wall = time.perf_counter() - began
-usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-print(json.dumps({"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "maxrss_kb": usage.ru_maxrss,
-                  "code": done.returncode, "stdout": done.stdout[-2000:], "stderr": done.stderr[-2000:]}))
-"""
-
-
-def measure(*command: str, allowed: tuple[int, ...] = (0,)) -> dict:
-    out = subprocess.run([sys.executable, "-c", _MEASURE, *command], capture_output=True, text=True, check=True)
-    result = json.loads(out.stdout)
-    if result["code"] not in allowed:
-        raise SystemExit(f"{' '.join(command)} failed ({result['code']}):\n{result['stdout']}{result['stderr']}")
-    return result
-
-
-def make(path: Path, sources: int, excerpts: int) -> None:
-    if not path.exists():
-        subprocess.run([sys.executable, str(HERE / "make_big.py"), str(path), "--sources", str(sources),
-                        "--excerpts", str(excerpts)], check=True)
 
 
 def xsd_rate(files: list[Path]) -> tuple[float, float]:
@@ -72,7 +47,7 @@ def xsd_rate(files: list[Path]) -> tuple[float, float]:
 
 def many(folder: Path, count: int, jobs: list[int]) -> None:
     study = folder / "study.qdpx"
-    make(study, 24, 960)
+    make_big(study, 24, 960)
     copies = folder / f"copies-{count}"  # the folder is validated whole: it holds exactly `count` copies
     copies.mkdir(exist_ok=True)
     for n in range(count):
@@ -95,7 +70,7 @@ def many(folder: Path, count: int, jobs: list[int]) -> None:
 
 def big(folder: Path, excerpts: int) -> None:
     path = folder / f"big-{excerpts}.qdpx"
-    make(path, excerpts // 100, excerpts)
+    make_big(path, excerpts // 100, excerpts)
     print(f"a project of {excerpts:,} coded excerpts in {excerpts // 100:,} transcripts "
           f"({path.stat().st_size / 1e6:.0f} MB)")
     convert = measure(sys.executable, "-m", "qdaconv", "convert", "--force", str(path), str(folder / "out.qdpx"))
