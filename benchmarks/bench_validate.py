@@ -25,8 +25,6 @@ from pathlib import Path
 
 from bench_convert import make_big, measure
 
-HERE = Path(__file__).resolve().parent
-
 
 def xsd_rate(files: list[Path]) -> tuple[float, float]:
     """Files per second of lxml alone (by the clock, and by this process's CPU time): read project.qde from

@@ -26,10 +26,6 @@ CAPABILITIES = frozenset(Feature) - {Feature.PROJECT_INFO, Feature.SETS, Feature
                                      Feature.AUTHORSHIP}
 
 
-def _flag(value: Any) -> bool:
-    return value is True or str(value).strip().lower() in ("1", "true", "yes", "on")
-
-
 class QualCoderProject(Format):
     name = "qualcoder-project"
     title = "QualCoder project (a NAME.qda folder with its data.qda SQLite database)"
@@ -46,7 +42,7 @@ class QualCoderProject(Format):
         return sniff_project(Path(path))
 
     def read(self, path: Path, **options: Any) -> Project:
-        return QualCoderReader(Path(path), _flag(options.get("allow_external", False))).read()
+        return QualCoderReader(Path(path), bool(options.get("allow_external"))).read()  # typed by the core
 
     def write(self, project: Project, path: Path, **options: Any) -> list[Loss]:
         return write_project(project, Path(path))
