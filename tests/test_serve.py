@@ -24,7 +24,9 @@ import warnings
 import zipfile
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -490,12 +492,11 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
-def test_the_page_converts_the_study_in_chromium(server: tuple[str, Path], tmp_path: Path, cli) -> None:
-    chromium = _chromium()
+@contextmanager
+def chromium_page(chromium: str, link: str, problems: list[str]) -> Iterator[Any]:
+    """The page at `link` in headless Chromium; console errors and script errors go to `problems`."""
     from playwright.sync_api import sync_playwright
 
-    link, _private = server
-    problems: list[str] = []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         try:
@@ -503,37 +504,45 @@ def test_the_page_converts_the_study_in_chromium(server: tuple[str, Path], tmp_p
             page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
             page.on("pageerror", lambda error: problems.append(str(error)))
             page.goto(link)
-            assert "token" not in page.url  # the link's token moved into the cookie
-            page.wait_for_selector("body[data-ready='true']")
-            page.set_input_files("#file", str(STUDY))
-            page.wait_for_selector("#convert:not([hidden])", timeout=120_000)
-            assert "Valid" in page.inner_text("#verdict")
-            assert "Allegiance to an emergent future world" in page.inner_text("#facts")
-            labels = page.locator(".target strong").all_inner_texts()
-            for wanted in ("for NVivo", "for ATLAS.ti", "for MAXQDA", "for QualCoder", "for Taguette",
-                           "open tables (Excel/CSV)", "archive package", "HTML report"):
-                assert wanted in labels
-            targets = {t["id"]: t for t in httpx.get(link.replace("/?token=", "/api/targets?token="),
-                                                     timeout=60).json()["targets"]}
-            for target in [*(t for t in targets if t != "nvivo"), "nvivo"]:  # the screenshot shows NVivo's
-                page.check(f"input[name='target'][value='{target}']")
-                page.click("#go")
-                page.wait_for_selector("#result:not([hidden])", timeout=120_000)
-                with page.expect_download() as waiting:
-                    page.click("#download")
-                saved = tmp_path / waiting.value.suggested_filename
-                waiting.value.save_as(saved)
-                _check_download(targets[target], saved, page.inner_text("#losses"), cli)
-            docs = ROOT / "docs"
-            docs.mkdir(exist_ok=True)
-            page.screenshot(path=str(docs / "serve.png"), full_page=True)
-            assert problems == []
-            page.set_input_files("#file", str(ROOT / "README.md"))  # not a study: said in the page's words
-            page.wait_for_selector("#error:not([hidden])", timeout=60_000)
-            assert page.inner_text("#error").startswith("README.md: not a format qdaconv can read. Choose a project")
-            assert page.is_hidden("#seen") and page.is_hidden("#convert")
+            yield page
         finally:
             browser.close()
+
+
+def test_the_page_converts_the_study_in_chromium(server: tuple[str, Path], tmp_path: Path, cli) -> None:
+    chromium = _chromium()
+    link, _private = server
+    problems: list[str] = []
+    with chromium_page(chromium, link, problems) as page:
+        assert "token" not in page.url  # the link's token moved into the cookie
+        page.wait_for_selector("body[data-ready='true']")
+        page.set_input_files("#file", str(STUDY))
+        page.wait_for_selector("#convert:not([hidden])", timeout=120_000)
+        assert "Valid" in page.inner_text("#verdict")
+        assert "Allegiance to an emergent future world" in page.inner_text("#facts")
+        labels = page.locator(".target strong").all_inner_texts()
+        for wanted in ("for NVivo", "for ATLAS.ti", "for MAXQDA", "for QualCoder", "for Taguette",
+                       "open tables (Excel/CSV)", "archive package", "HTML report"):
+            assert wanted in labels
+        targets = {t["id"]: t for t in httpx.get(link.replace("/?token=", "/api/targets?token="),
+                                                 timeout=60).json()["targets"]}
+        for target in [*(t for t in targets if t != "nvivo"), "nvivo"]:  # the screenshot shows NVivo's
+            page.check(f"input[name='target'][value='{target}']")
+            page.click("#go")
+            page.wait_for_selector("#result:not([hidden])", timeout=120_000)
+            with page.expect_download() as waiting:
+                page.click("#download")
+            saved = tmp_path / waiting.value.suggested_filename
+            waiting.value.save_as(saved)
+            _check_download(targets[target], saved, page.inner_text("#losses"), cli)
+        docs = ROOT / "docs"
+        docs.mkdir(exist_ok=True)
+        page.screenshot(path=str(docs / "serve.png"), full_page=True)
+        assert problems == []
+        page.set_input_files("#file", str(ROOT / "README.md"))  # not a study: said in the page's words
+        page.wait_for_selector("#error:not([hidden])", timeout=60_000)
+        assert page.inner_text("#error").startswith("README.md: not a format qdaconv can read. Choose a project")
+        assert page.is_hidden("#seen") and page.is_hidden("#convert")
     # the browser reports the 422 answer itself as a failed resource; the page's script raised nothing
     assert [problem for problem in problems if "status of 422" not in problem] == []
     assert (ROOT / "docs" / "serve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -572,77 +581,67 @@ def test_zip_folder_names_are_relative_and_sorted(tmp_path: Path) -> None:
 def test_the_page_redacts_and_compares_two_coders_in_chromium(server: tuple[str, Path], tmp_path: Path,
                                                                cli) -> None:
     chromium = _chromium()
-    from playwright.sync_api import sync_playwright
-
     from qdaconv.redaction import Matcher, find_terms, read_terms
 
     link, private = server
     terms = tmp_path / "terms.csv"
     terms.write_text("term,replacement\nAnna,P1\nNeil,P2\nDaniel,\n", encoding="utf-8")
     problems: list[str] = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1100, "height": 900}, accept_downloads=True)
-            page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
-            page.on("pageerror", lambda error: problems.append(str(error)))
-            page.goto(link)
-            page.wait_for_selector("body[data-ready='true']")
-            page.set_input_files("#file", str(STUDY))
-            page.wait_for_selector("#redact:not([hidden])", timeout=120_000)
-            # a de-identified copy for NVivo, with the log asked for
-            page.set_input_files("#terms", str(terms))
-            page.select_option("#redact-target", label="for NVivo")
-            page.check("#want-log")
-            page.click("#redact-go")
-            page.wait_for_selector("#redact-result:not([hidden])", timeout=120_000)
-            assert "Nothing is lost" in page.inner_text("#redact-losses")
-            assert "none is left" in page.inner_text("#redact-figures")
-            with page.expect_download() as waiting:
-                page.click("#redact-download")
-            copy = tmp_path / waiting.value.suggested_filename
-            waiting.value.save_as(copy)
-            assert copy.name == "study-deidentified-nvivo.qdpx"
-            assert find_terms(copy, Matcher(read_terms(terms))) == []
-            assert json.loads(cli("info", str(copy), "--json").stdout)["counts"]["codings"] == 341
-            with page.expect_download() as waiting:
-                page.click("#log-download")
-            log = tmp_path / waiting.value.suggested_filename
-            waiting.value.save_as(log)
-            assert log.read_text(encoding="utf-8").startswith("kind,guid,field,start,end")
-            assert list(private.iterdir()) == []  # the server kept neither the copy nor the log
-            # two coders of the study, chosen from its users
-            assert page.locator("#coder-a option").all_inner_texts() == [
-                "Priya Shah (139 codings)", "Tomás Ruiz (135 codings)", "Helen Carter (67 codings)"]
-            page.select_option("#coder-a", label="Helen Carter (67 codings)")
-            page.select_option("#coder-b", label="Priya Shah (139 codings)")
-            page.click("#agree-go")
-            page.wait_for_selector("#agree-result:not([hidden])", timeout=120_000)
-            assert "Helen Carter (A) and Priya Shah (B)" in page.inner_text("#agree-overall")
-            assert "not compared" in page.inner_text("#agree-notes")
-            shown = [float(kappa) for kappa in page.locator("#agree-table tbody td:nth-child(2)").all_inner_texts()
-                     if kappa != "n/a"]
-            assert shown and shown == sorted(shown)  # least agreement first
-            with page.expect_download() as waiting:
-                page.click("#agree-csv")
-            table = tmp_path / waiting.value.suggested_filename
-            waiting.value.save_as(table)
-            shutil.copy(STUDY, tmp_path / "study.qdpx")
-            expected = tmp_path / "expected.csv"
-            result = cli("agree", "study.qdpx", "--coders", "Helen Carter,Priya Shah", "--csv", str(expected),
-                         cwd=tmp_path)
-            assert result.returncode == 0, result.stderr
-            _same_table(table, expected)
-            # the study again as the second coder's file: each file is one coder, all its codings pooled
-            page.set_input_files("#file2", str(STUDY))
-            assert page.is_checked("#mode-files")
-            page.click("#agree-go")
-            page.wait_for_selector("#agree-result:not([hidden])", timeout=120_000)
-            assert "study.qdpx (A) and study.qdpx (B)" in page.inner_text("#agree-overall")
-            assert "count together as one coder" in page.inner_text("#agree-notes")
-            assert set(page.locator("#agree-table tbody td:nth-child(2)").all_inner_texts()) <= {"1.000", "n/a"}
-        finally:
-            browser.close()
+    with chromium_page(chromium, link, problems) as page:
+        page.wait_for_selector("body[data-ready='true']")
+        page.set_input_files("#file", str(STUDY))
+        page.wait_for_selector("#redact:not([hidden])", timeout=120_000)
+        # a de-identified copy for NVivo, with the log asked for
+        page.set_input_files("#terms", str(terms))
+        page.select_option("#redact-target", label="for NVivo")
+        page.check("#want-log")
+        page.click("#redact-go")
+        page.wait_for_selector("#redact-result:not([hidden])", timeout=120_000)
+        assert "Nothing is lost" in page.inner_text("#redact-losses")
+        assert "none is left" in page.inner_text("#redact-figures")
+        with page.expect_download() as waiting:
+            page.click("#redact-download")
+        copy = tmp_path / waiting.value.suggested_filename
+        waiting.value.save_as(copy)
+        assert copy.name == "study-deidentified-nvivo.qdpx"
+        assert find_terms(copy, Matcher(read_terms(terms))) == []
+        assert json.loads(cli("info", str(copy), "--json").stdout)["counts"]["codings"] == 341
+        with page.expect_download() as waiting:
+            page.click("#log-download")
+        log = tmp_path / waiting.value.suggested_filename
+        waiting.value.save_as(log)
+        assert log.read_text(encoding="utf-8").startswith("kind,guid,field,start,end")
+        assert list(private.iterdir()) == []  # the server kept neither the copy nor the log
+        # two coders of the study, chosen from its users
+        assert page.locator("#coder-a option").all_inner_texts() == [
+            "Priya Shah (139 codings)", "Tomás Ruiz (135 codings)", "Helen Carter (67 codings)"]
+        page.select_option("#coder-a", label="Helen Carter (67 codings)")
+        page.select_option("#coder-b", label="Priya Shah (139 codings)")
+        page.click("#agree-go")
+        page.wait_for_selector("#agree-result:not([hidden])", timeout=120_000)
+        assert "Helen Carter (A) and Priya Shah (B)" in page.inner_text("#agree-overall")
+        assert "not compared" in page.inner_text("#agree-notes")
+        shown = [float(kappa) for kappa in page.locator("#agree-table tbody td:nth-child(2)").all_inner_texts()
+                 if kappa != "n/a"]
+        assert shown and shown == sorted(shown)  # least agreement first
+        with page.expect_download() as waiting:
+            page.click("#agree-csv")
+        table = tmp_path / waiting.value.suggested_filename
+        waiting.value.save_as(table)
+        shutil.copy(STUDY, tmp_path / "study.qdpx")
+        expected = tmp_path / "expected.csv"
+        result = cli("agree", "study.qdpx", "--coders", "Helen Carter,Priya Shah", "--csv", str(expected),
+                     cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        _same_table(table, expected)
+        # the study again as the second coder's file: each file is one coder, all its codings pooled
+        page.set_input_files("#file2", str(STUDY))
+        assert page.is_checked("#mode-files")
+        page.click("#agree-go")
+        page.wait_for_selector("#agree-result:not([hidden])", timeout=120_000)
+        assert "study.qdpx (A) and study.qdpx (B)" in page.inner_text("#agree-overall")
+        assert "count together as one coder" in page.inner_text("#agree-notes")
+        assert set(page.locator("#agree-table tbody td:nth-child(2)").all_inner_texts()) <= {"1.000", "n/a"}
     assert problems == []
 
 
