@@ -180,6 +180,7 @@ def test_the_study_archives_to_identical_bytes_and_verifies(study_path: Path, tm
         (tmp_path / run).mkdir()
         done = cli("archive", str(study_path), cwd=tmp_path / run)  # the default output name
         assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == "wrote study-archive.zip"  # on stdout, as convert, merge and redact say it
         outputs.append(tmp_path / run / "study-archive.zip")
     assert outputs[0].read_bytes() == outputs[1].read_bytes()
     verdict = verify_package(outputs[0])

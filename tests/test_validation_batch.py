@@ -29,6 +29,8 @@ def corpus(tmp_path) -> Path:
     (tmp_path / "a" / "b" / "bad.qdc").write_text(BAD)
     (tmp_path / "a" / "b" / "broken.qdpx").write_bytes(b"PK\x03\x04 this is not a zip")
     (tmp_path / "a" / "notes.md").write_text("not a project")
+    (tmp_path / "a" / "Thumbs.db").write_bytes(b"\xd0\xcf\x11\xe0 a thumbnail cache")  # .db is a known ending
+    (tmp_path / "a" / "desktop.ini").write_text("[.ShellClassInfo]")
     (tmp_path / ".hidden" / "skip.qdc").write_text(GOOD)
     return tmp_path
 
@@ -41,6 +43,9 @@ def test_expand_paths(corpus):
     assert len(expand_paths([str(corpus / "**" / "*.qdc")])) == 4  # recursive glob, hidden folder skipped
     both = expand_paths([str(corpus / "a" / "good0.qdc"), str(corpus / "a")])
     assert len(both) == 5 and both[0] == corpus / "a" / "good0.qdc"  # no duplicates, order kept
+    assert expand_paths([str(corpus / "a" / "*")]) == [corpus / "a" / f"good{n}.qdc" for n in range(3)] + [
+        corpus / "a" / "notes.md"]  # a glob takes what it names, but not the system's thumbnail cache
+    assert expand_paths([str(corpus / "a" / "Thumbs.db")]) == [corpus / "a" / "Thumbs.db"]  # named, it is checked
 
 
 @pytest.mark.parametrize("arg", ["missing.qdpx", "*.nothing", "empty"])

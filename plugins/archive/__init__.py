@@ -75,7 +75,7 @@ def archive_command(ctx: click.Context, src: Path, out: Path | None, verify: boo
         if as_json:
             click.echo(json.dumps({"output": str(target), "redacted": False}, indent=2, ensure_ascii=False))
         else:
-            click.echo(f"wrote {target}", err=True)
+            click.echo(f"wrote {target}")
         return
     redaction = make_redacted_package(src, target, terms_file, log=redact_log, from_=from_, force=force,
                                       strict=strict, include_codes="codes" in include, **options)
@@ -88,7 +88,7 @@ def archive_command(ctx: click.Context, src: Path, out: Path | None, verify: boo
                                         for i in redaction.losses]}, indent=2, ensure_ascii=False))
         return
     click.echo(f"wrote {target}: de-identified, {len(redaction.replacements)} replacements; no term left in it"
-               + (f"; log in {redact_log}" if redact_log else ""), err=True)
+               + (f"; log in {redact_log}" if redact_log else ""))
 
 
 @hookimpl

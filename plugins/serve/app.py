@@ -35,6 +35,7 @@ from qdaconv.errors import FormatError, QdaconvError
 from qdaconv.plugins.serve import uploads, work
 from qdaconv.registry import default_registry
 from qdaconv.safety import ZipLimits
+from qdaconv.values import parse_bool
 
 #: a terms list is names and places, a few kilobytes; read whole into memory, so kept well below the upload limit
 TERMS_LIMIT = 16 * 1024 * 1024
@@ -306,8 +307,8 @@ def _attachment(name: str) -> str:
 
 
 def _flag(value: str | None) -> bool:
-    """A form or query switch: on for 1, true, yes or on (a checkbox's value)."""
-    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+    """A form or query switch: on for the yes words the command line takes (1, true, yes, on, ...)."""
+    return parse_bool(value) is True
 
 
 async def redact(job: Job) -> Response:

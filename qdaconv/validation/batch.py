@@ -26,6 +26,15 @@ if TYPE_CHECKING:
 CERTAIN_CLAIM = 0.9
 #: The score from which a claim wins when nothing in the folder is claimed as strongly by a file format.
 PROBABLE_CLAIM = 0.5
+#: Files the operating system leaves in folders (thumbnail caches, folder settings): never a project,
+#: though `.db` is a known ending, so a folder walk or a glob passes them by.
+SYSTEM_FILES = frozenset({"thumbs.db", "ehthumbs.db", "ehthumbs_vista.db", "desktop.ini"})
+
+
+def _wanted(name: str, suffixes: tuple[str, ...]) -> bool:
+    """A visible file with a known ending that the operating system did not make."""
+    lowered = name.lower()
+    return not name.startswith(".") and lowered.endswith(suffixes) and lowered not in SYSTEM_FILES
 
 
 class _Walk:
@@ -35,7 +44,7 @@ class _Walk:
     one that no file anywhere beneath it beats (a transcripts folder holding a case-variables CSV
     is still one project; a folder holding a README.txt and a .qdpx is not). Any other folder is
     walked: its files with a known ending are items, and its subfolders are judged the same way.
-    Hidden files and folders are skipped.
+    Hidden files and folders are skipped, and so are the operating system's own files (`SYSTEM_FILES`).
     """
 
     def __init__(self, registry: Registry) -> None:
@@ -65,14 +74,13 @@ class _Walk:
                 continue
             if entry.is_dir() and not entry.is_symlink():
                 yield entry
-            elif entry.is_file() and entry.name.lower().endswith(self.suffixes):
+            elif entry.is_file() and _wanted(entry.name, self.suffixes):
                 yield entry
 
     def _files_beneath(self, folder: Path) -> Iterator[Path]:
         for root, dirs, files in os.walk(folder):
             dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-            yield from (Path(root) / name for name in sorted(files)
-                        if not name.startswith(".") and name.lower().endswith(self.suffixes))
+            yield from (Path(root) / name for name in sorted(files) if _wanted(name, self.suffixes))
 
     def _beaten(self, folder: Path, claim: float) -> bool:
         return any(self._file_score(path) >= claim for path in self._files_beneath(folder))
@@ -123,7 +131,8 @@ def expand_paths(args: Iterable[str | os.PathLike], registry: Registry | None = 
                                 f"pass --from {faint.name} to info or convert")
                 raise QdaconvError(message)
         elif glob.has_magic(text):
-            matches = [Path(p) for p in sorted(glob.glob(text, recursive=True)) if Path(p).is_file()]
+            matches = [Path(p) for p in sorted(glob.glob(text, recursive=True))
+                       if Path(p).is_file() and Path(p).name.lower() not in SYSTEM_FILES]
             if not matches:
                 raise QdaconvError(f"{text}: the pattern matches no file")
         else:
