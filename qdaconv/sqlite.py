@@ -62,15 +62,14 @@ def sniff_tables(path: Path) -> set[str] | None:
         connection.close()
 
 
-def _error(path: Path, exc: sqlite3.Error, program: str) -> ReadError:
+def _error(path: Path, exc: sqlite3.Error, program: str, remedy: str) -> ReadError:
     text = str(exc)
     if "locked" in text or "busy" in text:
         return ReadError(path, "the database is locked by another program",
                          hint=f"close {program} (or the program writing to it) and try again")
     if "not a database" in text or "encrypted" in text:
-        return ReadError(path, "not a readable SQLite database (damaged, or encrypted)",
-                         hint=f"export the project again from {program}")
-    return ReadError(path, f"the database is damaged ({text})", hint=f"export the project again from {program}")
+        return ReadError(path, "not a readable SQLite database (damaged, or encrypted)", hint=remedy)
+    return ReadError(path, f"the database is damaged ({text})", hint=remedy)
 
 
 def _wal_mode(path: Path) -> bool:
@@ -103,17 +102,20 @@ def private_copy(path: Path, folder: Path) -> Path:
 
 
 @contextlib.contextmanager
-def open_readonly(path: Path, *, program: str, tables: Iterable[str]) -> Iterator[sqlite3.Connection]:
+def open_readonly(path: Path, *, program: str, tables: Iterable[str],
+                  remedy: str | None = None) -> Iterator[sqlite3.Connection]:
     """A read-only connection to `program`'s database that leaves the file and its neighbours untouched.
 
     A database with a hot journal (a writer that crashed) or in write-ahead-log mode is read from a
     private copy; one locked by a writer, one that fails the integrity check and one without all of
-    `tables` are errors that say so (`program` names the program in the hints).
+    `tables` are errors that say so (`program` names the program in the hints; `remedy` is the hint
+    for a damaged database, by default to export it again).
     """
     path = Path(path)
+    remedy = remedy or f"export the project again from {program}"
     if not has_sqlite_header(path):
         raise ReadError(path, "not a SQLite database (damaged, encrypted, or another kind of file)",
-                        hint=f"a {program} database starts with the SQLite header; export it again from {program}")
+                        hint=f"a {program} database starts with the SQLite header; {remedy}")
     with contextlib.ExitStack() as stack:
         try:
             if _wal_mode(path) or Path(f"{path}-wal").exists():
@@ -134,12 +136,12 @@ def open_readonly(path: Path, *, program: str, tables: Iterable[str]) -> Iterato
             check = [line for row in connection.execute("PRAGMA quick_check(20)") for line in row[0].splitlines()]
             found_tables = table_names(connection)
         except sqlite3.Error as exc:
-            raise _error(path, exc, program) from None
+            raise _error(path, exc, program, remedy) from None
         if check != ["ok"]:
             problems = [line for line in check if not line.startswith("***")] or ["no answer"]
             raise ReadError(path, f"the database is damaged (integrity check: {problems[0]}"
                                   + (f", and {len(problems) - 1} more problems)" if len(problems) > 1 else ")"),
-                            hint=f"export the project again from {program}")
+                            hint=remedy)
         missing = set(tables) - found_tables
         if missing:
             found = ", ".join(sorted(found_tables)[:6]) or "none"

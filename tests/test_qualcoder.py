@@ -355,24 +355,24 @@ def test_hostile_damaged_and_foreign_sqlite_exit_2(case, tmp_path, cli):
     args: list[str] = []
     if case == "foreign":
         target = _foreign(tmp_path / "other.sqlite3")
-        expect = "not a QualCoder project"
+        expect = "without QualCoder's tables"
         args = ["--from", "qualcoder-project"]
     elif case == "foreign-named":
         folder = tmp_path / "other.qda"
         folder.mkdir()
         _foreign(folder / "data.qda")
-        target, expect = folder, "not a QualCoder project"
+        target, expect = folder, "without QualCoder's tables"
     elif case == "truncated":
         folder = tmp_path / "cut.qda"
         shutil.copytree(V17, folder)
         data = (folder / "data.qda").read_bytes()
         (folder / "data.qda").write_bytes(data[: len(data) // 3])
-        target, expect = folder, "cannot be read"
+        target, expect = folder, "damaged"
     elif case == "garbage":
         folder = tmp_path / "secret.qda"
         folder.mkdir()
         (folder / "data.qda").write_bytes(bytes(range(256)) * 64)  # what an encrypted database looks like
-        target, expect = folder, "not an SQLite database"
+        target, expect = folder, "not a SQLite database"
     elif case == "empty-folder":
         target = tmp_path / "nothing.qda"
         target.mkdir()
@@ -380,7 +380,7 @@ def test_hostile_damaged_and_foreign_sqlite_exit_2(case, tmp_path, cli):
     else:
         target = tmp_path / "data.qda"
         target.write_text("hello", encoding="utf-8")
-        expect = "not an SQLite database"
+        expect = "not a SQLite database"
     done = cli("convert", str(target), str(tmp_path / "out.qdpx"), *args)
     assert done.returncode == 2, done.stderr
     assert expect in done.stderr and str(target.name) in done.stderr and "Traceback" not in done.stderr
@@ -410,7 +410,7 @@ def test_a_foreign_sqlite_file_is_recognised_and_refused_without_from(tmp_path, 
     target = _foreign(tmp_path / "notes.db")
     done = cli("info", str(target))
     assert done.returncode == 2 and "Traceback" not in done.stderr and "notes.db" in done.stderr
-    with pytest.raises(ReadError, match="not a QualCoder project"):
+    with pytest.raises(ReadError, match="without QualCoder's tables"):
         qdaconv.read(target, "qualcoder-project")
 
 
