@@ -100,6 +100,40 @@ def merge_command(inputs: tuple[Path, ...], output: Path, match: str, from_: str
 # ------------------------------------------------------------------------------------------ agree
 
 
+def indented_json(value: Any, level: int = 0) -> str:
+    """`json.dumps(value, indent=2, ensure_ascii=False)`, character for character, in a fraction of the time.
+
+    With an indent json encodes in Python, which costs half a second for the 13 MB that `agree
+    --json` prints for 100,000 excerpts. Here every dict or list that holds no container, and
+    every list of such dicts, is encoded by json's C encoder with separators that carry the line
+    breaks and indents. (Dict keys must be strings.)
+    """
+    outer, pad, inner = ("\n" + "  " * depth for depth in (level, level + 1, level + 2))
+    if isinstance(value, dict) and value:
+        if not any(map(_is_container, value.values())):
+            return "{" + pad + _flat_json(value, pad)[1:-1] + outer + "}"
+        return "{" + pad + ("," + pad).join(json.dumps(key, ensure_ascii=False) + ": " + indented_json(item, level + 1)
+                                          for key, item in value.items()) + outer + "}"
+    if isinstance(value, list) and value:
+        if not any(map(_is_container, value)):
+            return "[" + pad + _flat_json(value, pad)[1:-1] + outer + "]"
+        if all(isinstance(item, dict) and item and not any(map(_is_container, item.values())) for item in value):
+            # One call for the whole list. Its "}," + inner + "{" can only be the break between two
+            # items (a string holds no raw line break): it becomes the break of indented items.
+            flat = _flat_json(value, inner)[2:-2].replace("}," + inner + "{", pad + "}," + pad + "{" + inner)
+            return "[" + pad + "{" + inner + flat + pad + "}" + outer + "]"
+        return "[" + pad + ("," + pad).join(indented_json(item, level + 1) for item in value) + outer + "]"
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _is_container(value: Any) -> bool:
+    return isinstance(value, (dict, list))
+
+
+def _flat_json(value: dict | list, pad: str) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=("," + pad, ": "))
+
+
 def _figure(value: float | None, digits: int = 3) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
 
@@ -197,8 +231,7 @@ def agree_command(inputs: tuple[Path, ...], pair: str | None, overlap: float, fr
         writer.writerows({k: ("" if v is None else v) for k, v in row.items()} for row in rows)
         api.write_bytes(buffer.getvalue(), csv_path, force=force)
     if as_json:
-        click.echo(json.dumps({"inputs": [str(p) for p in inputs], **result.as_dict()}, indent=2,
-                              ensure_ascii=False))
+        click.echo(indented_json({"inputs": [str(p) for p in inputs], **result.as_dict()}))
     else:
         click.echo(_text_report(result))
 
