@@ -496,5 +496,5 @@ def test_agree_json_is_what_json_dumps_with_an_indent_gives(study_path, cli):
     for value in ({"a": [{"x": '}, {"', "y": "line\nbreak", "z": None}, {"x": 1.5, "y": True, "z": -0.0}],
                    "b": [], "c": {}, "d": [1, "2", None], "e": [[1], {"q": [{}]}], "f": "é\u2028\x00"},
                   [], {}, 1, "x", [{"a": 1}], [{"a": 1}, {}], [{}, {}], {"k": [{"a": {"b": 1}}]},
-                  [float("nan"), 1e300]):
+                  [float("nan"), 1e300], {"t": (1, (2, {"u": ()}))}, [(1, 2), ("a",)]):
         assert indented_json(value) == json.dumps(value, indent=2, ensure_ascii=False)

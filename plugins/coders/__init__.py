@@ -124,7 +124,7 @@ def indented_json(value: Any, level: int = 0) -> str:
     With an indent json encodes in Python, which costs half a second for the 13 MB that `agree
     --json` prints for 100,000 excerpts. Here every dict or list that holds no container, and
     every list of such dicts, is encoded by json's C encoder with separators that carry the line
-    breaks and indents. (Dict keys must be strings.)
+    breaks and indents. (Dict keys must be strings; tuples are lists, as json has them.)
     """
     outer, pad, inner = ("\n" + "  " * depth for depth in (level, level + 1, level + 2))
     if isinstance(value, dict) and value:
@@ -132,7 +132,7 @@ def indented_json(value: Any, level: int = 0) -> str:
             return "{" + pad + _flat_json(value, pad)[1:-1] + outer + "}"
         return "{" + pad + ("," + pad).join(json.dumps(key, ensure_ascii=False) + ": " + indented_json(item, level + 1)
                                           for key, item in value.items()) + outer + "}"
-    if isinstance(value, list) and value:
+    if isinstance(value, (list, tuple)) and value:
         if not any(map(_is_container, value)):
             return "[" + pad + _flat_json(value, pad)[1:-1] + outer + "]"
         if all(isinstance(item, dict) and item and not any(map(_is_container, item.values())) for item in value):
@@ -145,10 +145,10 @@ def indented_json(value: Any, level: int = 0) -> str:
 
 
 def _is_container(value: Any) -> bool:
-    return isinstance(value, (dict, list))
+    return isinstance(value, (dict, list, tuple))
 
 
-def _flat_json(value: dict | list, pad: str) -> str:
+def _flat_json(value: dict | list | tuple, pad: str) -> str:
     return json.dumps(value, ensure_ascii=False, separators=("," + pad, ": "))
 
 
