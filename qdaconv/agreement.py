@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from qdaconv.errors import QdaconvError
-from qdaconv.model import Coding, Project, Selection, Source, guid_key, walk_codes, walk_sources
+from qdaconv.model import Project, Selection, Source, guid_key, walk_codes, walk_sources
 
 #: Text documents whose characters are compared (notes, PDF representations and picture
 #: descriptions are not coded data).
@@ -276,12 +276,6 @@ class _Coded:
     def side(self) -> _Side:
         return np.array(self.spans, dtype=np.int64).reshape(-1, 4), self.texts
 
-
-
-def coder_of(coding: Coding, selection: Selection | None) -> str | None:
-    """The user a coding counts for: its creating user, else its selection's (as a guid_key)."""
-    user = coding.creating_user or (selection.creating_user if selection is not None else None)
-    return guid_key(user) if user else None
 
 
 class _Reader:
