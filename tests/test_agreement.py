@@ -488,7 +488,7 @@ def test_reliability_data_give_exactly_the_coincidences_of_the_characters_in_a_f
 
 
 def test_agree_json_is_what_json_dumps_with_an_indent_gives(study_path, cli):
-    from qdaconv.plugins.coders import indented_json
+    from qdaconv.plugins.coders import json_pieces
 
     done = cli("agree", str(study_path), "--coders", "Helen Carter,Priya Shah", "--json")
     assert done.returncode == 0, done.stderr
@@ -497,4 +497,4 @@ def test_agree_json_is_what_json_dumps_with_an_indent_gives(study_path, cli):
                    "b": [], "c": {}, "d": [1, "2", None], "e": [[1], {"q": [{}]}], "f": "é\u2028\x00"},
                   [], {}, 1, "x", [{"a": 1}], [{"a": 1}, {}], [{}, {}], {"k": [{"a": {"b": 1}}]},
                   [float("nan"), 1e300], {"t": (1, (2, {"u": ()}))}, [(1, 2), ("a",)]):
-        assert indented_json(value) == json.dumps(value, indent=2, ensure_ascii=False)
+        assert "".join(json_pieces(value)) == json.dumps(value, indent=2, ensure_ascii=False)

@@ -118,30 +118,43 @@ def merge_command(inputs: tuple[Path, ...], output: Path, match: str, from_: str
 # ------------------------------------------------------------------------------------------ agree
 
 
-def indented_json(value: Any, level: int = 0) -> str:
-    """`json.dumps(value, indent=2, ensure_ascii=False)`, character for character, in a fraction of the time.
+def json_pieces(value: Any, level: int = 0) -> Iterator[str]:
+    """The text of `json.dumps(value, indent=2, ensure_ascii=False)`, character for character, in pieces.
 
     With an indent json encodes in Python, which costs half a second for the 13 MB that `agree
     --json` prints for 100,000 excerpts. Here every dict or list that holds no container, and
     every list of such dicts, is encoded by json's C encoder with separators that carry the line
-    breaks and indents. (Dict keys must be strings; tuples are lists, as json has them.)
+    breaks and indents; the pieces are written one by one, so the whole text is never held at once.
+    (Dict keys must be strings; tuples are lists, as json has them.)
     """
     outer, pad, inner = ("\n" + "  " * depth for depth in (level, level + 1, level + 2))
     if isinstance(value, dict) and value:
         if not any(map(_is_container, value.values())):
-            return "{" + pad + _flat_json(value, pad)[1:-1] + outer + "}"
-        return "{" + pad + ("," + pad).join(json.dumps(key, ensure_ascii=False) + ": " + indented_json(item, level + 1)
-                                          for key, item in value.items()) + outer + "}"
-    if isinstance(value, (list, tuple)) and value:
+            yield "{" + pad + _flat_json(value, pad)[1:-1] + outer + "}"
+            return
+        opening = "{" + pad
+        for key, item in value.items():
+            yield opening + json.dumps(key, ensure_ascii=False) + ": "
+            yield from json_pieces(item, level + 1)
+            opening = "," + pad
+        yield outer + "}"
+    elif isinstance(value, (list, tuple)) and value:
         if not any(map(_is_container, value)):
-            return "[" + pad + _flat_json(value, pad)[1:-1] + outer + "]"
-        if all(isinstance(item, dict) and item and not any(map(_is_container, item.values())) for item in value):
+            yield "[" + pad + _flat_json(value, pad)[1:-1] + outer + "]"
+        elif all(isinstance(item, dict) and item and not any(map(_is_container, item.values())) for item in value):
             # One call for the whole list. Its "}," + inner + "{" can only be the break between two
             # items (a string holds no raw line break): it becomes the break of indented items.
             flat = _flat_json(value, inner)[2:-2].replace("}," + inner + "{", pad + "}," + pad + "{" + inner)
-            return "[" + pad + "{" + inner + flat + pad + "}" + outer + "]"
-        return "[" + pad + ("," + pad).join(indented_json(item, level + 1) for item in value) + outer + "]"
-    return json.dumps(value, ensure_ascii=False)
+            yield "[" + pad + "{" + inner + flat + pad + "}" + outer + "]"
+        else:
+            opening = "[" + pad
+            for item in value:
+                yield opening
+                yield from json_pieces(item, level + 1)
+                opening = "," + pad
+            yield outer + "]"
+    else:
+        yield json.dumps(value, ensure_ascii=False)
 
 
 def _is_container(value: Any) -> bool:
@@ -250,7 +263,9 @@ def agree_command(inputs: tuple[Path, ...], pair: str | None, overlap: float, fr
             writer.writerows({k: ("" if v is None else v) for k, v in row.items()} for row in rows)
             api.write_bytes(buffer.getvalue(), csv_path, force=force)
         if as_json:
-            click.echo(indented_json({"inputs": [str(p) for p in inputs], **result.as_dict()}))
+            for piece in json_pieces({"inputs": [str(p) for p in inputs], **result.as_dict()}):
+                click.echo(piece, nl=False)
+            click.echo()
         else:
             click.echo(_text_report(result))
 
