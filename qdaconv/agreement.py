@@ -259,7 +259,7 @@ class _Text:
 
 
 #: A code as `_compute` names it: (GUID, name, path) by guid_key.
-CodeInfo = tuple[str | None, str, tuple[str, ...]]
+_CodeInfo = tuple[str | None, str, tuple[str, ...]]
 
 
 #: A coder's spans as rows (text number, code number, start, end), and the texts the coder coded in.
@@ -275,7 +275,6 @@ class _Coded:
 
     def side(self) -> _Side:
         return np.array(self.spans, dtype=np.int64).reshape(-1, 4), self.texts
-
 
 
 class _Reader:
@@ -483,7 +482,7 @@ def _segment_counts(units: int, rows_a: np.ndarray, rows_b: np.ndarray, overlap:
     return result
 
 
-def _compute(texts: list[_Text], codes: list[str], table: dict[str, CodeInfo], side_a: _Side, side_b: _Side,
+def _compute(texts: list[_Text], codes: list[str], table: dict[str, _CodeInfo], side_a: _Side, side_b: _Side,
              coders: tuple[str, str], overlap: float, left_out: list[str]) -> Agreement:
     """The figures; the sides number texts as `texts` and codes as `codes` (guid_keys)."""
     (spans_a, texts_a), (spans_b, texts_b) = side_a, side_b
@@ -545,7 +544,7 @@ def _listing(names: list[str], shown: int = 5) -> str:
     return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
 
 
-def _code_table(project: Project) -> dict[str, CodeInfo]:
+def _code_table(project: Project) -> dict[str, _CodeInfo]:
     return {guid_key(e.code.guid): (e.code.guid, e.code.name, e.path) for e in walk_codes(project)}
 
 
@@ -705,7 +704,7 @@ def _match_texts(reader_a: _Reader, reader_b: _Reader, left_out: list[str], name
     return mapping
 
 
-def _match_codes(codes_a: dict[str, CodeInfo], codes_b: dict[str, CodeInfo]) -> dict[str, str]:
+def _match_codes(codes_a: dict[str, _CodeInfo], codes_b: dict[str, _CodeInfo]) -> dict[str, str]:
     """B's code keys -> A's: by GUID, else by code path."""
     by_path = {path: key for key, (_guid, _name, path) in codes_a.items()}
     mapping = {}
