@@ -7,25 +7,31 @@ other excerpt of it (50,000), all coded by A; coder B's copy holds B's version o
 excerpts: most the same, some with shifted boundaries, some recoded, some dropped, and as many
 added elsewhere. Merged, the two copies make the 100,000-excerpt project whose conversion is
 timed beside them. Each command runs in its own process (see bench_convert.py), `--repeat` times,
-and the fastest run is reported; the time of the agreement computation alone (after reading) is
-measured in this process.
+and the fastest run is reported. Where the commands' time goes is measured in this process, in
+CPU seconds: reading the two copies, computing the agreement and its JSON, merging, and writing
+the merged project (as the commands do, with the collector kept off the projects read).
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import random
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from bench_convert import fastest, measure
 from make_big import make_big_project
 
 import qdaconv
-from qdaconv.agreement import agreement_between
+from qdaconv.agreement import Agreement, agreement_between
+from qdaconv.merge import merge
 from qdaconv.model import Coding, Project, Selection, User, stable_guid, walk_codes
+from qdaconv.plugins.coders import json_pieces
 
 
 def coder_copies(n_sources: int, n_excerpts: int, seed: int = 7) -> tuple[Project, Project]:
@@ -90,11 +96,7 @@ def main(argv: list[str] | None = None) -> int:
             runs["agree (merged project)"].append(measure(*qdaconv_cmd, "agree", str(merged), "--coders", "Ann,Bo"))
             runs["convert (merged project)"].append(measure(*qdaconv_cmd, "convert", str(merged),
                                                             str(folder / "out.qdpx"), "--force"))
-        projects = [qdaconv.read(ann), qdaconv.read(bo)]
-        began = time.perf_counter()
-        result = agreement_between(*projects)
-        computing = time.perf_counter() - began
-        excerpts = sum(len(s.selections) for p in projects for s in p.sources)
+        parts, result, excerpts = where_the_time_goes(ann, bo, folder / "merged-here.qdpx")
         print(f"two copies: {excerpts:,} excerpts together, {ann.stat().st_size / 1e6:.1f} + "
               f"{bo.stat().st_size / 1e6:.1f} MB; overall kappa {result.overall.characters.kappa:.3f}, "
               f"alpha {result.overall.alpha:.3f}, segments matched {result.overall.segments.percent:.1f}%")
@@ -103,8 +105,31 @@ def main(argv: list[str] | None = None) -> int:
         for label, measured in runs.items():
             best = fastest(measured)
             print(f"{label:28} {best['wall']:8.2f} {best['cpu']:8.2f} {best['maxrss_kb'] / 1024:8.0f}")
-        print(f"{'agreement computation alone':28} {computing:8.2f}")
+        print("in this process, CPU s: " + "; ".join(f"{label} {seconds:.2f}" for label, seconds in parts.items()))
     return 0
+
+
+def where_the_time_goes(ann: Path, bo: Path, merged: Path) -> tuple[dict[str, float], Agreement, int]:
+    """CPU seconds of each step of `agree --json` and `merge` on the two copies; the agreement; the excerpts."""
+    parts: dict[str, float] = {}
+
+    def timed(label: str, step: Callable[[], Any]) -> Any:
+        began = time.process_time()
+        value = step()
+        parts[label] = time.process_time() - began
+        return value
+
+    projects = timed("reading the two copies", lambda: [qdaconv.read(ann), qdaconv.read(bo)])
+    excerpts = sum(len(source.selections) for project in projects for source in project.sources)
+    gc.freeze()
+    try:
+        result = timed("agreement", lambda: agreement_between(*projects))
+        timed("its JSON", lambda: sum(map(len, json_pieces(result.as_dict()))))
+        merged_project = timed("merging", lambda: merge(projects, ["ann", "bo"]).project)
+        timed("writing the merged project", lambda: qdaconv.write(merged_project, merged, force=True))
+    finally:
+        gc.unfreeze()
+    return parts, result, excerpts
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ one coder (its codings pooled, whoever made them).
 from __future__ import annotations
 
 import hashlib
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from qdaconv.errors import QdaconvError
-from qdaconv.model import Coding, Project, Selection, Source, guid_key, walk_codes, walk_sources
+from qdaconv.model import Project, Selection, Source, guid_key, walk_codes, walk_sources
 
 #: Text documents whose characters are compared (notes, PDF representations and picture
 #: descriptions are not coded data).
@@ -94,25 +94,58 @@ class CharTable:
                 "neither": self.neither, "percent": self.percent, "kappa": self.kappa}
 
 
+#: Units of at most 2**26 coders keep every share of the coincidence matrix exact in float64.
+_LARGEST_AGREEMENT = 2 ** 26
+_LARGEST_PAIR = 2 ** 25
+
+
 def value_counts(tables: Iterable[CharTable]) -> np.ndarray:
     """Krippendorff reliability data for the characters of `tables`, as units x values (0, 1) counts.
 
-    Every character is a unit that two coders valued 1 (coded) or 0. Units on which the coders
-    disagree are rows (1, 1), one per character. Units on which they agree are gathered into one
-    row per value: a unit where m coders give the same value adds m to that value's diagonal cell
-    of the coincidence matrix, whatever m is, so one row (2k, 0) counts exactly as k rows (2, 0)
-    and memory grows with the disagreements only.
+    Every character is a unit that two coders valued 1 (coded) or 0. Alpha depends on the data
+    only through the coincidence matrix: o_00 and o_11 are twice the characters the coders agree
+    on (as not coded, as coded), o_01 = o_10 the characters they disagree on. Rather than one unit
+    per character, a few units with the same coincidence matrix are built, so that memory does not
+    grow with the characters. A unit with counts (n_0, n_1), m = n_0 + n_1, adds
+    n_c (n_k - [c = k]) / (m - 1) to o_ck; so
+
+    * (2k, 0) adds 2k to o_00, exactly as k agreeing characters, and (0, 2k) to o_11;
+    * (2t - 1, 2t) adds t to o_01 and o_10, t - 1 to o_00 and t to o_11; (2t, 2t - 1) the mirror:
+      two of them stand for 2t disagreeing characters when the agreements can give up the cells;
+    * (1, 1), one disagreeing character, is left for what the agreements cannot cover (when the
+      coders hardly ever agree on one of the values, every disagreement needs a unit of its own).
+
+    No count exceeds 2**26, so that each unit's share of the matrix is an exact integer
+    in floating point and alpha comes out exactly as from the character-by-character data.
     """
     agree_0 = agree_1 = disagree = 0
     for table in tables:
         agree_0 += table.neither
         agree_1 += table.both
         disagree += table.only_a + table.only_b
-    rows = [row for row in ([2 * agree_0, 0], [0, 2 * agree_1]) if sum(row)]
-    data = np.ones((disagree + len(rows), 2), dtype=np.float64)
-    if rows:
-        data[disagree:] = rows
-    return data
+    left = [2 * agree_0, 2 * agree_1]  # what is left of o_00 and o_11, always even
+    rows: list[tuple[int, int]] = []
+    if disagree % 2:
+        rows.append((1, 1))
+        disagree -= 1
+    while disagree:
+        # t for a pair (2t - 1, 2t) and for a pair (2t, 2t - 1), as large as the cells left allow
+        more_1 = min(disagree // 2, left[0] // 2 + 1, left[1] // 2, _LARGEST_PAIR)
+        more_0 = min(disagree // 2, left[0] // 2, left[1] // 2 + 1, _LARGEST_PAIR)
+        t = max(more_0, more_1)
+        if t < 2:  # a pair of (1, 2) or (2, 1) is no smaller than two (1, 1)
+            break
+        row = (2 * t - 1, 2 * t) if more_1 >= more_0 else (2 * t, 2 * t - 1)
+        rows += [row, row]
+        left[0] -= 2 * (row[0] - t)
+        left[1] -= 2 * (row[1] - t)
+        disagree -= 2 * t
+    for value, cells in enumerate(left):
+        while cells:
+            chunk = min(cells, _LARGEST_AGREEMENT)
+            rows.append((chunk, 0) if value == 0 else (0, chunk))
+            cells -= chunk
+    return np.vstack([np.ones((disagree, 2)), np.array(rows, dtype=np.float64).reshape(-1, 2)])
 
 
 def krippendorff_alpha(tables: Iterable[CharTable]) -> float | None:
@@ -225,54 +258,84 @@ class _Text:
     digest: str
 
 
+#: A code as `_compute` names it: (GUID, name, path) by guid_key.
+_CodeInfo = tuple[str | None, str, tuple[str, ...]]
+
+
+#: A coder's spans as rows (text number, code number, start, end), and the texts the coder coded in.
+_Side = tuple[np.ndarray, set[int]]
+
+
 @dataclass(slots=True)
 class _Coded:
-    """One coder's coded spans of one project, by (text key, code key)."""
+    """One coder's coded spans: (text number, code number, start, end), and the texts coded in."""
 
-    spans: dict[tuple[str, str], list[tuple[int, int]]] = field(default_factory=lambda: defaultdict(list))
-    texts: set[str] = field(default_factory=set)  # text keys this coder coded in
+    spans: list[tuple[int, int, int, int]] = field(default_factory=list)
+    texts: set[int] = field(default_factory=set)
 
-
-def coder_of(coding: Coding, selection: Selection | None) -> str | None:
-    """The user a coding counts for: its creating user, else its selection's (as a guid_key)."""
-    user = coding.creating_user or (selection.creating_user if selection is not None else None)
-    return guid_key(user) if user else None
+    def side(self) -> _Side:
+        return np.array(self.spans, dtype=np.int64).reshape(-1, 4), self.texts
 
 
 class _Reader:
     """Text documents of a project and the coded spans in them, for the coders `which` picks.
 
     `which(user)` gives a user's side (0 or 1) or None to leave the coding out; without it every
-    coding counts for side 0. `digests` keeps a digest of each text, to match texts across files.
+    coding counts for side 0. Texts are numbered in `texts` (one number per guid_key) and codes in
+    `codes` (their guid_keys). `digests` keeps a digest of each text, to match texts across files.
     """
 
     def __init__(self, project: Project, which: Callable[[str | None], int | None] | None, sides: int,
                  digests: bool = False) -> None:
-        self.texts: dict[str, _Text] = {}
+        self.texts: list[_Text] = []
+        self.text_keys: list[str] = []
+        self.codes: list[str] = []
         self.coded = [_Coded() for _ in range(sides)]
         self.skipped: Counter[str] = Counter()
         self._which = which
         self._digests = digests
-        self._keys: dict[str | None, str] = {}  # GUID as written -> guid_key, for codes and users
-        self.users: set[str | None] = set()  # users whose codings were read (as written)
+        self._text_numbers: dict[str, int] = {}
+        self._code_numbers: dict[str, int] = {}  # by guid_key
+        self._written_codes: dict[str | None, int] = {}  # by the GUID as written
+        self._sides: dict[str | None, int | None] = {}  # by the user as written
         for source in walk_sources(project):
             self._document(source)
 
-    def _key(self, guid: str | None) -> str:
-        key = self._keys.get(guid)
-        if key is None:
-            key = self._keys[guid] = guid_key(guid)
-        return key
+    @property
+    def users(self) -> set[str | None]:
+        """The users whose codings were read (as written)."""
+        return set(self._sides)
 
-    def _side(self, coding: Coding, selection: Selection | None) -> int | None:
-        user = coding.creating_user or (selection.creating_user if selection is not None else None)
+    def _code(self, guid: str | None) -> int:
+        number = self._written_codes.get(guid)
+        if number is None:
+            key = guid_key(guid)
+            number = self._code_numbers.get(key)
+            if number is None:
+                number = self._code_numbers[key] = len(self.codes)
+                self.codes.append(key)
+            self._written_codes[guid] = number
+        return number
+
+    def _side(self, user: str | None) -> int | None:
+        """The side a user's codings count for (None: left out), worked out once per user."""
         if self._which is None:
-            self.users.add(user)
-            return 0
-        if not user:
-            self.skipped["codings without a coder (no creating user)"] += 1
-            return None
-        return self._which(self._key(user))
+            side: int | None = 0
+        else:
+            side = self._which(guid_key(user)) if user else None
+        self._sides[user] = side
+        return side
+
+    def _text(self, key: str, text: _Text) -> int:
+        """The text's number; a second document with the same GUID takes the first one's number."""
+        number = self._text_numbers.get(key)
+        if number is None:
+            number = self._text_numbers[key] = len(self.texts)
+            self.texts.append(text)
+            self.text_keys.append(key)
+        else:
+            self.texts[number] = text
+        return number
 
     def _document(self, source: Source) -> None:
         count = len(source.codings) + sum(len(sel.codings) for sel in source.selections)
@@ -285,16 +348,21 @@ class _Reader:
         if text is None:
             self.skipped["codings on texts that could not be read"] += count
             return
-        key, length = guid_key(source.guid), len(text)
+        length = len(text)
         digest = hashlib.sha256(text.encode("utf-8")).hexdigest() if self._digests else ""
-        self.texts[key] = _Text(source.guid, source.name or source.guid, length, digest)
+        number = self._text(guid_key(source.guid), _Text(source.guid, source.name or source.guid, length, digest))
         positions = {guid_key(p.guid): p.position for p in source.sync_points}
         spans = [coded.spans for coded in self.coded]
         used = [False] * len(self.coded)
+        sides, codes = self._sides, self._written_codes  # looked up once per coding: the loop is hot
+        without_coder = 0
         for coding in source.codings:  # a whole-text coding covers every character
-            side = self._side(coding, None)
-            if side is not None and length:
-                spans[side][(key, self._key(coding.code))].append((0, length))
+            user = coding.creating_user
+            side = sides[user] if user in sides else self._side(user)
+            if side is None:
+                without_coder += not user
+            elif length:
+                spans[side].append((number, self._code(coding.code), 0, length))
                 used[side] = True
         for selection in source.selections:
             if selection.kind == "PlainText" and selection.start is not None and selection.end is not None:
@@ -308,17 +376,22 @@ class _Reader:
                 start, end = span
             start, end = max(0, start), min(end, length)
             for coding in selection.codings:
-                side = self._side(coding, selection)
+                user = coding.creating_user or selection.creating_user
+                side = sides[user] if user in sides else self._side(user)
                 if side is None:
+                    without_coder += not user
                     continue
                 if start >= end:
                     self.skipped["codings of empty or out-of-range spans"] += 1
                     continue
-                spans[side][(key, self._key(coding.code))].append((start, end))
+                code = codes.get(coding.code)
+                spans[side].append((number, self._code(coding.code) if code is None else code, start, end))
                 used[side] = True
+        if without_coder:
+            self.skipped["codings without a coder (no creating user)"] += without_coder
         for side, coded in enumerate(self.coded):
             if used[side]:
-                coded.texts.add(key)
+                coded.texts.add(number)
 
 
 def _span(selection: Selection, positions: dict[str, int | None]) -> tuple[int, int] | None:
@@ -334,22 +407,6 @@ def _span(selection: Selection, positions: dict[str, int | None]) -> tuple[int, 
 
 
 # ------------------------------------------------------------------------------ computing
-
-
-def _span_arrays(index: dict[tuple[str, str], int], coded: _Coded) -> np.ndarray:
-    """One coder's spans as rows (unit, start, end), unit being the (text, code) key's number."""
-    units: list[int] = []
-    spans: list[tuple[int, int]] = []
-    for key, found in coded.spans.items():
-        unit = index.get(key)
-        if unit is not None:
-            units.extend([unit] * len(found))
-            spans.extend(found)
-    rows = np.empty((len(units), 3), dtype=np.int64)
-    if units:
-        rows[:, 0] = units
-        rows[:, 1:] = spans
-    return rows
 
 
 def _char_tables(units: int, rows_a: np.ndarray, rows_b: np.ndarray) -> np.ndarray:
@@ -378,19 +435,37 @@ def _char_tables(units: int, rows_a: np.ndarray, rows_b: np.ndarray) -> np.ndarr
     return result
 
 
+def _distinct(rows: np.ndarray) -> np.ndarray:
+    """The rows (unit, start, end) sorted, each once."""
+    rows = rows[np.lexsort((rows[:, 2], rows[:, 1], rows[:, 0]))]
+    keep = np.ones(len(rows), dtype=bool)
+    keep[1:] = (rows[1:] != rows[:-1]).any(axis=1)
+    return rows[keep]
+
+
 def _segment_counts(units: int, rows_a: np.ndarray, rows_b: np.ndarray, overlap: float) -> np.ndarray:
     """(segments_a, segments_b, matched_a, matched_b) per unit.
 
     A segment is a distinct span of a coder in a unit; it matches when a segment of the other
     coder in the same unit overlaps it by at least `overlap` of the two together (intersection /
-    union). Every pair of segments in a unit is looked at, all at once.
+    union). Only pairs that can match are looked at, all at once: since union - common is at
+    least the distance between the two starts, and union at most common / overlap, a segment of
+    A can only match a segment of B that starts within (1 - overlap) / overlap of A's length of it.
     """
-    rows_a, rows_b = np.unique(rows_a, axis=0), np.unique(rows_b, axis=0)  # sorted by unit, distinct
+    rows_a, rows_b = _distinct(rows_a), _distinct(rows_b)
     result = np.zeros((units, 4), dtype=np.int64)
     result[:, 0] = np.bincount(rows_a[:, 0], minlength=units)
     result[:, 1] = np.bincount(rows_b[:, 0], minlength=units)
-    low = np.searchsorted(rows_b[:, 0], rows_a[:, 0], side="left")
-    high = np.searchsorted(rows_b[:, 0], rows_a[:, 0], side="right")
+    if not len(rows_a) or not len(rows_b):
+        return result
+    stride = int(max(rows_a[:, 2].max(), rows_b[:, 2].max())) + 1  # one unit's positions, in one sorted key
+    keys_b = rows_b[:, 0] * stride + rows_b[:, 1]
+    loose = overlap - 1e-9  # looser than the test below, so that no pair it would match is missed
+    ratio = (1 - loose) / loose if loose > 0 else float(stride)
+    reach = np.minimum(np.ceil((rows_a[:, 2] - rows_a[:, 1]) * ratio) + 1, stride).astype(np.int64)
+    base = rows_a[:, 0] * stride
+    low = np.searchsorted(keys_b, base + np.maximum(rows_a[:, 1] - reach, 0), side="left")
+    high = np.searchsorted(keys_b, base + np.minimum(rows_a[:, 1] + reach, stride - 1), side="right")
     pairs = high - low
     first = np.repeat(np.arange(len(rows_a)), pairs)
     offsets = np.cumsum(pairs) - pairs
@@ -407,47 +482,61 @@ def _segment_counts(units: int, rows_a: np.ndarray, rows_b: np.ndarray, overlap:
     return result
 
 
-def _compute(texts: dict[str, _Text], codes: dict[str, tuple[str | None, str, tuple[str, ...]]],
-             coded_a: _Coded, coded_b: _Coded, coders: tuple[str, str], overlap: float,
-             left_out: list[str]) -> Agreement:
-    shared = sorted(coded_a.texts & coded_b.texts, key=lambda k: texts[k].name)
-    only = (coded_a.texts | coded_b.texts) - set(shared)
+def _compute(texts: list[_Text], codes: list[str], table: dict[str, _CodeInfo], side_a: _Side, side_b: _Side,
+             coders: tuple[str, str], overlap: float, left_out: list[str]) -> Agreement:
+    """The figures; the sides number texts as `texts` and codes as `codes` (guid_keys)."""
+    (spans_a, texts_a), (spans_b, texts_b) = side_a, side_b
+    shared = sorted(texts_a & texts_b, key=lambda number: (texts[number].name, number))
+    only = (texts_a | texts_b) - set(shared)
     if only:
-        names = sorted(texts[k].name for k in only)
+        names = sorted(texts[number].name for number in only)
         left_out.append(f"{len(only)} text(s) coded by only one of the coders: {_listing(names)}")
     if not shared:
         raise AgreementError(f"{coders[0]} and {coders[1]} coded no text in common, so there is nothing to "
                              "compare" + (f" ({'; '.join(left_out)})" if left_out else "")
                              + "; give two coders who coded the same texts")
-    order = {text: number for number, text in enumerate(shared)}
-    keys = sorted({key for coded in (coded_a, coded_b) for key in coded.spans if key[0] in order},
-                  key=lambda key: (key[1], order[key[0]]))
-    index = {key: number for number, key in enumerate(keys)}
-    rows_a, rows_b = _span_arrays(index, coded_a), _span_arrays(index, coded_b)
-    counts = np.hstack([_char_tables(len(keys), rows_a, rows_b),
-                        _segment_counts(len(keys), rows_a, rows_b, overlap)]).tolist()
-    characters = sum(texts[text].length for text in shared)
-    entries: dict[str, CodeAgreement] = {}
-    for (text, code), (both, only_a, only_b, seg_a, seg_b, match_a, match_b) in zip(keys, counts, strict=True):
-        entry = entries.get(code)
-        if entry is None:
-            entry = entries[code] = CodeAgreement(*codes.get(code, (None, code, (code,))))
-        table = CharTable(both, only_a, only_b, texts[text].length - both - only_a - only_b)
-        entry.sources.append(SourceAgreement(texts[text].guid, texts[text].name, table))
-        total, segments = entry.characters, entry.segments
-        total.both, total.only_a, total.only_b = total.both + both, total.only_a + only_a, total.only_b + only_b
-        segments.segments_a, segments.segments_b = segments.segments_a + seg_a, segments.segments_b + seg_b
-        segments.matched_a, segments.matched_b = segments.matched_a + match_a, segments.matched_b + match_b
-    results = sorted(entries.values(), key=lambda entry: (entry.path, entry.guid or ""))
+    # a unit is one code in one shared text, numbered by code (in guid_key order), then text (in `shared` order)
+    text_rank = np.full(len(texts), -1, dtype=np.int64)
+    text_rank[shared] = np.arange(len(shared))
+    code_rank = np.empty(len(codes), dtype=np.int64)
+    code_rank[sorted(range(len(codes)), key=codes.__getitem__)] = np.arange(len(codes))
+    spans = []
+    for rows in (spans_a, spans_b):
+        rows = rows[text_rank[rows[:, 0]] >= 0]
+        spans.append((code_rank[rows[:, 1]] * len(shared) + text_rank[rows[:, 0]], rows[:, 2:]))
+    keys = np.unique(np.concatenate([key for key, _ in spans]))
+    rows_a, rows_b = (np.column_stack([np.searchsorted(keys, key), ends]) for key, ends in spans)
+    counts = np.hstack([_char_tables(len(keys), rows_a, rows_b), _segment_counts(len(keys), rows_a, rows_b, overlap)])
+    code_of_unit, text_of_unit = np.divmod(keys, len(shared))
+    # per code, the units' counts summed (units of one code are consecutive)
+    first = np.r_[True, code_of_unit[1:] != code_of_unit[:-1]]
+    starts = np.flatnonzero(first)
+    totals = np.add.reduceat(counts, starts, axis=0).tolist()
+    by_rank = np.argsort(code_rank)
+    shared_texts = [texts[number] for number in shared]
+    characters = sum(text.length for text in shared_texts)
+    entries = []
+    for rank, (both, only_a, only_b, seg_a, seg_b, match_a, match_b) in zip(code_of_unit[starts].tolist(), totals,
+                                                                             strict=True):
+        code = codes[by_rank[rank]]
+        entry = CodeAgreement(*table.get(code, (None, code, (code,))))
+        entry.characters = CharTable(both, only_a, only_b, characters - both - only_a - only_b)
+        entry.segments = SegmentCounts(seg_a, seg_b, match_a, match_b)
+        entries.append(entry)
+    entry_of_unit = (np.cumsum(first) - 1).tolist()
+    for number, text_number, both, only_a, only_b in zip(entry_of_unit, text_of_unit.tolist(),
+                                                         *counts[:, :3].T.tolist(), strict=True):
+        text = shared_texts[text_number]
+        entries[number].sources.append(SourceAgreement(text.guid, text.name, CharTable(
+            both, only_a, only_b, text.length - both - only_a - only_b)))
+    results = sorted(entries, key=lambda entry: (entry.path, entry.guid or ""))
     overall = CodeAgreement(None, "all codes", ("all codes",))
     for entry in results:
-        table = entry.characters
-        table.neither = characters - table.both - table.only_a - table.only_b
-        entry.alpha = krippendorff_alpha([table])
-        overall.characters.add(table)
+        entry.alpha = krippendorff_alpha([entry.characters])
+        overall.characters.add(entry.characters)
         overall.segments.add(entry.segments)
     overall.alpha = krippendorff_alpha([entry.characters for entry in results])
-    return Agreement(coders, overlap, [(texts[k].guid, texts[k].name, texts[k].length) for k in shared],
+    return Agreement(coders, overlap, [(text.guid, text.name, text.length) for text in shared_texts],
                      results, overall, left_out)
 
 
@@ -455,7 +544,7 @@ def _listing(names: list[str], shown: int = 5) -> str:
     return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
 
 
-def _code_table(project: Project) -> dict[str, tuple[str | None, str, tuple[str, ...]]]:
+def _code_table(project: Project) -> dict[str, _CodeInfo]:
     return {guid_key(e.code.guid): (e.code.guid, e.code.name, e.path) for e in walk_codes(project)}
 
 
@@ -480,27 +569,34 @@ class CoderInfo:
 
 def coders(project: Project) -> list[CoderInfo]:
     """The users who made codings, with how many, most codings first (codings without a user are left out)."""
-    names = {guid_key(u.guid): (u.guid, u.name or u.id or u.guid) for u in project.users}
-    counts: Counter[str] = Counter()
+    written: Counter[str | None] = Counter()  # by the user as written: guid_key once per user, not per coding
     for source in walk_sources(project):
         for coding in source.codings:
-            counts[coder_of(coding, None) or ""] += 1
+            written[coding.creating_user] += 1
         for selection in source.selections:
             for coding in selection.codings:
-                counts[coder_of(coding, selection) or ""] += 1
+                written[coding.creating_user or selection.creating_user] += 1
+    counts: Counter[str] = Counter()
+    for user, count in written.items():
+        counts[guid_key(user) if user else ""] += count
     counts.pop("", None)
+    names = {guid_key(u.guid): (u.guid, u.name or u.id or u.guid) for u in project.users}
     return [CoderInfo(*names.get(key, (key, key)), count) for key, count in counts.most_common()]
 
 
 def find_coder(project: Project, name: str) -> CoderInfo:
     """The coder named `name` (user name, id or GUID; case-insensitive)."""
+    return _find_coder(project, coders(project), name)
+
+
+def _find_coder(project: Project, everyone: list[CoderInfo], name: str) -> CoderInfo:
     wanted = name.strip().casefold()
-    found = [c for c in coders(project) if wanted in (c.name.casefold(), guid_key(c.guid))]
+    found = [c for c in everyone if wanted in (c.name.casefold(), guid_key(c.guid))]
     if not found:
         ids = {guid_key(u.guid) for u in project.users if (u.id or "").casefold() == wanted}
-        found = [c for c in coders(project) if guid_key(c.guid) in ids]
+        found = [c for c in everyone if guid_key(c.guid) in ids]
     if not found:
-        known = ", ".join(c.name for c in coders(project)) or "none"
+        known = ", ".join(c.name for c in everyone) or "none"
         raise AgreementError(f"no coder named {name!r} made codings in the project (coders: {known})")
     return found[0]
 
@@ -521,15 +617,15 @@ def agreement(project: Project, pair: tuple[str, str] | None = None, overlap: fl
         left_out = [f"coder {c.name} ({c.codings} codings) not compared; name the pair with --coders"
                     for c in everyone[2:]]
     else:
-        chosen = [find_coder(project, name) for name in pair]
+        chosen = [_find_coder(project, everyone, name) for name in pair]
         if guid_key(chosen[0].guid) == guid_key(chosen[1].guid):
             raise AgreementError(f"{pair[0]!r} and {pair[1]!r} are the same coder; name two different coders")
         left_out = []
     sides = {guid_key(chosen[0].guid): 0, guid_key(chosen[1].guid): 1}
     reader = _Reader(project, lambda user: sides.get(user or ""), 2)
     left_out += _skipped_notes(reader.skipped)
-    return _compute(reader.texts, _code_table(project), reader.coded[0], reader.coded[1],
-                    (chosen[0].name, chosen[1].name), overlap, left_out)
+    return _compute(reader.texts, reader.codes, _code_table(project), reader.coded[0].side(),
+                    reader.coded[1].side(), (chosen[0].name, chosen[1].name), overlap, left_out)
 
 
 def agreement_between(a: Project, b: Project, names: tuple[str, str] = ("A", "B"),
@@ -556,48 +652,59 @@ def agreement_between(a: Project, b: Project, names: tuple[str, str] = ("A", "B"
         empty = names[0] if not reader_a.coded[0].spans else names[1]
         raise AgreementError(f"{empty} holds no codings of text: agreement needs two coders' work"
                              + (f" ({'; '.join(left_out)})" if left_out else ""))
-    text_map = _match_texts(reader_a.texts, reader_b.texts, left_out, names)
-    codes_a, codes_b = _code_table(a), _code_table(b)
-    code_map = _match_codes(codes_a, codes_b)
-    texts = dict(reader_a.texts)
-    coded_b = _Coded()
-    for (text, code), spans in reader_b.coded[0].spans.items():
-        if text not in text_map:
-            continue
-        mapped_code = code_map.get(code, code)
-        coded_b.spans[(text_map[text], mapped_code)].extend(spans)
-        coded_b.texts.add(text_map[text])
-        if mapped_code not in codes_a and code in codes_b:
-            codes_a[mapped_code] = codes_b[code]
-    for text, info in reader_b.texts.items():
-        if text not in text_map:
-            texts[f"b:{text}"] = info
-            coded_b.texts.add(f"b:{text}")
-    return _compute(texts, codes_a, reader_a.coded[0], coded_b, names, overlap, left_out)
+    # B's texts and codes take A's numbers where they match; the others are numbered after A's
+    text_map = _match_texts(reader_a, reader_b, left_out, names)
+    table_a, table_b = _code_table(a), _code_table(b)
+    code_map = _match_codes(table_a, table_b)
+    texts = list(reader_a.texts)
+    text_numbers = np.full(len(reader_b.texts), -1, dtype=np.int64)
+    texts_b: set[int] = set()
+    for number, text in enumerate(reader_b.texts):
+        if number in text_map:
+            text_numbers[number] = text_map[number]
+        else:  # unmatched: coded by B only
+            texts_b.add(len(texts))
+            texts.append(text)
+    codes = list(reader_a.codes)
+    code_numbers = {key: number for number, key in enumerate(codes)}
+    for key in reader_b.codes:
+        mapped = code_map.get(key, key)
+        if mapped not in code_numbers:
+            code_numbers[mapped] = len(codes)
+            codes.append(mapped)
+        if mapped not in table_a and key in table_b:
+            table_a[mapped] = table_b[key]
+    rows, _texts = reader_b.coded[0].side()
+    rows = rows[text_numbers[rows[:, 0]] >= 0]
+    rows[:, 0] = text_numbers[rows[:, 0]]
+    renumber = np.array([code_numbers[code_map.get(key, key)] for key in reader_b.codes], dtype=np.int64)
+    rows[:, 1] = renumber[rows[:, 1]]
+    texts_b.update(np.unique(rows[:, 0]).tolist())
+    return _compute(texts, codes, table_a, reader_a.coded[0].side(), (rows, texts_b), names, overlap, left_out)
 
 
-def _match_texts(texts_a: dict[str, _Text], texts_b: dict[str, _Text], left_out: list[str],
-                 names: tuple[str, str]) -> dict[str, str]:
-    """B's text keys -> A's: by GUID when the text is the same, else by identical text."""
-    by_digest = {text.digest: key for key, text in texts_a.items()}
-    mapping: dict[str, str] = {}
+def _match_texts(reader_a: _Reader, reader_b: _Reader, left_out: list[str], names: tuple[str, str]) -> dict[int, int]:
+    """B's text numbers -> A's: by GUID when the text is the same, else by identical text."""
+    by_key = dict(zip(reader_a.text_keys, reader_a.texts, strict=True))
+    numbers = {key: number for number, key in enumerate(reader_a.text_keys)}
+    by_digest = {text.digest: number for number, text in enumerate(reader_a.texts)}
+    mapping: dict[int, int] = {}
     differ: list[str] = []
-    for key, text in texts_b.items():
-        if key in texts_a:
-            if texts_a[key].digest == text.digest:
-                mapping[key] = key
+    for number, (key, text) in enumerate(zip(reader_b.text_keys, reader_b.texts, strict=True)):
+        if key in by_key:
+            if by_key[key].digest == text.digest:
+                mapping[number] = numbers[key]
             else:
                 differ.append(text.name)
         elif text.digest in by_digest:
-            mapping[key] = by_digest[text.digest]
+            mapping[number] = by_digest[text.digest]
     if differ:
         left_out.append(f"{len(differ)} text(s) whose text differs between {names[0]} and {names[1]}: "
                         f"{_listing(sorted(differ))}")
     return mapping
 
 
-def _match_codes(codes_a: dict[str, tuple[str | None, str, tuple[str, ...]]],
-                 codes_b: dict[str, tuple[str | None, str, tuple[str, ...]]]) -> dict[str, str]:
+def _match_codes(codes_a: dict[str, _CodeInfo], codes_b: dict[str, _CodeInfo]) -> dict[str, str]:
     """B's code keys -> A's: by GUID, else by code path."""
     by_path = {path: key for key, (_guid, _name, path) in codes_a.items()}
     mapping = {}

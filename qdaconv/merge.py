@@ -20,6 +20,7 @@ import hashlib
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from operator import attrgetter
 from typing import Any, Literal
 
 from qdaconv.errors import QdaconvError
@@ -87,6 +88,24 @@ def _digest(text: str | None) -> str | None:
     return None if text is None else hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
 
 
+def _text_digests(kept: Source, other: Source) -> tuple[str | None, str | None]:
+    """The digests of two copies' texts, to compare: equal unless both have a text and the texts differ.
+
+    Two text files with the same bytes hold the same text, so those are compared without decoding.
+    """
+    if kept.plain_text is None and other.plain_text is None and kept.plain_file is not None \
+            and other.plain_file is not None and kept.plain_file.read_bytes() == other.plain_file.read_bytes():
+        return None, None
+    kept_text, other_text = _digest(kept.text), _digest(other.text)
+    return kept_text, other_text if kept_text and other_text else kept_text
+
+
+#: What a selection found in two inputs must agree on.
+_SELECTION_FIELDS = ("kind", "start", "end", "page", "first_x", "first_y", "second_x", "second_y", "from_sync",
+                     "to_sync", "name", "description")
+_selection_fields = attrgetter(*_SELECTION_FIELDS)
+
+
 def merge(projects: Sequence[Project], names: Sequence[str] | None = None, match: Match = "guid") -> MergeResult:
     """One project holding the work of all `projects`; the first one's values win conflicts."""
     if not projects:
@@ -128,9 +147,10 @@ class _Merger:
                 self.conflicts.append(Conflict(kind, label, field_name, kept, other,
                                                self.where.get((kind, guid_key(guid)), self.first_name), name))
 
-    def _new(self, kind: str, guid: str, name: str) -> None:
+    def _new(self, kind: str, key: str, name: str) -> None:
+        """Count an object taken from input `name`; `key` is its guid_key."""
         self.added[kind] += 1
-        self.where[(kind, guid_key(guid))] = name
+        self.where[(kind, key)] = name
 
     def take(self, project: Project, name: str) -> None:
         result = self.result
@@ -151,11 +171,12 @@ class _Merger:
                  merge_into: Callable[[Any, Any, str], None]) -> None:
         """Add the objects the merged project lacks; merge the others into the copy already kept."""
         for item in items:
-            kept = index.get(guid_key(item.guid))
+            key = guid_key(item.guid)
+            kept = index.get(key)
             if kept is None:
                 target.append(item)
-                index[guid_key(item.guid)] = item
-                self._new(kind, item.guid, name)
+                index[key] = item
+                self._new(kind, key, name)
             else:
                 merge_into(kept, item, name)
 
@@ -190,7 +211,7 @@ class _Merger:
             parent = self.codes.get(guid_key(entry.parent)) if entry.parent else None
             (parent[0].children if parent is not None else self.result.codes).append(copy)
             self.codes[key] = (copy, parent[0].guid if parent is not None else None)
-            self._new("code", code.guid, name)
+            self._new("code", key, name)
 
     def _code_name(self, guid: str | None) -> str | None:
         if guid is None:
@@ -223,11 +244,12 @@ class _Merger:
 
     def _top_document(self, source: Source, index: dict[str, Source], into: list[Source], kind: str,
                       name: str) -> None:
-        kept = index.get(guid_key(source.guid))
+        key = guid_key(source.guid)
+        kept = index.get(key)
         if kept is None:
             into.append(source)
-            index[guid_key(source.guid)] = source
-            self._new(kind, source.guid, name)
+            index[key] = source
+            self._new(kind, key, name)
             for document in _documents(source):
                 self.added["selection"] += len(document.selections)
                 self.added["coding"] += len(document.codings) + sum(len(s.codings) for s in document.selections)
@@ -236,11 +258,10 @@ class _Merger:
 
     def _document(self, kept: Source, source: Source, kind: str, name: str) -> None:
         label = _quote(kept.name or kept.guid)
-        kept_text, other_text = _digest(kept.text), _digest(source.text)
         self._differ(kind, label, kept.guid, name, [
             ("kind", kept.kind, source.kind), ("name", kept.name, source.name),
             ("description", kept.description, source.description),
-            ("text (SHA-256 prefix)", kept_text, other_text if kept_text and other_text else kept_text),
+            ("text (SHA-256 prefix)", *_text_digests(kept, source)),
             ("path", kept.path, source.path)])
         _union(kept.note_refs, source.note_refs)
         self._values(kind, label, kept.guid, kept.variable_values, source.variable_values, name)
@@ -248,11 +269,12 @@ class _Merger:
         self._codings(kept.codings, source.codings, f"{kind} {label}", name)
         selections = {guid_key(s.guid): s for s in kept.selections}
         for selection in source.selections:
-            mine = selections.get(guid_key(selection.guid))
+            key = guid_key(selection.guid)
+            mine = selections.get(key)
             if mine is None:
                 kept.selections.append(selection)
-                selections[guid_key(selection.guid)] = selection
-                self._new("selection", selection.guid, name)
+                selections[key] = selection
+                self._new("selection", key, name)
             else:
                 self._selection(mine, selection, label, name)
         for attribute in ("representation", "text_description"):
@@ -271,10 +293,9 @@ class _Merger:
 
     def _selection(self, kept: Selection, selection: Selection, where: str, name: str) -> None:
         label = f"{kept.guid} in {where}"
-        self._differ("selection", label, kept.guid, name, [
-            (f, getattr(kept, f), getattr(selection, f))
-            for f in ("kind", "start", "end", "page", "first_x", "first_y", "second_x", "second_y", "from_sync",
-                      "to_sync", "name", "description")])
+        mine, theirs = _selection_fields(kept), _selection_fields(selection)
+        if mine != theirs:  # most selections found twice are the same: compare them at once
+            self._differ("selection", label, kept.guid, name, zip(_SELECTION_FIELDS, mine, theirs, strict=True))
         _union(kept.note_refs, selection.note_refs)
         self._codings(kept.codings, selection.codings, f"selection {label}", name)
         if kept.representation is None and selection.representation is not None:
@@ -285,15 +306,17 @@ class _Merger:
     def _codings(self, kept: list, other: list, where: str, name: str) -> None:
         by_guid = {guid_key(c.guid): c for c in kept}
         for coding in other:
-            mine = by_guid.get(guid_key(coding.guid))
+            key = guid_key(coding.guid)
+            mine = by_guid.get(key)
             if mine is None:
                 kept.append(coding)
-                by_guid[guid_key(coding.guid)] = coding
-                self._new("coding", coding.guid, name)
+                by_guid[key] = coding
+                self._new("coding", key, name)
             else:
-                self._differ("coding", f"{coding.guid} on {where}", mine.guid, name, [
-                    ("code", self._code_name(mine.code), self._code_name(coding.code)),
-                    ("creating_user", mine.creating_user, coding.creating_user)])
+                if (mine.code, mine.creating_user) != (coding.code, coding.creating_user):
+                    self._differ("coding", f"{coding.guid} on {where}", mine.guid, name, [
+                        ("code", self._code_name(mine.code), self._code_name(coding.code)),
+                        ("creating_user", mine.creating_user, coding.creating_user)])
                 _union(mine.note_refs, coding.note_refs)
 
     def _set(self, kept: Set, group: Set, name: str) -> None:
@@ -330,8 +353,10 @@ def _quote(text: str | None) -> str:
     return f'"{text}"'
 
 
-def _union(kept: list[str], other: Iterable[str]) -> None:
+def _union(kept: list[str], other: Sequence[str]) -> None:
     """Append the GUIDs of `other` that `kept` lacks, in their order."""
+    if not other:
+        return
     seen = {guid_key(g) for g in kept}
     for guid in other:
         if guid_key(guid) not in seen:

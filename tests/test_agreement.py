@@ -5,6 +5,8 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import random
+from fractions import Fraction
 
 import krippendorff
 import numpy as np
@@ -356,3 +358,143 @@ def test_transcript_selections_count_through_their_sync_points():
     assert "recording" in [name for _g, name, _c in result.sources]
     y = next(code for code in result.codes if code.name == "Y")
     assert (y.characters.both, y.characters.only_b, y.characters.only_a) == (30, 7, 0)
+
+
+# ------------------------------------------------------------------ the fast path against a straightforward one
+
+
+def straightforward(project: Project, user_a: str, user_b: str, overlap: float) -> dict[str, dict]:
+    """Per code: the 2x2 character table of each shared text, from one 0/1 vector per coder and
+    character, and the segments matched, from every pair of segments; as `agreement` counts them."""
+    spans: dict[str, dict[str, set]] = {}  # text -> code -> {(side, start, end)}
+    lengths, names = {}, {}
+    for source in project.sources:
+        length = len(source.text)
+        for selection in source.selections:
+            start, end = max(0, selection.start), min(selection.end, length)
+            for coding in selection.codings:
+                side = {user_a: 0, user_b: 1}.get(_coder_of(coding, selection))
+                if side is not None and start < end:
+                    spans.setdefault(source.guid, {}).setdefault(guid_key(coding.code), set()).add((side, start, end))
+                    lengths[source.guid], names[source.guid] = length, source.name
+    shared = [text for text, by_code in spans.items()
+              if {side for found in by_code.values() for side, _s, _e in found} == {0, 1}]
+    figures: dict[str, dict] = {}
+    codes = {code for text in shared for code in spans[text]}
+    for text in sorted(shared, key=lambda text: names[text]):
+        for code in codes:  # every character of every shared text counts for every code
+            found = spans[text].get(code, set())
+            vectors = np.zeros((2, lengths[text]), dtype=bool)
+            for side, start, end in found:
+                vectors[side, start:end] = True
+            a, b = vectors
+            entry = figures.setdefault(code, {"tables": [], "segments": [0, 0, 0, 0], "a": [], "b": []})
+            if found:
+                entry["tables"].append((names[text], int(np.sum(a & b)), int(np.sum(a & ~b)), int(np.sum(~a & b)),
+                                        int(np.sum(~a & ~b))))
+            entry["a"].append(a)
+            entry["b"].append(b)
+            for side in (0, 1):
+                mine = [(s, e) for d, s, e in found if d == side]
+                theirs = [(s, e) for d, s, e in found if d != side]
+                entry["segments"][side] += len(mine)
+                entry["segments"][2 + side] += sum(
+                    any(min(e, e2) - max(s, s2) > 0 and min(e, e2) - max(s, s2) >= (overlap - 1e-12) *
+                        (max(e, e2) - min(s, s2)) for s2, e2 in theirs) for s, e in mine)
+    return figures
+
+
+def random_pair(rng: random.Random) -> Project:
+    """Texts of various lengths, three codes, and two coders' spans: some the same, some shifted, some
+    overlapping their own, some running past the end of the text, some empty."""
+    project = made_up([], [])
+    project.sources = [Source(f"50000000-0000-4000-8000-0000000000{n:02d}", "Text", f"text {n % 3}",
+                              plain_text=TEXT * rng.randint(1, 4)) for n in range(rng.randint(1, 5))]
+    counter = itertools.count(1)
+    for source in project.sources:
+        length = len(source.text)
+        for _ in range(rng.randint(0, 25)):
+            start = rng.randint(-3, length)
+            end = start + rng.choice([0, 1, 3, 40, 200, rng.randint(1, length + 5)])
+            spans = [(start, end)]
+            if rng.random() < 0.5:  # the other coder's version
+                spans.append((start + rng.randint(-6, 6), end + rng.randint(-6, 6)))
+            for (first, last), user in zip(spans, rng.sample(project.users, len(spans)), strict=True):
+                n = next(counter)
+                source.selections.append(Selection(
+                    f"E0000000-0000-4000-8000-{n:012d}", start=first, end=last, creating_user=user.guid,
+                    codings=[Coding(f"F0000000-0000-4000-8000-{n:012d}", rng.choice(project.codes).guid)]))
+    return project
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_the_figures_equal_a_straightforward_count_character_by_character_and_pair_by_pair(seed):
+    rng = random.Random(seed)
+    project = random_pair(rng)
+    overlap = rng.choice([0.9, 0.5, 1.0, 0.01])
+    user_a, user_b = (guid_key(user.guid) for user in project.users)
+    expected = straightforward(project, user_a, user_b, overlap)
+    try:
+        result = agreement(project, ("Ann", "Bo"), overlap=overlap)
+    except AgreementError:
+        assert not expected
+        return
+    assert {guid_key(code.guid) for code in result.codes} == set(expected)
+    for code in result.codes:
+        figures = expected[guid_key(code.guid)]
+        assert [(s.name, s.characters.both, s.characters.only_a, s.characters.only_b, s.characters.neither)
+                for s in code.sources] == figures["tables"]
+        segments = code.segments
+        assert [segments.segments_a, segments.segments_b, segments.matched_a, segments.matched_b] == figures["segments"]
+        a, b = np.concatenate(figures["a"]), np.concatenate(figures["b"])
+        assert code.characters.both == int(np.sum(a & b)) and code.characters.neither == int(np.sum(~a & ~b))
+        if a.any() or b.any():
+            assert code.alpha == pytest.approx(krippendorff.alpha(reliability_data=np.vstack([a, b]).astype(int),
+                                                                  level_of_measurement="nominal"), abs=1e-9)
+
+
+def exact_coincidences(counts: np.ndarray) -> list[list[Fraction]]:
+    """The coincidence matrix of value counts, in exact arithmetic (Krippendorff's definition)."""
+    matrix = [[Fraction(0), Fraction(0)], [Fraction(0), Fraction(0)]]
+    for row in counts.tolist():
+        values = [int(v) for v in row]
+        pairable = sum(values)
+        if pairable < 2:
+            continue
+        for c in (0, 1):
+            for k in (0, 1):
+                matrix[c][k] += Fraction(values[c] * (values[k] - (c == k)), pairable - 1)
+    return matrix
+
+
+@pytest.mark.parametrize("table", [
+    CharTable(0, 0, 0, 0), CharTable(0, 0, 0, 1), CharTable(1, 0, 0, 0), CharTable(0, 1, 0, 0), CharTable(0, 1, 1, 0),
+    CharTable(3, 1, 0, 6), CharTable(1, 5, 4, 1), CharTable(2, 7, 0, 3), CharTable(0, 9, 0, 100),
+    CharTable(5, 100, 80, 2), CharTable(40_000, 3_001, 2_000, 900_000), CharTable(10**6, 10**6, 10**6, 10**6),
+    CharTable(2 * 10**9, 3 * 10**7, 10**7, 3 * 10**9)])
+def test_reliability_data_give_exactly_the_coincidences_of_the_characters_in_a_few_units(table):
+    counts = value_counts([table])
+    disagree = table.only_a + table.only_b
+    assert exact_coincidences(counts) == [[2 * table.neither, disagree], [disagree, 2 * table.both]]
+    assert counts.max(initial=0) <= 2 ** 26  # every unit's share of the matrix is exact in float64
+    if min(table.both, table.neither) >= disagree:
+        assert len(counts) <= 2 + 2 * (disagree > 1) + (disagree % 2) + 2 * (table.neither + table.both) // 2 ** 25
+    if table.characters <= 2_000:  # alpha as from one unit per character
+        a = np.repeat([1, 1, 0, 0], [table.both, table.only_a, table.only_b, table.neither])
+        b = np.repeat([1, 0, 1, 0], [table.both, table.only_a, table.only_b, table.neither])
+        if len(set(a) | set(b)) > 1:
+            assert krippendorff_alpha([table]) == pytest.approx(
+                krippendorff.alpha(reliability_data=np.vstack([a, b]), level_of_measurement="nominal"), abs=1e-12)
+
+
+def test_agree_json_is_what_json_dumps_with_an_indent_gives(study_path, cli):
+    from qdaconv.plugins.coders import json_pieces
+
+    done = cli("agree", str(study_path), "--coders", "Helen Carter,Priya Shah", "--json")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == json.dumps(json.loads(done.stdout), indent=2, ensure_ascii=False) + "\n"
+    for value in ({"a": [{"x": '}, {"', "y": "line\nbreak", "z": None}, {"x": 1.5, "y": True, "z": -0.0}],
+                   "b": [], "c": {}, "d": [1, "2", None], "e": [[1], {"q": [{}]}], "f": "é\u2028\x00"},
+                  [], {}, 1, "x", [{"a": 1}], [{"a": 1}, {}], [{}, {}], {"k": [{"a": {"b": 1}}]},
+                  [float("nan"), 1e300], {"t": (1, (2, {"u": ()}))}, [(1, 2), ("a",)]):
+        assert "".join(json_pieces(value)) == json.dumps(value, indent=2, ensure_ascii=False)
