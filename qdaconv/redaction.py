@@ -73,71 +73,168 @@ _MARK = "\u0300"
 _WORD_BEFORE = r"(?<![^\W_])"
 _WORD_AFTER = rf"(?![^\W_]|{_MARK})"
 _SPACES = re.compile(r"\s+")
-_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+_ASCII_RUNS = re.compile(r"[\x00-\x7f]+")
 
 
-def _fold_table() -> dict[int, str]:
-    """What each character of the Basic Multilingual Plane folds to, where that is another character."""
-    table: dict[int, str] = {}
-    for point in [*range(0x80), *range(0xA0, 0xD800), *range(0xE000, 0x10000)]:
-        char = chr(point)
-        decomposed = unicodedata.normalize("NFD", char)
-        if _MARKS.fullmatch(char):
-            folded = _MARK
-        elif char in _EQUIVALENT:
-            folded = _EQUIVALENT[char]
-        elif len(decomposed) > 1 and decomposed[0].isascii() and decomposed[0].isalpha():
-            folded = decomposed[0].lower()
-        else:
-            lower = char.lower()
-            folded = lower if len(lower) == 1 else char
-        if folded != char:
-            table[point] = folded
-    return table
+def _fold_point(point: int) -> str:
+    """What the character `point` folds to (itself where nothing changes): a combining mark to the one
+    mark, an apostrophe, quote or hyphen to the ASCII one, a Latin letter with accents to its base
+    letter in lower case, anything else to its lower case where that is one character. Only the
+    Basic Multilingual Plane is folded, as ever; C1 controls and surrogates stay as they are."""
+    char = chr(point)
+    if 0x80 <= point < 0xA0 or 0xD800 <= point < 0xE000 or point >= 0x10000:
+        return char
+    decomposed = unicodedata.normalize("NFD", char)
+    if _MARKS.fullmatch(char):
+        return _MARK
+    if char in _EQUIVALENT:
+        return _EQUIVALENT[char]
+    if len(decomposed) > 1 and decomposed[0].isascii() and decomposed[0].isalpha():
+        return decomposed[0].lower()
+    lower = char.lower()
+    return lower if len(lower) == 1 else char
 
 
-_FOLD = _fold_table()
+class _Lazy(dict):
+    """A table filled as it is asked: folding all 63,000 characters up front cost every command 44 ms."""
+
+    def __init__(self, compute: Callable[[Any], str]) -> None:
+        super().__init__()
+        self.compute = compute
+
+    def __missing__(self, key: Any) -> str:
+        value = self[key] = self.compute(key)
+        return value
+
+
+#: Code point to folded character, for `str.translate`.
+_FOLD = _Lazy(_fold_point)
+
+
+def _fold_lowered(char: str) -> str:
+    """What a non-ASCII character folds to when its text is not lower-cased first (see `fold_text`)."""
+    lower = char.lower()
+    return lower if lower.isascii() else _FOLD[ord(lower)]
+
+
+_FOLD_LOWERED = _Lazy(_fold_lowered)
 
 
 def fold_text(text: str) -> str:
     """`text` with every character folded (no case, Latin letters without accents, one apostrophe, quote,
     hyphen and combining mark), one character for one, so positions in it are positions in `text`.
 
-    Lower-casing in C and then replacing each distinct non-ASCII character that folds (a few dozen
-    in a transcript) is several times faster than translating the text character by character.
+    The text is lower-cased as UTF-8 bytes, which changes ASCII letters only (str.lower goes through the
+    Unicode tables for every character once a text holds one beyond Latin-1, five times slower), then each
+    distinct non-ASCII character that folds (a few dozen in a transcript) is replaced in the bytes, several
+    times faster than translating the text character by character.
     """
-    folded = text.lower()
-    if len(folded) != len(text):  # a letter whose lower case is two characters (İ): fold one by one
+    if text.isascii():
+        folded = text.lower()
+    elif "\u0130" in text:  # İ, whose lower case is two characters: fold one by one
         return text.translate(_FOLD)
-    if not folded.isascii():
-        for char in set(_NON_ASCII.findall(folded)):
-            if (replacement := _FOLD.get(ord(char))) is not None:
+    elif "\u03a3" in text:  # Σ, whose lower case depends on its place in the word (σ, ς): str.lower knows
+        folded = text.lower()
+        for char in set(_ASCII_RUNS.sub("", folded)):
+            if (replacement := _FOLD[ord(char)]) != char:
                 folded = folded.replace(char, replacement)
+    else:  # on the bytes, which are also replaced in far less time than a text of wide characters
+        data = text.encode("utf-8", "surrogatepass").lower()
+        for char in set(_ASCII_RUNS.sub("", text)):
+            if (replacement := _FOLD_LOWERED[char]) != char:
+                data = data.replace(char.encode("utf-8", "surrogatepass"), replacement.encode("utf-8"))
+        return data.replace(b"`", b"'").decode("utf-8", "surrogatepass")
     return folded.replace("`", "'") if "`" in folded else folded
 
 
-def _units(term: str) -> list[tuple[str, str]]:
-    """A term as matching units, one per character: (key, regex fragment over folded text).
+# A long text is not searched by the regular expression alone: at ~28 ns a character it would be most
+# of the command's time, because nearly every letter can begin some term and the regex engine starts
+# an attempt at each. A prefilter in numpy first finds the places where a term can begin, judged by the
+# character before (a word boundary) and the first three characters, and the regular expression is
+# tried only there (`Matcher.spans`). The prefilter sees each character as a code: ASCII as itself (white
+# space as a space), anything else as `_OTHER`, which it lets stand for any character, so it never
+# misses a place the regular expression would match.
+_SPACE = 0x20
+_OTHER = 0x3F  # "?": every non-ASCII character, and the question mark itself
+#: The code of each ASCII byte, for `bytes.translate` (text is encoded to ASCII with "?" for the rest).
+_CODES = bytes(_SPACE if chr(point).isspace() else point for point in range(128)) + bytes([_OTHER] * 128)
+#: Texts shorter than this go to the regular expression alone: the prefilter's set-up costs more there.
+_PREFILTER_FROM = 4096
+#: The prefilter looks at a text in pieces of this many characters, so its arrays stay small.
+_PIECE = 1 << 20
+
+
+def _code(char: str) -> int:
+    """The prefilter's code of one folded character."""
+    if not char.isascii():
+        return _OTHER
+    return _SPACE if char.isspace() else ord(char)
+
+
+def _starts(units: list[_Unit]) -> set[tuple[int | None, ...]]:
+    """Every way the first three characters of a match of `units` can look as codes (None: any code).
+
+    After a unit's first character the unit may go on (marks after a letter, more white space: codes
+    `_OTHER` and `_SPACE`) or the next unit begin; after the last unit the match may end. A character
+    coded `_OTHER` can be anything, so what follows it is not looked at.
+    """
+    found: set[tuple[int | None, ...]] = set()
+
+    def walk(index: int, codes: tuple[int | None, ...]) -> None:
+        if len(codes) == 3:
+            found.add(codes)
+            return
+        if not codes:
+            options = [(code, 0) for code in units[0].first]
+        else:
+            going_on = (_SPACE, _OTHER) if units[index].key == " " else (_OTHER,)
+            options = [(code, index) for code in going_on]
+            if index + 1 < len(units):
+                options += [(code, index + 1) for code in units[index + 1].first]
+            else:
+                found.add(codes + (None,) * (3 - len(codes)))
+        for code, at in options:
+            if code == _OTHER:
+                found.add(codes + (_OTHER,) + (None,) * (2 - len(codes)))
+            else:
+                walk(at, codes + (code,))
+
+    walk(0, ())
+    return found
+
+
+class _Unit(NamedTuple):
+    """One character of a term: what its spellings fold to, the regex fragment over folded text that
+    matches them all, and the prefilter codes (see `_codes`) its first character can have."""
+
+    key: str
+    fragment: str
+    first: frozenset[int]
+
+
+def _units(term: str) -> list[_Unit]:
+    """A term as matching units, one per character.
 
     The key is what every spelling of the unit folds to; the fragment matches every spelling: a
     Latin letter with any accents, white space as any run of it, a letter that has its accent
     as a separate mark (й and и + breve) in both forms.
     """
-    units: list[tuple[str, str]] = []
+    units: list[_Unit] = []
     for char in unicodedata.normalize("NFC", term.strip()):
         folded = fold_text(char)
         if folded == _MARK:
             continue  # an accent on a Latin letter, which the letter's fragment allows
         if folded.isascii() and folded.isalpha():
-            units.append((folded, f"{folded}{_MARK}*"))
+            units.append(_Unit(folded, f"{folded}{_MARK}*", frozenset({_code(folded)})))
         elif char.isspace():
-            if not units or units[-1][0] != " ":
-                units.append((" ", r"\s+"))
+            if not units or units[-1].key != " ":
+                units.append(_Unit(" ", r"\s+", frozenset({_SPACE, _OTHER})))
         elif len(decomposed := unicodedata.normalize("NFD", char)) > 1:
             base = fold_text(decomposed[0])
-            units.append((folded, f"(?:{re.escape(folded)}|{re.escape(base)}{_MARK}+)"))
+            units.append(_Unit(folded, f"(?:{re.escape(folded)}|{re.escape(base)}{_MARK}+)",
+                               frozenset({_code(folded), _code(base)})))
         else:
-            units.append((folded, re.escape(folded)))
+            units.append(_Unit(folded, re.escape(folded), frozenset({_code(folded)})))
     return units
 
 
@@ -231,6 +328,7 @@ class Matcher:
         self.terms = {fold(term.term): term for term in terms}
         self._seen: dict[str, Term] = {}
         self._each: list[tuple[re.Pattern[str], Term]] = []
+        self._prefilter: tuple[Any, Any, Any] | None = None
         word_start: dict[Any, Any] = {}
         other_start: dict[Any, Any] = {}
         for term in self.terms.values():
@@ -248,16 +346,80 @@ class Matcher:
 
     def finditer(self, text: str) -> Iterator[Match]:
         seen, term_of = self._seen.get, self._term_of
-        for found in self.pattern.finditer(fold_text(text)):
-            start, end = found.span()
+        for start, end in self.spans(fold_text(text)):
             matched = text[start:end]
             yield Match(start, end, seen(matched) or term_of(matched))
 
     def search(self, text: str) -> Match | None:
-        found = self.pattern.search(fold_text(text))
-        if found is None:
-            return None
-        return Match(found.start(), found.end(), self._term_of(text[found.start():found.end()]))
+        for start, end in self.spans(fold_text(text)):
+            return Match(start, end, self._term_of(text[start:end]))
+        return None
+
+    def spans(self, folded: str) -> Iterator[tuple[int, int]]:
+        """The (start, end) of each term in `folded` (a text passed through `fold_text`), as `re.finditer`
+        finds them: the leftmost first, then on from its end."""
+        if len(folded) < _PREFILTER_FROM:
+            for found in self.pattern.finditer(folded):
+                yield found.span()
+            return
+        match, end = self.pattern.match, 0
+        for start in self.candidates(folded):
+            if start >= end and (found := match(folded, start)) is not None:
+                end = found.end()
+                yield start, end
+
+    def occurrences(self, folded: str, start: int = 0, stop: int | None = None) -> Iterator[tuple[int, int]]:
+        """The (start, end) of every place in `folded` where a term begins, from `start` to before `stop`,
+        overlapping ones too (`spans` goes on after the end of each)."""
+        stop = len(folded) if stop is None else stop
+        if len(folded) < _PREFILTER_FROM:
+            search = self.pattern.search
+            while (found := search(folded, start)) is not None and found.start() < stop:
+                yield found.span()
+                start = found.start() + 1
+            return
+        match = self.pattern.match
+        for at in self.candidates(folded, start, stop):
+            if (found := match(folded, at)) is not None:
+                yield found.span()
+
+    def candidates(self, folded: str, start: int = 0, stop: int | None = None) -> list[int]:
+        """The places from `start` to before `stop` where a term can begin: a superset of those where one does."""
+        import numpy as np  # loaded only for long texts: start-up stays light
+
+        pairs, triples, word = self._tables()
+        stop = len(folded) if stop is None else stop
+        found: list[int] = []
+        for low in range(start, stop, _PIECE):
+            high = min(low + _PIECE, stop)
+            # the character before each place and the three from it; a space stands for the text's ends
+            piece = (folded[low - 1] if low else " ") + folded[low:high + 2]
+            piece += " " * (high - low + 3 - len(piece))
+            codes = np.frombuffer(piece.encode("ascii", "replace").translate(_CODES), dtype=np.uint8)
+            pair = word[codes[:-3]] | codes[1:-2].astype(np.uint16) << 7 | codes[2:-1]
+            at = np.flatnonzero(pairs[pair])
+            if at.size:
+                at = at[triples[(pair[at].astype(np.uint32) << 7) | codes[at + 3]]]
+                found += (at + low).tolist()
+        return found
+
+    def _tables(self) -> tuple[Any, Any, Any]:
+        """The prefilter's tables: which (boundary, code, code) pairs and (…, code) triples a term can begin with,
+        and the boundary bit of each code (1 where the character before allows a word to begin: not ASCII
+        alphanumeric)."""
+        if self._prefilter is None:
+            import numpy as np
+
+            table = np.zeros((2, 128, 128, 128), dtype=bool)  # boundary before, first, second, third code
+            for term in self.terms.values():
+                text = term.term.strip()
+                boundaries = [1] if _is_word(text[0]) else [0, 1]
+                for codes in _starts(_units(text)):
+                    table[(boundaries, *(slice(None) if code is None else code for code in codes))] = True
+            word = np.array([0 if chr(point).isalnum() else 1 << 14 for point in range(128)] + [1 << 14] * 128,
+                            dtype=np.uint16)
+            self._prefilter = (table.any(axis=3).reshape(-1), table.reshape(-1), word)
+        return self._prefilter
 
     def _term_of(self, matched: str) -> Term:
         term = self._seen.get(matched)
@@ -265,7 +427,7 @@ class Matcher:
             term = self.terms.get(fold(matched))
             if term is None:  # a letter with its accent as a separate mark (и + breve for й): ask each term
                 if not self._each:
-                    self._each = sorted(((re.compile("".join(f for _k, f in _units(t.term)) + "$"), t)
+                    self._each = sorted(((re.compile("".join(u.fragment for u in _units(t.term)) + "$"), t)
                                          for t in self.terms.values()), key=lambda item: -len(item[1].term))
                 folded = fold_text(matched)
                 term = next((t for pattern, t in self._each if pattern.match(folded)), None)
@@ -293,7 +455,8 @@ def _emit(node: dict[Any, Any], at_word_start: bool = False) -> str:
     next possible first letter in C, a quarter faster than a boundary check at every position.
     """
     options = []
-    for (key, fragment), child in sorted(((k, v) for k, v in node.items() if k is not None), key=lambda i: i[0]):
+    for (key, fragment, _first), child in sorted(((k, v) for k, v in node.items() if k is not None),
+                                                 key=lambda item: item[0][:2]):
         if at_word_start and fragment.startswith(key) and key.isascii() and key.isalpha():
             fragment = f"{key}(?<![^\\W_].){fragment[len(key):]}"
         elif at_word_start:
