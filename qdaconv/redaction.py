@@ -118,22 +118,26 @@ def _fold_lowered(char: str) -> str:
 
 
 _FOLD_LOWERED = _Lazy(_fold_lowered)
+_FOLD_LOWERED_POINTS = _Lazy(lambda point: _FOLD_LOWERED[chr(point)])
 
 
 def fold_text(text: str) -> str:
     """`text` with every character folded (no case, Latin letters without accents, one apostrophe, quote,
     hyphen and combining mark), one character for one, so positions in it are positions in `text`.
 
-    The text is lower-cased as UTF-8 bytes, which changes ASCII letters only (str.lower goes through the
-    Unicode tables for every character once a text holds one beyond Latin-1, five times slower), then each
-    distinct non-ASCII character that folds (a few dozen in a transcript) is replaced in the bytes, several
-    times faster than translating the text character by character.
+    Whatever the way, the result is the same. A short text is translated character by character. A
+    longer one is lower-cased, then each distinct non-ASCII character that folds (a few dozen in a
+    transcript) replaced, several times faster than translating. A long one is lower-cased as UTF-8
+    bytes, which changes ASCII letters only (str.lower goes through the Unicode tables for every character
+    once a text holds one beyond Latin-1, five times slower), and its characters replaced in the bytes.
     """
     if text.isascii():
         folded = text.lower()
     elif "\u0130" in text:  # İ, whose lower case is two characters: fold one by one
         return text.translate(_FOLD)
-    elif "\u03a3" in text:  # Σ, whose lower case depends on its place in the word (σ, ς): str.lower knows
+    elif len(text) < 32 and "\u03a3" not in text:  # a name: character by character is quickest
+        folded = text.translate(_FOLD_LOWERED_POINTS)
+    elif len(text) < 4096 or "\u03a3" in text:  # Σ lower-cases by its place in the word (σ, ς): str.lower knows
         folded = text.lower()
         for char in set(_ASCII_RUNS.sub("", folded)):
             if (replacement := _FOLD[ord(char)]) != char:
@@ -156,12 +160,16 @@ def fold_text(text: str) -> str:
 # misses a place the regular expression would match.
 _SPACE = 0x20
 _OTHER = 0x3F  # "?": every non-ASCII character, and the question mark itself
-#: The code of each ASCII byte, for `bytes.translate` (text is encoded to ASCII with "?" for the rest).
-_CODES = bytes(_SPACE if chr(point).isspace() else point for point in range(128)) + bytes([_OTHER] * 128)
+#: The code of each ASCII byte, for `bytes.translate` (text is encoded to ASCII with "?" for the rest):
+#: white space a space, and as `fold_text` does, capitals lower case and a backtick an apostrophe.
+_CODES = bytes(_SPACE if chr(point).isspace() else ord(fold_text(chr(point))) for point in range(128)) + bytes(
+    [_OTHER] * 128)
 #: Texts shorter than this go to the regular expression alone: the prefilter's set-up costs more there.
 _PREFILTER_FROM = 4096
 #: The prefilter looks at a text in pieces of this many characters, so its arrays stay small.
 _PIECE = 1 << 20
+#: Folding and matching a little text around one place costs about as much as folding this many characters.
+_FOLD_EACH = 200
 
 
 def _code(char: str) -> int:
@@ -328,13 +336,17 @@ class Matcher:
         self.terms = {fold(term.term): term for term in terms}
         self._seen: dict[str, Term] = {}
         self._each: list[tuple[re.Pattern[str], Term]] = []
-        self._prefilter: tuple[Any, Any, Any] | None = None
+        self._prefilter: dict[bool, tuple[Any, Any, Any]] = {}
         word_start: dict[Any, Any] = {}
         other_start: dict[Any, Any] = {}
+        #: The most units of any term, so the most characters other than white space and marks in a match.
+        self.longest = 0
         for term in self.terms.values():
             text = term.term.strip()
             node = word_start if _is_word(text[0]) else other_start
-            for unit in _units(text):
+            units = _units(text)
+            self.longest = max(self.longest, len(units))
+            for unit in units:
                 node = node.setdefault(unit, {})
             node[None] = _WORD_AFTER if _is_word(text[-1]) else ""
         parts = []
@@ -368,32 +380,53 @@ class Matcher:
                 end = found.end()
                 yield start, end
 
-    def occurrences(self, folded: str, start: int = 0, stop: int | None = None) -> Iterator[tuple[int, int]]:
-        """The (start, end) of every place in `folded` where a term begins, from `start` to before `stop`,
-        overlapping ones too (`spans` goes on after the end of each)."""
-        stop = len(folded) if stop is None else stop
-        if len(folded) < _PREFILTER_FROM:
-            search = self.pattern.search
+    def occurrences(self, text: str, start: int = 0, stop: int | None = None) -> Iterator[tuple[int, int]]:
+        """The (start, end) of every place in `text` (not folded) where a term begins, from `start` to before
+        `stop`, overlapping ones too (`spans` goes on after the end of each): what the verification asks.
+
+        Where the prefilter leaves few places, as in a project.qde, only a little text around each is
+        folded and matched; where it leaves many, as in a transcript, the whole text is folded.
+        """
+        stop = len(text) if stop is None else stop
+        if len(text) < _PREFILTER_FROM:
+            folded, search = fold_text(text), self.pattern.search
             while (found := search(folded, start)) is not None and found.start() < stop:
                 yield found.span()
                 start = found.start() + 1
             return
+        places = self.candidates(text, start, stop, folded=False)
         match = self.pattern.match
-        for at in self.candidates(folded, start, stop):
-            if (found := match(folded, at)) is not None:
-                yield found.span()
+        if len(places) * _FOLD_EACH > stop - start or "\u03a3" in text:  # Σ folds by its neighbours: fold all
+            folded = fold_text(text)
+            for at in places:
+                if (found := match(folded, at)) is not None:
+                    yield found.span()
+            return
+        for at in places:
+            before = 1 if at else 0
+            size = 4 * self.longest + _CONTEXT
+            while True:  # enough text after the place that a term beginning there ends inside it
+                folded = fold_text(text[at - before:at + size])
+                if at + size >= len(text) or (len("".join(folded[before:].split())) - folded.count(_MARK, before)
+                                              > self.longest):
+                    break
+                size *= 2
+            if (found := match(folded, before)) is not None:
+                yield at, at + found.end() - before
 
-    def candidates(self, folded: str, start: int = 0, stop: int | None = None) -> list[int]:
-        """The places from `start` to before `stop` where a term can begin: a superset of those where one does."""
+    def candidates(self, text: str, start: int = 0, stop: int | None = None, *, folded: bool = True) -> list[int]:
+        """The places in `text` from `start` to before `stop` where a term can begin: a superset of those where
+        one does. `text` is folded (`fold_text`) unless `folded` is false; then any non-ASCII character may
+        begin a term, as it may fold to an ASCII letter."""
         import numpy as np  # loaded only for long texts: start-up stays light
 
-        pairs, triples, word = self._tables()
-        stop = len(folded) if stop is None else stop
+        pairs, triples, word = self._tables(folded)
+        stop = len(text) if stop is None else stop
         found: list[int] = []
         for low in range(start, stop, _PIECE):
             high = min(low + _PIECE, stop)
             # the character before each place and the three from it; a space stands for the text's ends
-            piece = (folded[low - 1] if low else " ") + folded[low:high + 2]
+            piece = (text[low - 1] if low else " ") + text[low:high + 2]
             piece += " " * (high - low + 3 - len(piece))
             codes = np.frombuffer(piece.encode("ascii", "replace").translate(_CODES), dtype=np.uint8)
             pair = word[codes[:-3]] | codes[1:-2].astype(np.uint16) << 7 | codes[2:-1]
@@ -403,11 +436,11 @@ class Matcher:
                 found += (at + low).tolist()
         return found
 
-    def _tables(self) -> tuple[Any, Any, Any]:
+    def _tables(self, folded: bool) -> tuple[Any, Any, Any]:
         """The prefilter's tables: which (boundary, code, code) pairs and (…, code) triples a term can begin with,
         and the boundary bit of each code (1 where the character before allows a word to begin: not ASCII
         alphanumeric)."""
-        if self._prefilter is None:
+        if not self._prefilter:
             import numpy as np
 
             table = np.zeros((2, 128, 128, 128), dtype=bool)  # boundary before, first, second, third code
@@ -418,8 +451,10 @@ class Matcher:
                     table[(boundaries, *(slice(None) if code is None else code for code in codes))] = True
             word = np.array([0 if chr(point).isalnum() else 1 << 14 for point in range(128)] + [1 << 14] * 128,
                             dtype=np.uint16)
-            self._prefilter = (table.any(axis=3).reshape(-1), table.reshape(-1), word)
-        return self._prefilter
+            self._prefilter[True] = (table.any(axis=3).reshape(-1), table.reshape(-1), word)
+            table[:, _OTHER] |= table.any(axis=1)  # a character not folded yet may fold to any first one
+            self._prefilter[False] = (table.any(axis=3).reshape(-1), table.reshape(-1), word)
+        return self._prefilter[folded]
 
     def _term_of(self, matched: str) -> Term:
         term = self._seen.get(matched)
@@ -530,14 +565,16 @@ class _Redactor:
         pieces: list[str] = []
         spans: list[tuple[int, int, int, int]] = []
         log = self.result.replacements
+        seen, term_of = self.matcher._seen.get, self.matcher._term_of
         done = shift = 0
-        for start, end, term in self.matcher.finditer(value):
-            replacement = term.replacement
+        for start, end in self.matcher.spans(fold_text(value)):
+            matched = value[start:end]
+            replacement = (seen(matched) or term_of(matched)).replacement
             pieces += (value[done:start], replacement)
             out_start = start + shift
             out_end = out_start + len(replacement)
             spans.append((start, end, out_start, out_end))
-            log.append(Replacement(kind, guid, name, start, end, out_start, out_end, term.term, value[start:end],
+            log.append(Replacement(kind, guid, name, start, end, out_start, out_end, seen(matched).term, matched,
                                    replacement))
             shift += out_end - out_start - (end - start)
             done = end
@@ -730,10 +767,14 @@ def check_log_path(log: Path, apart_from: Iterable[Path], *, force: bool = False
 
 #: How deep zips inside zips are opened.
 _MAX_DEPTH = 4
-#: Text is searched in pieces of this many bytes, each with the end of the one before, so memory stays
-#: small on a project.qde of a hundred megabytes and a term across two pieces is still found.
+#: Text is searched in pieces of this many bytes, so memory stays small on a project.qde of a hundred
+#: megabytes. Each piece is searched with the end of the one before (see `_carry`), so a term across two
+#: pieces is still found, however much white space it spans.
 _CHUNK = 1 << 22
 _OVERLAP = 2048
+#: Characters kept before the part searched again, so that a GUID around a term found there is seen whole.
+_CONTEXT = 64
+_SPACES_OR_MARKS = re.compile(rf"(?:\s|{_MARKS.pattern})+")
 
 
 def find_terms(path: str | os.PathLike, matcher: Matcher) -> list[str]:
@@ -783,31 +824,52 @@ def _check_stream(place: str, stream: IO[bytes], matcher: Matcher, found: list[s
             head = stream.read(4)
     encoding = "utf-16" if head[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-8"
     decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
-    tail, chunk = "", head
+    need = matcher.longest + _CONTEXT
+    text = pending = ""  # pending: decoded, held back as it may be the start of an entity
+    judged, chunk = 0, head  # judged: places at the start of `text` searched with the piece before
     while True:
         more = stream.read(_CHUNK)
-        text = tail + decoder.decode(chunk + more, final=not more)
-        if "&" in text:  # XML and HTML: a character written as an entity (O&apos;Brien) is searched as itself
-            text = _ENTITY.sub(_unescape, text)
-        hit = _first_term(text, matcher)
+        decoded = pending + decoder.decode(chunk + more, final=not more)
+        pending = ""
+        if more and (amp := decoded.rfind("&")) >= 0 and _PARTIAL_ENTITY.fullmatch(decoded, amp):
+            decoded, pending = decoded[:amp], decoded[amp:]
+        if "&" in decoded:  # XML and HTML: a character written as an entity (O&apos;Brien) is searched as itself
+            decoded = _ENTITY.sub(_unescape, decoded)
+        text += decoded
+        stop = _carry(text, need) if more else len(text)
+        hit = _first_term(text, matcher, judged, stop)
         if hit is not None:
             found.append(f"{place}: {hit.term.term!r}")
             return
         if not more:
             return
-        tail, chunk = text[-_OVERLAP:], b""
+        keep = max(stop - _CONTEXT, 0)
+        text, judged, chunk = text[keep:], stop - keep, b""
+
+
+def _carry(text: str, need: int) -> int:
+    """Where the part of `text` to search again with the next piece begins: at least `_OVERLAP` characters
+    before the end, and early enough that at least `need` of the characters after it are neither white
+    space nor marks. A term has at most `matcher.longest` such characters, so one that begins before
+    this place ends at least `_CONTEXT` characters before the end of the piece, and is judged whole here."""
+    cut = max(len(text) - _OVERLAP, 0)
+    while cut and len(text) - cut - sum(map(len, _SPACES_OR_MARKS.findall(text, cut))) < need:
+        cut = max(2 * cut - len(text), 0)  # twice as much: white space this long is rare
+    return cut
 
 
 _GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
-def _first_term(text: str, matcher: Matcher) -> Match | None:
-    """The first term in `text` that is not part of a GUID (a term such as "Cafe" or "Abba" can be
-    a group of hex digits in one; GUIDs identify no one, and redaction never changes them)."""
-    for hit in matcher.finditer(text):
-        if not any(guid.start() <= hit.start and hit.end <= guid.end()
-                   for guid in _GUID.finditer(text, max(hit.start - 36, 0), hit.end + 36)):
-            return hit
+def _first_term(text: str, matcher: Matcher, start: int = 0, stop: int | None = None) -> Match | None:
+    """The first term beginning in `text` from `start` to before `stop` that is not part of a GUID (a term such
+    as "Cafe" or "Abba" can be a group of hex digits in one; GUIDs identify no one, and redaction never
+    changes them). Overlapping places are all tried, so a term inside a GUID cannot hide one that begins
+    inside it and goes on beyond."""
+    for begin, end in matcher.occurrences(text, start, stop):
+        if not any(guid.start() <= begin and end <= guid.end()
+                   for guid in _GUID.finditer(text, max(begin - 36, 0), end + 36)):
+            return Match(begin, end, matcher._term_of(text[begin:end]))
     return None
 
 
@@ -818,6 +880,8 @@ def _check_name(place: str, matcher: Matcher, found: list[str]) -> None:
 
 
 _ENTITY = re.compile(r"&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]{1,31});")
+#: The start of an entity, cut off at the end of a piece.
+_PARTIAL_ENTITY = re.compile(r"&(?:#[0-9]*|#[xX][0-9a-fA-F]*|[A-Za-z][A-Za-z0-9]{0,31})?")
 
 
 def _unescape(entity: re.Match[str]) -> str:
