@@ -73,7 +73,6 @@ _MARK = "\u0300"
 _WORD_BEFORE = r"(?<![^\W_])"
 _WORD_AFTER = rf"(?![^\W_]|{_MARK})"
 _SPACES = re.compile(r"\s+")
-_ASCII_RUNS = re.compile(r"[\x00-\x7f]+")
 
 
 def _fold_point(point: int) -> str:
@@ -111,43 +110,36 @@ class _Lazy(dict):
 _FOLD = _Lazy(_fold_point)
 
 
-def _fold_lowered(char: str) -> str:
-    """What a non-ASCII character folds to when its text is not lower-cased first (see `fold_text`)."""
-    lower = char.lower()
+def _fold_lowered(point: int) -> str:
+    """What a character folds to when its text is not lower-cased first (see `fold_text`)."""
+    lower = chr(point).lower()
     return lower if lower.isascii() else _FOLD[ord(lower)]
 
 
 _FOLD_LOWERED = _Lazy(_fold_lowered)
-_FOLD_LOWERED_POINTS = _Lazy(lambda point: _FOLD_LOWERED[chr(point)])
+_ASCII = bytes(range(128))
 
 
 def fold_text(text: str) -> str:
     """`text` with every character folded (no case, Latin letters without accents, one apostrophe, quote,
     hyphen and combining mark), one character for one, so positions in it are positions in `text`.
 
-    Whatever the way, the result is the same. A short text is translated character by character. A
-    longer one is lower-cased, then each distinct non-ASCII character that folds (a few dozen in a
-    transcript) replaced, several times faster than translating. A long one is lower-cased as UTF-8
-    bytes, which changes ASCII letters only (str.lower goes through the Unicode tables for every character
-    once a text holds one beyond Latin-1, five times slower), and its characters replaced in the bytes.
+    A short text is translated character by character. A longer one is lower-cased, then each distinct
+    non-ASCII character that folds (a few dozen in a transcript, found by deleting the ASCII bytes from
+    its UTF-8) is replaced, several times faster than translating the text character by character.
     """
     if text.isascii():
         folded = text.lower()
     elif "\u0130" in text:  # İ, whose lower case is two characters: fold one by one
         return text.translate(_FOLD)
-    elif len(text) < 32 and "\u03a3" not in text:  # a name: character by character is quickest
-        folded = text.translate(_FOLD_LOWERED_POINTS)
-    elif len(text) < 4096 or "\u03a3" in text:  # Σ lower-cases by its place in the word (σ, ς): str.lower knows
+    elif len(text) < 32 and "\u03a3" not in text:  # Σ lower-cases by its place in the word (σ, ς): str.lower knows
+        folded = text.translate(_FOLD_LOWERED)
+    else:
         folded = text.lower()
-        for char in set(_ASCII_RUNS.sub("", folded)):
+        others = folded.encode("utf-8", "surrogatepass").translate(None, _ASCII).decode("utf-8", "surrogatepass")
+        for char in set(others):
             if (replacement := _FOLD[ord(char)]) != char:
                 folded = folded.replace(char, replacement)
-    else:  # on the bytes, which are also replaced in far less time than a text of wide characters
-        data = text.encode("utf-8", "surrogatepass").lower()
-        for char in set(_ASCII_RUNS.sub("", text)):
-            if (replacement := _FOLD_LOWERED[char]) != char:
-                data = data.replace(char.encode("utf-8", "surrogatepass"), replacement.encode("utf-8"))
-        return data.replace(b"`", b"'").decode("utf-8", "surrogatepass")
     return folded.replace("`", "'") if "`" in folded else folded
 
 
