@@ -418,19 +418,18 @@ class Matcher:
         for low in range(start, stop, _PIECE):
             high = min(low + _PIECE, stop)
             # the character before each place and the three from it; a space stands for the text's ends
-            piece = (text[low - 1] if low else " ") + text[low:high + 2]
-            piece += " " * (high - low + 3 - len(piece))
-            codes = np.frombuffer(piece.encode("ascii", "replace").translate(_CODES), dtype=np.uint8)
-            pair = word[codes[:-3]] | codes[1:-2].astype(np.uint16) << 7 | codes[2:-1]
+            data = (b"" if low else b" ") + text[max(low - 1, 0):high + 2].encode("ascii", "replace")
+            codes = np.frombuffer((data + b" " * (high - low + 3 - len(data))).translate(_CODES), dtype=np.uint8)
+            pair = codes[1:-2].astype(np.uint16) << 7 | codes[2:-1]  # the first two characters
             at = np.flatnonzero(pairs[pair])
-            if at.size:
-                at = at[triples[(pair[at].astype(np.uint32) << 7) | codes[at + 3]]]
+            if at.size:  # then the boundary before and the third character
+                at = at[triples[(word[codes[at]] | pair[at]).astype(np.uint32) << 7 | codes[at + 3]]]
                 found += (at + low).tolist()
         return found
 
     def _tables(self, folded: bool) -> tuple[Any, Any, Any]:
-        """The prefilter's tables: which (boundary, code, code) pairs and (…, code) triples a term can begin with,
-        and the boundary bit of each code (1 where the character before allows a word to begin: not ASCII
+        """The prefilter's tables: which (code, code) pairs and (boundary, code, code, code) a term can begin with,
+        and the boundary bit of each code (set where the character before allows a word to begin: not ASCII
         alphanumeric)."""
         if not self._prefilter:
             import numpy as np
@@ -443,9 +442,9 @@ class Matcher:
                     table[(boundaries, *(slice(None) if code is None else code for code in codes))] = True
             word = np.array([0 if chr(point).isalnum() else 1 << 14 for point in range(128)] + [1 << 14] * 128,
                             dtype=np.uint16)
-            self._prefilter[True] = (table.any(axis=3).reshape(-1), table.reshape(-1), word)
+            self._prefilter[True] = (table.any(axis=(0, 3)).reshape(-1), table.reshape(-1), word)
             table[:, _OTHER] |= table.any(axis=1)  # a character not folded yet may fold to any first one
-            self._prefilter[False] = (table.any(axis=3).reshape(-1), table.reshape(-1), word)
+            self._prefilter[False] = (table.any(axis=(0, 3)).reshape(-1), table.reshape(-1), word)
         return self._prefilter[folded]
 
     def _term_of(self, matched: str) -> Term:
@@ -538,9 +537,8 @@ class Redaction:
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(["kind", "guid", "field", "start", "end", "out_start", "out_end", "term", "found",
                          "replacement"])
-        for item in self.replacements:
-            writer.writerow([item.kind, item.guid, item.field, item.start, item.end, item.out_start, item.out_end,
-                             item.term, item.found, item.replacement])
+        writer.writerows((item.kind, item.guid, item.field, item.start, item.end, item.out_start, item.out_end,
+                          item.term, item.found, item.replacement) for item in self.replacements)
         return out.getvalue()
 
 
@@ -876,5 +874,8 @@ _ENTITY = re.compile(r"&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]{1,31});
 _PARTIAL_ENTITY = re.compile(r"&(?:#[0-9]*|#[xX][0-9a-fA-F]*|[A-Za-z][A-Za-z0-9]{0,31})?")
 
 
+_UNESCAPED = _Lazy(html.unescape)  # a project.qde holds the same few entities thousands of times
+
+
 def _unescape(entity: re.Match[str]) -> str:
-    return html.unescape(entity.group())
+    return _UNESCAPED[entity.group()]
