@@ -359,18 +359,17 @@ class Matcher:
             return Match(start, end, self._term_of(text[start:end]))
         return None
 
-    def spans(self, folded: str) -> Iterator[tuple[int, int]]:
+    def spans(self, folded: str) -> list[tuple[int, int]]:
         """The (start, end) of each term in `folded` (a text passed through `fold_text`), as `re.finditer`
         finds them: the leftmost first, then on from its end."""
         if len(folded) < _PREFILTER_FROM:
-            for found in self.pattern.finditer(folded):
-                yield found.span()
-            return
-        match, end = self.pattern.match, 0
+            return [found.span() for found in self.pattern.finditer(folded)]
+        match, end, spans = self.pattern.match, 0, []
         for start in self.candidates(folded):
             if start >= end and (found := match(folded, start)) is not None:
                 end = found.end()
-                yield start, end
+                spans.append((start, end))
+        return spans
 
     def occurrences(self, text: str, start: int = 0, stop: int | None = None) -> Iterator[tuple[int, int]]:
         """The (start, end) of every place in `text` (not folded) where a term begins, from `start` to before
@@ -550,26 +549,25 @@ class _Redactor:
 
     def text(self, value: str, kind: str, guid: str, name: str) -> tuple[str, list[tuple[int, int, int, int]]]:
         """`value` with every term replaced, and the (start, end, out_start, out_end) of each replacement."""
-        if not value:
+        found = self.matcher.spans(fold_text(value)) if value else []
+        if not found:
             return value, []
         pieces: list[str] = []
         spans: list[tuple[int, int, int, int]] = []
         log = self.result.replacements
         seen, term_of = self.matcher._seen.get, self.matcher._term_of
         done = shift = 0
-        for start, end in self.matcher.spans(fold_text(value)):
+        for start, end in found:
             matched = value[start:end]
-            replacement = (seen(matched) or term_of(matched)).replacement
+            term = seen(matched) or term_of(matched)
+            replacement = term.replacement
             pieces += (value[done:start], replacement)
             out_start = start + shift
             out_end = out_start + len(replacement)
             spans.append((start, end, out_start, out_end))
-            log.append(Replacement(kind, guid, name, start, end, out_start, out_end, seen(matched).term, matched,
-                                   replacement))
+            log.append(Replacement(kind, guid, name, start, end, out_start, out_end, term.term, matched, replacement))
             shift += out_end - out_start - (end - start)
             done = end
-        if not spans:
-            return value, spans
         pieces.append(value[done:])
         return "".join(pieces), spans
 
