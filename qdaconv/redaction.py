@@ -758,7 +758,7 @@ _MAX_DEPTH = 4
 #: Text is searched in pieces of this many bytes, so memory stays small on a project.qde of a hundred
 #: megabytes. Each piece is searched with the end of the one before (see `_carry`), so a term across two
 #: pieces is still found, however much white space it spans.
-_CHUNK = 1 << 22
+_CHUNK = 1 << 20
 _OVERLAP = 2048
 #: Characters kept before the part searched again, so that a GUID around a term found there is seen whole.
 _CONTEXT = 64
