@@ -158,8 +158,9 @@ _CODES = bytes(_SPACE if chr(point).isspace() else ord(fold_text(chr(point))) fo
     [_OTHER] * 128)
 #: Texts shorter than this go to the regular expression alone: the prefilter's set-up costs more there.
 _PREFILTER_FROM = 4096
-#: The prefilter looks at a text in pieces of this many characters, so its arrays stay small.
-_PIECE = 1 << 20
+#: The prefilter looks at a text in pieces of this many characters, so its arrays stay small: arrays of
+#: megabytes are given back to the system when freed, and every page of the next one costs a page fault.
+_PIECE = 1 << 16
 #: Folding and matching a little text around one place costs about as much as folding this many characters.
 _FOLD_EACH = 200
 
@@ -756,9 +757,9 @@ def check_log_path(log: Path, apart_from: Iterable[Path], *, force: bool = False
 #: How deep zips inside zips are opened.
 _MAX_DEPTH = 4
 #: Text is searched in pieces of this many bytes, so memory stays small on a project.qde of a hundred
-#: megabytes. Each piece is searched with the end of the one before (see `_carry`), so a term across two
+#: megabytes (and small enough to be reused rather than given back, see `_PIECE`). Each piece is searched with the end of the one before (see `_carry`), so a term across two
 #: pieces is still found, however much white space it spans.
-_CHUNK = 1 << 20
+_CHUNK = 1 << 18
 _OVERLAP = 2048
 #: Characters kept before the part searched again, so that a GUID around a term found there is seen whole.
 _CONTEXT = 64
