@@ -28,6 +28,7 @@ import zipfile
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import accumulate
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
@@ -542,15 +543,44 @@ class Redaction:
         return out.getvalue()
 
 
+#: Joins short texts to be searched at once: no term can match it, hold it or cross it, and it separates
+#: words as the ends of a text do (see `_Redactor.prepare`).
+_JOIN = "\x00"
+
+
 class _Redactor:
     def __init__(self, matcher: Matcher, result: Redaction) -> None:
         self.matcher = matcher
         self.result = result
         self.search = matcher.search
+        self.found: dict[str, list[tuple[int, int]]] = {}
+
+    def prepare(self, values: Iterable[str | None]) -> None:
+        """Find the terms in many short texts at once (a hundred thousand excerpt names), joined by `_JOIN`:
+        one pass of the prefilter instead of a fold and a regex search for each. Each text's terms are the
+        same as when searched alone: `_JOIN` is a word boundary like the ends of a text, and it stops a
+        lower-cased Σ from looking past it as they do. A text with İ (folded otherwise) or `_JOIN` is left
+        out, and so is everything when a term holds `_JOIN`."""
+        if any(_JOIN in term for term in self.matcher.terms):
+            return
+        texts = list(dict.fromkeys(value for value in values
+                                   if value and _JOIN not in value and "\u0130" not in value))
+        if not texts:
+            return
+        starts = list(accumulate((len(text) + 1 for text in texts), initial=0))
+        spans: list[list[tuple[int, int]]] = [[] for _text in texts]
+        for start, end in self.matcher.spans(fold_text(_JOIN.join(texts))):
+            index = bisect_right(starts, start) - 1
+            spans[index].append((start - starts[index], end - starts[index]))
+        self.found = dict(zip(texts, spans, strict=True))
 
     def text(self, value: str, kind: str, guid: str, name: str) -> tuple[str, list[tuple[int, int, int, int]]]:
         """`value` with every term replaced, and the (start, end, out_start, out_end) of each replacement."""
-        found = self.matcher.spans(fold_text(value)) if value else []
+        if not value:
+            return value, []
+        found = self.found.get(value)
+        if found is None:
+            found = self.matcher.spans(fold_text(value))
         if not found:
             return value, []
         pieces: list[str] = []
@@ -601,6 +631,8 @@ def redact_project(project: Project, matcher: Matcher, *, include_codes: bool = 
     """
     result = Redaction()
     red = _Redactor(matcher, result)
+    red.prepare(text for source in walk_sources(project) for selection in source.selections
+                for text in (selection.name, selection.description))
     for name in ("name", "description", "base_path"):
         red.field(project, name, "project", "")
     red.native(project, "project", "")
@@ -757,8 +789,9 @@ def check_log_path(log: Path, apart_from: Iterable[Path], *, force: bool = False
 #: How deep zips inside zips are opened.
 _MAX_DEPTH = 4
 #: Text is searched in pieces of this many bytes, so memory stays small on a project.qde of a hundred
-#: megabytes (and small enough to be reused rather than given back, see `_PIECE`). Each piece is searched with the end of the one before (see `_carry`), so a term across two
-#: pieces is still found, however much white space it spans.
+#: megabytes (and small enough to be reused rather than given back, see `_PIECE`). Each piece is searched
+#: with the end of the one before (see `_carry`), so a term across two pieces is still found, however much
+#: white space it spans.
 _CHUNK = 1 << 18
 _OVERLAP = 2048
 #: Characters kept before the part searched again, so that a GUID around a term found there is seen whole.

@@ -361,6 +361,20 @@ def test_the_prefilter_finds_what_the_regular_expression_finds(monkeypatch, fold
     assert places > 1000
 
 
+def test_short_texts_searched_together_find_what_each_finds_alone() -> None:
+    from qdaconv.redaction import Redaction, _Redactor, fold_text
+
+    matcher = Matcher([Term(term, "[X]") for term in TRICKY_TERMS])
+    texts = list(_tricky_texts(3000, 11))
+    together = _Redactor(matcher, Redaction())
+    together.prepare([*texts, None, ""])
+    assert len(together.found) > 2000  # all but those with İ or NUL, once each
+    for text in texts:
+        if text in together.found:
+            assert together.found[text] == matcher.spans(fold_text(text)), text
+    assert sum(map(len, together.found.values())) > 1000
+
+
 def test_fold_text_folds_each_character_alone_whatever_the_length() -> None:
     from qdaconv.redaction import fold_text
 
