@@ -5,7 +5,8 @@
 little more than one: a term matches as a whole word or phrase, without regard to case or to
 accents on Latin letters (`Jose`, `José` and `JOSÉ` in NFC or NFD are one term), with any
 apostrophe, quote or hyphen standing for any other, and any run of white space (a line break
-too) between the words of a phrase. At one place the longest term wins.
+too) between the words of a phrase. At one place the longest term wins. In a long text a prefilter
+(numpy) first finds the few places where a term can begin, and the expression is tried only there.
 
 `redact_project` replaces the terms in every text a participant's words can be in, moves every
 position into a text with `qdaconv.positions.remap_text_positions` (a boundary inside a replaced
@@ -207,7 +208,7 @@ def _starts(units: list[_Unit]) -> set[tuple[int | None, ...]]:
 
 class _Unit(NamedTuple):
     """One character of a term: what its spellings fold to, the regex fragment over folded text that
-    matches them all, and the prefilter codes (see `_codes`) its first character can have."""
+    matches them all, and the prefilter codes (see `_code`) its first character can have."""
 
     key: str
     fragment: str
