@@ -149,22 +149,11 @@ def fold_text(text: str) -> str:
 # of the command's time, because nearly every letter can begin some term and the regex engine starts
 # an attempt at each. A prefilter in numpy first finds the places where a term can begin, judged by the
 # character before (a word boundary) and the first three characters, and the regular expression is
-# tried only there (`Matcher.spans`). The prefilter sees each character as a code: ASCII as itself (white
-# space as a space), anything else as `_OTHER`, which it lets stand for any character, so it never
-# misses a place the regular expression would match.
+# tried only there (`Matcher.spans`). The prefilter sees each character as a code: the ASCII character
+# it folds to (white space as a space), or else `_OTHER`, which it lets stand for any character, so it
+# never misses a place the regular expression would match.
 _SPACE = 0x20
-_OTHER = 0x3F  # "?": every non-ASCII character, and the question mark itself
-#: The code of each ASCII byte, for `bytes.translate` (text is encoded to ASCII with "?" for the rest):
-#: white space a space, and as `fold_text` does, capitals lower case and a backtick an apostrophe.
-_CODES = bytes(_SPACE if chr(point).isspace() else ord(fold_text(chr(point))) for point in range(128)) + bytes(
-    [_OTHER] * 128)
-#: Texts shorter than this go to the regular expression alone: the prefilter's set-up costs more there.
-_PREFILTER_FROM = 4096
-#: The prefilter looks at a text in pieces of this many characters, so its arrays stay small: arrays of
-#: megabytes are given back to the system when freed, and every page of the next one costs a page fault.
-_PIECE = 1 << 16
-#: Folding and matching a little text around one place costs about as much as folding this many characters.
-_FOLD_EACH = 200
+_OTHER = 0x3F  # "?": a character that does not fold to ASCII, and the question mark itself
 
 
 def _code(char: str) -> int:
@@ -172,6 +161,18 @@ def _code(char: str) -> int:
     if not char.isascii():
         return _OTHER
     return _SPACE if char.isspace() else ord(char)
+
+
+#: The code of each Latin-1 character, for `bytes.translate` (text is encoded to Latin-1 with "?" for the
+#: rest): as `fold_text` folds it, so that "é" is an "e" here too and places in "naïve" are not candidates.
+_CODES = bytes(_code(fold_text(chr(point))) for point in range(256))
+#: Texts shorter than this go to the regular expression alone: the prefilter's set-up costs more there.
+_PREFILTER_FROM = 4096
+#: The prefilter looks at a text in pieces of this many characters, so its arrays stay small: arrays of
+#: megabytes are given back to the system when freed, and every page of the next one costs a page fault.
+_PIECE = 1 << 16
+#: Folding and matching a little text around one place costs about as much as folding this many characters.
+_FOLD_EACH = 200
 
 
 def _starts(units: list[_Unit]) -> set[tuple[int | None, ...]]:
@@ -410,8 +411,8 @@ class Matcher:
 
     def candidates(self, text: str, start: int = 0, stop: int | None = None, *, folded: bool = True) -> list[int]:
         """The places in `text` from `start` to before `stop` where a term can begin: a superset of those where
-        one does. `text` is folded (`fold_text`) unless `folded` is false; then any non-ASCII character may
-        begin a term, as it may fold to an ASCII letter."""
+        one does. `text` is folded (`fold_text`) unless `folded` is false; then any character beyond Latin-1
+        may begin a term, as it may fold to an ASCII letter."""
         import numpy as np  # loaded only for long texts: start-up stays light
 
         pairs, triples, word = self._tables(folded)
@@ -420,7 +421,7 @@ class Matcher:
         for low in range(start, stop, _PIECE):
             high = min(low + _PIECE, stop)
             # the character before each place and the three from it; a space stands for the text's ends
-            data = (b"" if low else b" ") + text[max(low - 1, 0):high + 2].encode("ascii", "replace")
+            data = (b"" if low else b" ") + text[max(low - 1, 0):high + 2].encode("latin-1", "replace")
             codes = np.frombuffer((data + b" " * (high - low + 3 - len(data))).translate(_CODES), dtype=np.uint8)
             pair = codes[1:-2].astype(np.uint16) << 7 | codes[2:-1]  # the first two characters
             at = np.flatnonzero(pairs[pair])
