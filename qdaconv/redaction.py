@@ -5,7 +5,8 @@
 little more than one: a term matches as a whole word or phrase, without regard to case or to
 accents on Latin letters (`Jose`, `José` and `JOSÉ` in NFC or NFD are one term), with any
 apostrophe, quote or hyphen standing for any other, and any run of white space (a line break
-too) between the words of a phrase. At one place the longest term wins.
+too) between the words of a phrase. At one place the longest term wins. In a long text a prefilter
+(numpy) first finds the few places where a term can begin, and the expression is tried only there.
 
 `redact_project` replaces the terms in every text a participant's words can be in, moves every
 position into a text with `qdaconv.positions.remap_text_positions` (a boundary inside a replaced
@@ -28,6 +29,7 @@ import zipfile
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import accumulate
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
@@ -73,71 +75,170 @@ _MARK = "\u0300"
 _WORD_BEFORE = r"(?<![^\W_])"
 _WORD_AFTER = rf"(?![^\W_]|{_MARK})"
 _SPACES = re.compile(r"\s+")
-_NON_ASCII = re.compile(r"[^\x00-\x7f]")
 
 
-def _fold_table() -> dict[int, str]:
-    """What each character of the Basic Multilingual Plane folds to, where that is another character."""
-    table: dict[int, str] = {}
-    for point in [*range(0x80), *range(0xA0, 0xD800), *range(0xE000, 0x10000)]:
-        char = chr(point)
-        decomposed = unicodedata.normalize("NFD", char)
-        if _MARKS.fullmatch(char):
-            folded = _MARK
-        elif char in _EQUIVALENT:
-            folded = _EQUIVALENT[char]
-        elif len(decomposed) > 1 and decomposed[0].isascii() and decomposed[0].isalpha():
-            folded = decomposed[0].lower()
-        else:
-            lower = char.lower()
-            folded = lower if len(lower) == 1 else char
-        if folded != char:
-            table[point] = folded
-    return table
+def _fold_point(point: int) -> str:
+    """What the character `point` folds to (itself where nothing changes): a combining mark to the one
+    mark, an apostrophe, quote or hyphen to the ASCII one, a Latin letter with accents to its base
+    letter in lower case, anything else to its lower case where that is one character. Only the
+    Basic Multilingual Plane is folded, as ever; C1 controls and surrogates stay as they are."""
+    char = chr(point)
+    if 0x80 <= point < 0xA0 or 0xD800 <= point < 0xE000 or point >= 0x10000:
+        return char
+    decomposed = unicodedata.normalize("NFD", char)
+    if _MARKS.fullmatch(char):
+        return _MARK
+    if char in _EQUIVALENT:
+        return _EQUIVALENT[char]
+    if len(decomposed) > 1 and decomposed[0].isascii() and decomposed[0].isalpha():
+        return decomposed[0].lower()
+    lower = char.lower()
+    return lower if len(lower) == 1 else char
 
 
-_FOLD = _fold_table()
+class _Lazy(dict):
+    """A table filled as it is asked: folding all 63,000 characters up front cost every command 44 ms."""
+
+    def __init__(self, compute: Callable[[Any], str]) -> None:
+        super().__init__()
+        self.compute = compute
+
+    def __missing__(self, key: Any) -> str:
+        value = self[key] = self.compute(key)
+        return value
+
+
+#: Code point to folded character, for `str.translate`.
+_FOLD = _Lazy(_fold_point)
+
+
+def _fold_lowered(point: int) -> str:
+    """What a character folds to when its text is not lower-cased first (see `fold_text`)."""
+    lower = chr(point).lower()
+    return lower if lower.isascii() else _FOLD[ord(lower)]
+
+
+_FOLD_LOWERED = _Lazy(_fold_lowered)
+_ASCII = bytes(range(128))
 
 
 def fold_text(text: str) -> str:
     """`text` with every character folded (no case, Latin letters without accents, one apostrophe, quote,
     hyphen and combining mark), one character for one, so positions in it are positions in `text`.
 
-    Lower-casing in C and then replacing each distinct non-ASCII character that folds (a few dozen
-    in a transcript) is several times faster than translating the text character by character.
+    A short text is translated character by character. A longer one is lower-cased, then each distinct
+    non-ASCII character that folds (a few dozen in a transcript, found by deleting the ASCII bytes from
+    its UTF-8) is replaced, several times faster than translating the text character by character.
     """
-    folded = text.lower()
-    if len(folded) != len(text):  # a letter whose lower case is two characters (İ): fold one by one
+    if text.isascii():
+        folded = text.lower()
+    elif "\u0130" in text:  # İ, whose lower case is two characters: fold one by one
         return text.translate(_FOLD)
-    if not folded.isascii():
-        for char in set(_NON_ASCII.findall(folded)):
-            if (replacement := _FOLD.get(ord(char))) is not None:
+    elif len(text) < 32 and "\u03a3" not in text:  # Σ lower-cases by its place in the word (σ, ς): str.lower knows
+        folded = text.translate(_FOLD_LOWERED)
+    else:
+        folded = text.lower()
+        others = folded.encode("utf-8", "surrogatepass").translate(None, _ASCII).decode("utf-8", "surrogatepass")
+        for char in set(others):
+            if (replacement := _FOLD[ord(char)]) != char:
                 folded = folded.replace(char, replacement)
     return folded.replace("`", "'") if "`" in folded else folded
 
 
-def _units(term: str) -> list[tuple[str, str]]:
-    """A term as matching units, one per character: (key, regex fragment over folded text).
+# A long text is not searched by the regular expression alone: at ~28 ns a character it would be most
+# of the command's time, because nearly every letter can begin some term and the regex engine starts
+# an attempt at each. A prefilter in numpy first finds the places where a term can begin, judged by the
+# character before (a word boundary) and the first three characters, and the regular expression is
+# tried only there (`Matcher.spans`). The prefilter sees each character as a code: the ASCII character
+# it folds to (white space as a space), or else `_OTHER`, which it lets stand for any character, so it
+# never misses a place the regular expression would match.
+_SPACE = 0x20
+_OTHER = 0x3F  # "?": a character that does not fold to ASCII, and the question mark itself
+
+
+def _code(char: str) -> int:
+    """The prefilter's code of one folded character."""
+    if not char.isascii():
+        return _OTHER
+    return _SPACE if char.isspace() else ord(char)
+
+
+#: The code of each Latin-1 character, for `bytes.translate` (text is encoded to Latin-1 with "?" for the
+#: rest): as `fold_text` folds it, so that "é" is an "e" here too and places in "naïve" are not candidates.
+_CODES = bytes(_code(fold_text(chr(point))) for point in range(256))
+#: Texts shorter than this go to the regular expression alone: the prefilter's set-up costs more there.
+_PREFILTER_FROM = 4096
+#: The prefilter looks at a text in pieces of this many characters, so its arrays stay small: arrays of
+#: megabytes are given back to the system when freed, and every page of the next one costs a page fault.
+_PIECE = 1 << 16
+#: Folding and matching a little text around one place costs about as much as folding this many characters.
+_FOLD_EACH = 200
+
+
+def _starts(units: list[_Unit]) -> set[tuple[int | None, ...]]:
+    """Every way the first three characters of a match of `units` can look as codes (None: any code).
+
+    After a unit's first character the unit may go on (marks after a letter, more white space: codes
+    `_OTHER` and `_SPACE`) or the next unit begin; after the last unit the match may end. A character
+    coded `_OTHER` can be anything, so what follows it is not looked at.
+    """
+    found: set[tuple[int | None, ...]] = set()
+
+    def walk(index: int, codes: tuple[int | None, ...]) -> None:
+        if len(codes) == 3:
+            found.add(codes)
+            return
+        if not codes:
+            options = [(code, 0) for code in units[0].first]
+        else:
+            going_on = (_SPACE, _OTHER) if units[index].key == " " else (_OTHER,)
+            options = [(code, index) for code in going_on]
+            if index + 1 < len(units):
+                options += [(code, index + 1) for code in units[index + 1].first]
+            else:
+                found.add(codes + (None,) * (3 - len(codes)))
+        for code, at in options:
+            if code == _OTHER:
+                found.add(codes + (_OTHER,) + (None,) * (2 - len(codes)))
+            else:
+                walk(at, codes + (code,))
+
+    walk(0, ())
+    return found
+
+
+class _Unit(NamedTuple):
+    """One character of a term: what its spellings fold to, the regex fragment over folded text that
+    matches them all, and the prefilter codes (see `_code`) its first character can have."""
+
+    key: str
+    fragment: str
+    first: frozenset[int]
+
+
+def _units(term: str) -> list[_Unit]:
+    """A term as matching units, one per character.
 
     The key is what every spelling of the unit folds to; the fragment matches every spelling: a
     Latin letter with any accents, white space as any run of it, a letter that has its accent
     as a separate mark (й and и + breve) in both forms.
     """
-    units: list[tuple[str, str]] = []
+    units: list[_Unit] = []
     for char in unicodedata.normalize("NFC", term.strip()):
         folded = fold_text(char)
         if folded == _MARK:
             continue  # an accent on a Latin letter, which the letter's fragment allows
         if folded.isascii() and folded.isalpha():
-            units.append((folded, f"{folded}{_MARK}*"))
+            units.append(_Unit(folded, f"{folded}{_MARK}*", frozenset({_code(folded)})))
         elif char.isspace():
-            if not units or units[-1][0] != " ":
-                units.append((" ", r"\s+"))
+            if not units or units[-1].key != " ":
+                units.append(_Unit(" ", r"\s+", frozenset({_SPACE, _OTHER})))
         elif len(decomposed := unicodedata.normalize("NFD", char)) > 1:
             base = fold_text(decomposed[0])
-            units.append((folded, f"(?:{re.escape(folded)}|{re.escape(base)}{_MARK}+)"))
+            units.append(_Unit(folded, f"(?:{re.escape(folded)}|{re.escape(base)}{_MARK}+)",
+                               frozenset({_code(folded), _code(base)})))
         else:
-            units.append((folded, re.escape(folded)))
+            units.append(_Unit(folded, re.escape(folded), frozenset({_code(folded)})))
     return units
 
 
@@ -231,12 +332,17 @@ class Matcher:
         self.terms = {fold(term.term): term for term in terms}
         self._seen: dict[str, Term] = {}
         self._each: list[tuple[re.Pattern[str], Term]] = []
+        self._prefilter: dict[bool, tuple[Any, Any, Any]] = {}
         word_start: dict[Any, Any] = {}
         other_start: dict[Any, Any] = {}
+        #: The most units of any term, so the most characters other than white space and marks in a match.
+        self.longest = 0
         for term in self.terms.values():
             text = term.term.strip()
             node = word_start if _is_word(text[0]) else other_start
-            for unit in _units(text):
+            units = _units(text)
+            self.longest = max(self.longest, len(units))
+            for unit in units:
                 node = node.setdefault(unit, {})
             node[None] = _WORD_AFTER if _is_word(text[-1]) else ""
         parts = []
@@ -248,16 +354,101 @@ class Matcher:
 
     def finditer(self, text: str) -> Iterator[Match]:
         seen, term_of = self._seen.get, self._term_of
-        for found in self.pattern.finditer(fold_text(text)):
-            start, end = found.span()
+        for start, end in self.spans(fold_text(text)):
             matched = text[start:end]
             yield Match(start, end, seen(matched) or term_of(matched))
 
     def search(self, text: str) -> Match | None:
-        found = self.pattern.search(fold_text(text))
-        if found is None:
-            return None
-        return Match(found.start(), found.end(), self._term_of(text[found.start():found.end()]))
+        for start, end in self.spans(fold_text(text)):
+            return Match(start, end, self._term_of(text[start:end]))
+        return None
+
+    def spans(self, folded: str) -> list[tuple[int, int]]:
+        """The (start, end) of each term in `folded` (a text passed through `fold_text`), as `re.finditer`
+        finds them: the leftmost first, then on from its end."""
+        if len(folded) < _PREFILTER_FROM:
+            return [found.span() for found in self.pattern.finditer(folded)]
+        match, end, spans = self.pattern.match, 0, []
+        for start in self.candidates(folded):
+            if start >= end and (found := match(folded, start)) is not None:
+                end = found.end()
+                spans.append((start, end))
+        return spans
+
+    def occurrences(self, text: str, start: int = 0, stop: int | None = None) -> Iterator[tuple[int, int]]:
+        """The (start, end) of every place in `text` (not folded) where a term begins, from `start` to before
+        `stop`, overlapping ones too (`spans` goes on after the end of each): what the verification asks.
+
+        Where the prefilter leaves few places, as in a project.qde, only a little text around each is
+        folded and matched; where it leaves many, as in a transcript, the whole text is folded.
+        """
+        stop = len(text) if stop is None else stop
+        if len(text) < _PREFILTER_FROM:
+            folded, search = fold_text(text), self.pattern.search
+            while (found := search(folded, start)) is not None and found.start() < stop:
+                yield found.span()
+                start = found.start() + 1
+            return
+        places = self.candidates(text, start, stop, folded=False)
+        match = self.pattern.match
+        if len(places) * _FOLD_EACH > stop - start or "\u03a3" in text:  # Σ folds by its neighbours: fold all
+            folded = fold_text(text)
+            for at in places:
+                if (found := match(folded, at)) is not None:
+                    yield found.span()
+            return
+        for at in places:
+            before = 1 if at else 0
+            size = 4 * self.longest + _CONTEXT
+            while True:  # enough text after the place that a term beginning there ends inside it
+                folded = fold_text(text[at - before:at + size])
+                if at + size >= len(text) or (len("".join(folded[before:].split())) - folded.count(_MARK, before)
+                                              > self.longest):
+                    break
+                size *= 2
+            if (found := match(folded, before)) is not None:
+                yield at, at + found.end() - before
+
+    def candidates(self, text: str, start: int = 0, stop: int | None = None, *, folded: bool = True) -> list[int]:
+        """The places in `text` from `start` to before `stop` where a term can begin: a superset of those where
+        one does. `text` is folded (`fold_text`) unless `folded` is false; then any character beyond Latin-1
+        may begin a term, as it may fold to an ASCII letter."""
+        import numpy as np  # loaded only for long texts: start-up stays light
+
+        pairs, triples, word = self._tables(folded)
+        stop = len(text) if stop is None else stop
+        found: list[int] = []
+        for low in range(start, stop, _PIECE):
+            high = min(low + _PIECE, stop)
+            # the character before each place and the three from it; a space stands for the text's ends
+            data = (b"" if low else b" ") + text[max(low - 1, 0):high + 2].encode("latin-1", "replace")
+            codes = np.frombuffer((data + b" " * (high - low + 3 - len(data))).translate(_CODES), dtype=np.uint8)
+            pair = codes[1:-2].astype(np.uint16) << 7 | codes[2:-1]  # the first two characters
+            at = np.flatnonzero(pairs[pair])
+            if at.size:  # then the boundary before and the third character
+                at = at[triples[(word[codes[at]] | pair[at]).astype(np.uint32) << 7 | codes[at + 3]]]
+                found += (at + low).tolist()
+        return found
+
+    def _tables(self, folded: bool) -> tuple[Any, Any, Any]:
+        """The prefilter's tables: which (code, code) pairs and (boundary, code, code, code) a term can begin with,
+        and the boundary bit of each code (set where the character before allows a word to begin: not ASCII
+        alphanumeric)."""
+        if not self._prefilter:
+            import numpy as np
+
+            table = np.zeros((2, 128, 128, 128), dtype=bool)  # boundary before, first, second, third code
+            for term in self.terms.values():
+                text = term.term.strip()
+                boundaries = [1] if _is_word(text[0]) else [0, 1]
+                for codes in _starts(_units(text)):
+                    table[(boundaries, *(slice(None) if code is None else code for code in codes))] = True
+            word = np.array([0 if chr(point).isalnum() else 1 << 14 for point in range(128)] + [1 << 14] * 128,
+                            dtype=np.uint16)
+            self._prefilter[True] = (table.any(axis=(0, 3)).reshape(-1), table.reshape(-1), word)
+            table[:, _OTHER] |= table.any(axis=1)  # a character not folded yet may fold to any first one
+            self._prefilter[False] = (table.any(axis=(0, 3)).reshape(-1), table.reshape(-1), word)
+        return self._prefilter[folded]
 
     def _term_of(self, matched: str) -> Term:
         term = self._seen.get(matched)
@@ -265,7 +456,7 @@ class Matcher:
             term = self.terms.get(fold(matched))
             if term is None:  # a letter with its accent as a separate mark (и + breve for й): ask each term
                 if not self._each:
-                    self._each = sorted(((re.compile("".join(f for _k, f in _units(t.term)) + "$"), t)
+                    self._each = sorted(((re.compile("".join(u.fragment for u in _units(t.term)) + "$"), t)
                                          for t in self.terms.values()), key=lambda item: -len(item[1].term))
                 folded = fold_text(matched)
                 term = next((t for pattern, t in self._each if pattern.match(folded)), None)
@@ -293,7 +484,8 @@ def _emit(node: dict[Any, Any], at_word_start: bool = False) -> str:
     next possible first letter in C, a quarter faster than a boundary check at every position.
     """
     options = []
-    for (key, fragment), child in sorted(((k, v) for k, v in node.items() if k is not None), key=lambda i: i[0]):
+    for (key, fragment, _first), child in sorted(((k, v) for k, v in node.items() if k is not None),
+                                                 key=lambda item: item[0][:2]):
         if at_word_start and fragment.startswith(key) and key.isascii() and key.isalpha():
             fragment = f"{key}(?<![^\\W_].){fragment[len(key):]}"
         elif at_word_start:
@@ -348,10 +540,14 @@ class Redaction:
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(["kind", "guid", "field", "start", "end", "out_start", "out_end", "term", "found",
                          "replacement"])
-        for item in self.replacements:
-            writer.writerow([item.kind, item.guid, item.field, item.start, item.end, item.out_start, item.out_end,
-                             item.term, item.found, item.replacement])
+        writer.writerows((item.kind, item.guid, item.field, item.start, item.end, item.out_start, item.out_end,
+                          item.term, item.found, item.replacement) for item in self.replacements)
         return out.getvalue()
+
+
+#: Joins short texts to be searched at once: no term can match it, hold it or cross it, and it separates
+#: words as the ends of a text do (see `_Redactor.prepare`).
+_JOIN = "\x00"
 
 
 class _Redactor:
@@ -359,27 +555,52 @@ class _Redactor:
         self.matcher = matcher
         self.result = result
         self.search = matcher.search
+        self.found: dict[str, list[tuple[int, int]]] = {}
+
+    def prepare(self, values: Iterable[str | None]) -> None:
+        """Find the terms in many short texts at once (a hundred thousand excerpt names), joined by `_JOIN`:
+        one pass of the prefilter instead of a fold and a regex search for each. Each text's terms are the
+        same as when searched alone: `_JOIN` is a word boundary like the ends of a text, and it stops a
+        lower-cased Σ from looking past it as they do. A text with İ (folded otherwise) or `_JOIN` is left
+        out, and so is everything when a term holds `_JOIN`."""
+        if any(_JOIN in term for term in self.matcher.terms):
+            return
+        texts = list(dict.fromkeys(value for value in values
+                                   if value and _JOIN not in value and "\u0130" not in value))
+        if not texts:
+            return
+        starts = list(accumulate((len(text) + 1 for text in texts), initial=0))
+        spans: list[list[tuple[int, int]]] = [[] for _text in texts]
+        for start, end in self.matcher.spans(fold_text(_JOIN.join(texts))):
+            index = bisect_right(starts, start) - 1
+            spans[index].append((start - starts[index], end - starts[index]))
+        self.found = dict(zip(texts, spans, strict=True))
 
     def text(self, value: str, kind: str, guid: str, name: str) -> tuple[str, list[tuple[int, int, int, int]]]:
         """`value` with every term replaced, and the (start, end, out_start, out_end) of each replacement."""
         if not value:
             return value, []
+        found = self.found.get(value)
+        if found is None:
+            found = self.matcher.spans(fold_text(value))
+        if not found:
+            return value, []
         pieces: list[str] = []
         spans: list[tuple[int, int, int, int]] = []
         log = self.result.replacements
+        seen, term_of = self.matcher._seen.get, self.matcher._term_of
         done = shift = 0
-        for start, end, term in self.matcher.finditer(value):
+        for start, end in found:
+            matched = value[start:end]
+            term = seen(matched) or term_of(matched)
             replacement = term.replacement
             pieces += (value[done:start], replacement)
             out_start = start + shift
             out_end = out_start + len(replacement)
             spans.append((start, end, out_start, out_end))
-            log.append(Replacement(kind, guid, name, start, end, out_start, out_end, term.term, value[start:end],
-                                   replacement))
+            log.append(Replacement(kind, guid, name, start, end, out_start, out_end, term.term, matched, replacement))
             shift += out_end - out_start - (end - start)
             done = end
-        if not spans:
-            return value, spans
         pieces.append(value[done:])
         return "".join(pieces), spans
 
@@ -412,6 +633,8 @@ def redact_project(project: Project, matcher: Matcher, *, include_codes: bool = 
     """
     result = Redaction()
     red = _Redactor(matcher, result)
+    red.prepare(text for source in walk_sources(project) for selection in source.selections
+                for text in (selection.name, selection.description))
     for name in ("name", "description", "base_path"):
         red.field(project, name, "project", "")
     red.native(project, "project", "")
@@ -567,10 +790,15 @@ def check_log_path(log: Path, apart_from: Iterable[Path], *, force: bool = False
 
 #: How deep zips inside zips are opened.
 _MAX_DEPTH = 4
-#: Text is searched in pieces of this many bytes, each with the end of the one before, so memory stays
-#: small on a project.qde of a hundred megabytes and a term across two pieces is still found.
-_CHUNK = 1 << 22
+#: Text is searched in pieces of this many bytes, so memory stays small on a project.qde of a hundred
+#: megabytes (and small enough to be reused rather than given back, see `_PIECE`). Each piece is searched
+#: with the end of the one before (see `_carry`), so a term across two pieces is still found, however much
+#: white space it spans.
+_CHUNK = 1 << 18
 _OVERLAP = 2048
+#: Characters kept before the part searched again, so that a GUID around a term found there is seen whole.
+_CONTEXT = 64
+_SPACES_OR_MARKS = re.compile(rf"(?:\s|{_MARKS.pattern})+")
 
 
 def find_terms(path: str | os.PathLike, matcher: Matcher) -> list[str]:
@@ -620,31 +848,52 @@ def _check_stream(place: str, stream: IO[bytes], matcher: Matcher, found: list[s
             head = stream.read(4)
     encoding = "utf-16" if head[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-8"
     decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
-    tail, chunk = "", head
+    need = matcher.longest + _CONTEXT
+    text = pending = ""  # pending: decoded, held back as it may be the start of an entity
+    judged, chunk = 0, head  # judged: places at the start of `text` searched with the piece before
     while True:
         more = stream.read(_CHUNK)
-        text = tail + decoder.decode(chunk + more, final=not more)
-        if "&" in text:  # XML and HTML: a character written as an entity (O&apos;Brien) is searched as itself
-            text = _ENTITY.sub(_unescape, text)
-        hit = _first_term(text, matcher)
+        decoded = pending + decoder.decode(chunk + more, final=not more)
+        pending = ""
+        if more and (amp := decoded.rfind("&")) >= 0 and _PARTIAL_ENTITY.fullmatch(decoded, amp):
+            decoded, pending = decoded[:amp], decoded[amp:]
+        if "&" in decoded:  # XML and HTML: a character written as an entity (O&apos;Brien) is searched as itself
+            decoded = _ENTITY.sub(_unescape, decoded)
+        text += decoded
+        stop = _carry(text, need) if more else len(text)
+        hit = _first_term(text, matcher, judged, stop)
         if hit is not None:
             found.append(f"{place}: {hit.term.term!r}")
             return
         if not more:
             return
-        tail, chunk = text[-_OVERLAP:], b""
+        keep = max(stop - _CONTEXT, 0)
+        text, judged, chunk = text[keep:], stop - keep, b""
+
+
+def _carry(text: str, need: int) -> int:
+    """Where the part of `text` to search again with the next piece begins: at least `_OVERLAP` characters
+    before the end, and early enough that at least `need` of the characters after it are neither white
+    space nor marks. A term has at most `matcher.longest` such characters, so one that begins before
+    this place ends at least `_CONTEXT` characters before the end of the piece, and is judged whole here."""
+    cut = max(len(text) - _OVERLAP, 0)
+    while cut and len(text) - cut - sum(map(len, _SPACES_OR_MARKS.findall(text, cut))) < need:
+        cut = max(2 * cut - len(text), 0)  # twice as much: white space this long is rare
+    return cut
 
 
 _GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
-def _first_term(text: str, matcher: Matcher) -> Match | None:
-    """The first term in `text` that is not part of a GUID (a term such as "Cafe" or "Abba" can be
-    a group of hex digits in one; GUIDs identify no one, and redaction never changes them)."""
-    for hit in matcher.finditer(text):
-        if not any(guid.start() <= hit.start and hit.end <= guid.end()
-                   for guid in _GUID.finditer(text, max(hit.start - 36, 0), hit.end + 36)):
-            return hit
+def _first_term(text: str, matcher: Matcher, start: int = 0, stop: int | None = None) -> Match | None:
+    """The first term beginning in `text` from `start` to before `stop` that is not part of a GUID (a term such
+    as "Cafe" or "Abba" can be a group of hex digits in one; GUIDs identify no one, and redaction never
+    changes them). Overlapping places are all tried, so a term inside a GUID cannot hide one that begins
+    inside it and goes on beyond."""
+    for begin, end in matcher.occurrences(text, start, stop):
+        if not any(guid.start() <= begin and end <= guid.end()
+                   for guid in _GUID.finditer(text, max(begin - 36, 0), end + 36)):
+            return Match(begin, end, matcher._term_of(text[begin:end]))
     return None
 
 
@@ -655,7 +904,12 @@ def _check_name(place: str, matcher: Matcher, found: list[str]) -> None:
 
 
 _ENTITY = re.compile(r"&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]{1,31});")
+#: The start of an entity, cut off at the end of a piece.
+_PARTIAL_ENTITY = re.compile(r"&(?:#[0-9]*|#[xX][0-9a-fA-F]*|[A-Za-z][A-Za-z0-9]{0,31})?")
+
+
+_UNESCAPED = _Lazy(html.unescape)  # a project.qde holds the same few entities thousands of times
 
 
 def _unescape(entity: re.Match[str]) -> str:
-    return html.unescape(entity.group())
+    return _UNESCAPED[entity.group()]

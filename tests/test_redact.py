@@ -11,7 +11,10 @@ import hashlib
 import html
 import io
 import json
+import random
 import re
+import subprocess
+import sys
 import unicodedata
 import zipfile
 from pathlib import Path
@@ -318,6 +321,100 @@ def test_find_terms_looks_into_nested_zips_names_and_entities(tmp_path: Path) ->
     found = find_terms(tmp_path / "outer.zip", Matcher(terms))
     assert len(found) == 2 and any("project.qde" in place for place in found)
     assert any("Rachel.txt (its name)" in place for place in found)
+
+
+# ---------------------------------------------------------------- the fast paths find what the plain ones find
+
+#: Terms of every kind the matcher builds (word and non-word starts, phrases, accents as marks, CJK, digits)
+#: and pieces of text around and between them, to put together at random.
+TRICKY_TERMS = ["Anna", "Anna Smith", "José", "O'Brien", "Zoë", "Dr.", "中文", "'Bob", "Йорк", "≠x", "?a", "R2D2",
+                "St Mary's Hospital", "a b", "Łukasz", "Øyvind", "Ἀθῆναι", "x-y", "ab", "Élise", "ΣΟΦΙΑΣ"]
+TRICKY_PIECES = TRICKY_TERMS + [
+    "anna", "ANNA", "jose\u0301", "JOSÉ", "o’brien", "O`BRIEN", "zoe", "ZOË", "dr", "中", "文", "bob", "й",
+    "и\u0306", "=\u0338x", "≠", "?", "r2d2", "st  mary’s\nhospital", "a\u00a0b", "a\u2028b", "a\x1cb", "lukasz",
+    "ÉLISE", "elise", "σοφιας", "Σ", " ", " ", "\n", "   \n  ", ".", "_", "-", "x", "\u0301", "\u0300", "é", "ß", "İ",
+    "😀", "a", "b", "s", "ø", "ŁUKASZ", "&amp;", "\udc80"]
+
+
+def _tricky_texts(count: int, seed: int):
+    rng = random.Random(seed)
+    for _ in range(count):
+        yield "".join(rng.choice(TRICKY_PIECES) for _ in range(rng.randint(0, 14)))
+
+
+@pytest.mark.parametrize("fold_each", [0, 10 ** 9], ids=["around-each-place", "whole-text"])
+def test_the_prefilter_finds_what_the_regular_expression_finds(monkeypatch, fold_each: int) -> None:
+    from qdaconv import redaction
+
+    matcher = Matcher([Term(term, "[X]") for term in TRICKY_TERMS])
+    monkeypatch.setattr(redaction, "_PREFILTER_FROM", 0)  # every text through the prefilter, in pieces of 5
+    monkeypatch.setattr(redaction, "_PIECE", 5)
+    monkeypatch.setattr(redaction, "_FOLD_EACH", fold_each)
+    places = 0
+    for text in _tricky_texts(4000, fold_each):
+        folded = redaction.fold_text(text)
+        assert matcher.spans(folded) == [found.span() for found in matcher.pattern.finditer(folded)], text
+        every = [(at, found.end()) for at in range(len(folded)) if (found := matcher.pattern.match(folded, at))]
+        assert list(matcher.occurrences(text)) == every, text
+        assert list(matcher.occurrences(text, 3, 9)) == [place for place in every if 3 <= place[0] < 9], text
+        places += len(every)
+    assert places > 1000
+
+
+def test_short_texts_searched_together_find_what_each_finds_alone() -> None:
+    from qdaconv.redaction import Redaction, _Redactor, fold_text
+
+    matcher = Matcher([Term(term, "[X]") for term in TRICKY_TERMS])
+    texts = list(_tricky_texts(3000, 11))
+    together = _Redactor(matcher, Redaction())
+    together.prepare([*texts, None, ""])
+    assert len(together.found) > 2000  # all but those with İ or NUL, once each
+    for text in texts:
+        if text in together.found:
+            assert together.found[text] == matcher.spans(fold_text(text)), text
+    assert sum(map(len, together.found.values())) > 1000
+
+
+def test_fold_text_folds_each_character_alone_whatever_the_length() -> None:
+    from qdaconv.redaction import fold_text
+
+    for short in _tricky_texts(2000, 7):
+        for text in (short, short * 20, short * 400):  # each way fold_text takes
+            if "\u03a3" not in text:  # Σ folds by its neighbours (σ, or ς at the end of a word)
+                assert fold_text(text) == "".join(fold_text(char) for char in text), text
+    assert fold_text("ΣΟΦΙΑΣ " * 10) == "σοφιας " * 10 and fold_text("Σ") == "σ"
+    assert fold_text("JOSÉ O’Brien ` İ") == "jose o'brien ' i"
+
+
+def test_folding_tables_fill_as_characters_are_met() -> None:
+    done = subprocess.run([sys.executable, "-c", "import qdaconv.redaction as r; a = len(r._FOLD); "
+                           "r.fold_text('Ǽlfrida Ŭlla Ǽlfrida Ŭlla and Zoë'); print(a, len(r._FOLD) - a)"],
+                          capture_output=True, text=True, check=True)
+    at_import, met = map(int, done.stdout.split())
+    assert at_import <= 256 and met == 2  # Latin-1 (for the prefilter) at import, then what is met
+
+
+def test_verification_finds_a_term_across_pieces_whatever_white_space_it_spans(tmp_path: Path, monkeypatch) -> None:
+    from qdaconv import redaction
+
+    monkeypatch.setattr(redaction, "_CHUNK", 64)  # bytes read at a time
+    monkeypatch.setattr(redaction, "_OVERLAP", 8)  # and the least carried over
+    matcher = Matcher([Term("honest broker", "[role]"), Term("O'Brien", "[P]"), Term("Cafe", "[C]")])
+    cases = {
+        "spaces.txt": "x " * 100 + "honest" + " " * 5000 + "\n broker" + " y" * 100,
+        "marks.txt": "x " * 100 + "hone\u0301st" + "\u0301" * 300 + " broker" + " y" * 100,
+        "entity.xml": "<a>" + "x" * 58 + " O&apos;Brien" + "</a>" * 40,
+    }
+    clean = {
+        "word.txt": "x " * 31 + "Cafeteria" + " y" * 100,  # a piece ends inside a longer word
+        "guid.xml": "".join(f'<a guid="F6EC4453-CAFE-4BEC-AE0E-6CFC6B5C821{i % 10}"/>' for i in range(60)),
+        "entities.xml": "<a>" + "&amp;apos;" * 40 + "</a>",  # unescaped once: &apos; is not an apostrophe here
+    }
+    for name, text in {**cases, **clean}.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    found = find_terms(tmp_path, matcher)
+    assert sorted(place.split(":")[0] for place in found) == sorted(cases), found
+    assert all(len(text.encode()) > 64 * 2 for text in {**cases, **clean}.values())
 
 
 # ---------------------------------------------------------------- terms files and the command line
