@@ -184,12 +184,13 @@ class TextEvidence:
     converted, then kept). A span is judged by whether it keeps words whole and matches its name.
     """
 
-    __slots__ = ("text", "_maps", "_differs", "_judged")
+    __slots__ = ("text", "_maps", "_differs", "_whole", "_judged")
 
     def __init__(self, text: str) -> None:
         self.text = text
         self._maps: dict[str, PositionMap] = {}
         self._differs: dict[str, bool] = {}
+        self._whole: dict[tuple[int, int], bool] = {}  # spans in code points: keeps words whole
         self._judged: dict[tuple[int, int, str | None], tuple[bool, bool | None]] = {}  # spans in code points
 
     def differs(self, unit: str) -> bool:
@@ -220,16 +221,20 @@ class TextEvidence:
         key = (start, end, name)
         verdict = self._judged.get(key)
         if verdict is None:  # the reader and the validation rules ask about the same spans
-            verdict = self._judged[key] = (on_word_boundaries(self.text, start, end),
-                                           matches_name(self.text, start, end, name))
+            verdict = self._judged[key] = (self._keeps_words(start, end), matches_name(self.text, start, end, name))
         return verdict
+
+    def _keeps_words(self, start: int, end: int) -> bool:
+        """`on_word_boundaries` of a span in code points, worked out once whoever asks first."""
+        whole = self._whole.get((start, end))
+        if whole is None:
+            whole = self._whole[(start, end)] = on_word_boundaries(self.text, start, end)
+        return whole
 
     def whole(self, spans: Sequence[tuple[int, int, str | None]], unit: str) -> bool:
         """Whether every span, read in `unit`, keeps words whole (names are not looked at)."""
-        text = self.text
         for start, end, _name in spans:
-            start, end = self.in_codepoints(start, end, unit)
-            if not on_word_boundaries(text, start, end):
+            if not self._keeps_words(*self.in_codepoints(start, end, unit)):
                 return False
         return True
 

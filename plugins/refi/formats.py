@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import zipfile
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -136,12 +135,9 @@ def _dialect_notes(project: Project, file: str) -> list[Issue]:
     """Notes on selection layouts that differ between tools: repeated spans, several codings per span."""
     repeated = several = 0
     for source in walk_sources(project):
-        spans: Counter[tuple[str, int | None, int | None]] = Counter()
-        for selection in source.selections:
-            if selection.kind == "PlainText":
-                spans[(selection.kind, selection.start, selection.end)] += 1
-            several += len(selection.codings) > 1
-        repeated += sum(count - 1 for count in spans.values() if count > 1)
+        spans = [(selection.start, selection.end) for selection in source.selections if selection.kind == "PlainText"]
+        repeated += len(spans) - len(set(spans))  # each span beyond the first with the same extent
+        several += sum(len(selection.codings) > 1 for selection in source.selections)
     issues = []
     if repeated:
         issues.append(info("REFI-SELECTION-REPEAT", f"{repeated} text selections repeat the span of another "

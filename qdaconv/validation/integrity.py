@@ -117,6 +117,8 @@ def _source_references(item: Located, index: Index, note: frozenset[str], code: 
 
 def _reference_issues(project: Project, index: Index) -> list[Issue]:
     issues: list[Issue] = []
+    # what the references not found among the other objects are among selections and codings, in one pass
+    index.resolve(ref.guid for ref in _references(project, index) if key_of(ref.guid) not in index.kinds)
     for ref in _references(project, index):
         found = index.elements(ref.guid)
         if not found:
@@ -155,7 +157,7 @@ def _user_issues(project: Project, index: Index) -> list[Issue]:
         if not guid:
             return False
         if guid not in known:
-            known[guid] = "User" not in index.elements(guid)
+            known[guid] = not index.is_a(guid, "User")
         return known[guid]
 
     def note(guid: str | None, item: Located | None = None, selection: Selection | None = None,
