@@ -289,21 +289,28 @@ def _decide(scores: dict[str, int], preferred: str, tested: int) -> UnitGuess:
 
 
 class EvidenceCache:
-    """Texts' evidence kept from a reader's unit decision for the validation rules, within a budget.
+    """Texts' evidence kept from a reader's unit decision for the validation rules, when they all fit a budget.
 
-    Keyed by the source object's id (stable while the project is alive). Only `budget` characters
-    are kept, so a large project holds no more than a bounded share of its texts; the rest are
-    read again when their turn comes.
+    Keyed by the source object's id (stable while the project is alive). Sharing pays on a project
+    of a few dozen texts, where it spares reading and judging each again; a project whose texts do
+    not fit within `budget` characters is large, so none of them is kept (a share of them would save
+    little and hold memory through the whole validation): each is read again when its turn comes.
     """
 
     def __init__(self, budget: int) -> None:
         self.budget = budget
         self._kept: dict[int, TextEvidence] = {}
+        self._overflowed = False
 
     def put(self, key: int, evidence: TextEvidence) -> None:
-        if len(evidence.text) <= self.budget:
-            self.budget -= len(evidence.text)
-            self._kept[key] = evidence
+        if self._overflowed:
+            return
+        if len(evidence.text) > self.budget:
+            self._overflowed = True
+            self._kept.clear()
+            return
+        self.budget -= len(evidence.text)
+        self._kept[key] = evidence
 
     def take(self, key: int) -> TextEvidence | None:
         evidence = self._kept.pop(key, None)

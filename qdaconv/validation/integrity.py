@@ -116,21 +116,35 @@ def _source_references(item: Located, index: Index, note: frozenset[str], code: 
 
 
 def _reference_issues(project: Project, index: Index) -> list[Issue]:
-    issues: list[Issue] = []
-    # what the references not found among the other objects are among selections and codings, in one pass
-    index.resolve(ref.guid for ref in _references(project, index) if key_of(ref.guid) not in index.kinds)
-    for ref in _references(project, index):
-        found = index.elements(ref.guid)
-        if not found:
-            issues.append(RULES["REF-DANGLING"].issue(
-                f"the {ref.what} {ref.guid or '(empty)'} is not in the project", place=ref.place))
-        elif ref.expected is not None and not ref.expected.intersection(found):
-            kinds = " or ".join(sorted(ref.expected)) if len(ref.expected) < 3 else "a " + ref.what
-            issues.append(RULES["REF-WRONG-KIND"].issue(
-                f"the {ref.what} {ref.guid} is a {'/'.join(sorted(set(found)))}, not {kinds}", place=ref.place))
+    # references to what is not plainly another object are judged after one pass over the selections and
+    # codings has found them all (`Index.resolve`), and their issues put back in the order of the references
+    judged: list[tuple[int, Issue]] = []
+    waiting: list[tuple[int, _Ref]] = []
+    for number, ref in enumerate(_references(project, index)):
+        if index.settled(ref.guid):
+            _judge(number, ref, index, judged)
+        else:
+            waiting.append((number, ref))
+    if waiting:
+        index.resolve(ref.guid for _number, ref in waiting)
+        for number, ref in waiting:
+            _judge(number, ref, index, judged)
+        judged.sort(key=lambda pair: pair[0])
+    issues = [issue for _number, issue in judged]
     issues += _graph_edge_issues(project)
     issues += _user_issues(project, index)
     return issues
+
+
+def _judge(number: int, ref: _Ref, index: Index, judged: list[tuple[int, Issue]]) -> None:
+    found = index.elements(ref.guid)
+    if not found:
+        judged.append((number, RULES["REF-DANGLING"].issue(
+            f"the {ref.what} {ref.guid or '(empty)'} is not in the project", place=ref.place)))
+    elif ref.expected is not None and not ref.expected.intersection(found):
+        kinds = " or ".join(sorted(ref.expected)) if len(ref.expected) < 3 else "a " + ref.what
+        judged.append((number, RULES["REF-WRONG-KIND"].issue(
+            f"the {ref.what} {ref.guid} is a {'/'.join(sorted(set(found)))}, not {kinds}", place=ref.place)))
 
 
 def _graph_edge_issues(project: Project) -> list[Issue]:

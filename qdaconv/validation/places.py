@@ -8,11 +8,13 @@ an issue names.
 
 from __future__ import annotations
 
+import operator
 import re
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from itertools import islice
+from functools import cached_property, partial
+from itertools import chain, islice
 
 from qdaconv.issues import Issue
 from qdaconv.model import Project, Selection, Source, walk_codes
@@ -69,10 +71,14 @@ def selection_place(located: Located, selection: Selection) -> str:
     return f"{located.place}/{label(selection.kind + 'Selection', selection.name, selection.guid)}"
 
 
-#: Selections and codings with GUIDs in the usual form are checked for repeats in passes, each over a share
-#: of at most this many keys, so that no list of every key is held: on a project of a million selections,
-#: validation then needs no more memory than conversion.
-BULK_SHARE = 1 << 17
+#: Selections and codings with GUIDs in the usual form are checked for repeats in passes, each over a range
+#: of about this many keys, so that no list of every key is held: on a project of a million selections,
+#: validation then needs no more memory than conversion. At most `MAX_PASSES` passes are made.
+BULK_SHARE = 1 << 18
+MAX_PASSES = 64
+_guid = operator.attrgetter("guid")
+_codings = operator.attrgetter("codings")
+_source = operator.attrgetter("source")
 
 
 class Index:
@@ -80,10 +86,10 @@ class Index:
 
     Objects other than selections and codings: their key and element name in a dict. Selections and
     codings, the bulk of a project and referred to by little, are not indexed one by one: their
-    repeated keys are found in `BULK_PASSES` passes, each sorting the keys of one share of them (by
-    hash), and what a referenced key is among them is looked up in one pass for all keys asked about
-    (`resolve`). When some of their GUIDs are in another form, their keys are kept in two sorted lists
-    instead. `repeated`: the keys of several objects. `odd`: keys that are no GUID.
+    repeated keys are found in passes, each sorting the keys in one range of them (`repeated`), and
+    what a referenced key is among them is looked up in one pass for all keys asked about (`resolve`).
+    When some of their GUIDs are in another form, their keys are kept in two sorted lists instead.
+    `odd`: keys that are no GUID.
     """
 
     def __init__(self, project: Project) -> None:
@@ -100,9 +106,30 @@ class Index:
         if all(map(_CANONICAL.fullmatch, self._bulk_keys())):
             for guid, element in self._guids(bulk=False):
                 self._add(guid, element)
-            self.repeated = set(self.shared) | self._bulk_repeats(-(-sum(1 for _ in self._bulk_keys()) // BULK_SHARE))
         else:
             self._index_sorted()
+
+    @cached_property
+    def repeated(self) -> set[str]:
+        """The keys of several objects. Found when first asked (after the pass over the texts has let go of
+        the texts it shared), from the selections and codings in key ranges of at most about `BULK_SHARE`."""
+        count = sum(len(item.source.codings) + len(item.source.selections)
+                    + sum(map(len, map(_codings, item.source.selections))) for item in self.located)
+        passes = max(1, min(MAX_PASSES, -(-count // BULK_SHARE)))
+        # random GUIDs spread evenly over their leading hex digits (upper-case hex sorts as its value)
+        bounds = [None, *(f"{share * 0x10000 // passes:04X}" for share in range(1, passes)), None]
+        repeated = set(self.shared)
+        for low, high in zip(bounds, bounds[1:], strict=False):
+            keys = self._bulk_keys()
+            if low is not None:
+                keys = filter(partial(operator.le, low), keys)  # low <= key, compared in C
+            if high is not None:
+                keys = filter(partial(operator.gt, high), keys)  # key < high
+            share = sorted(keys)
+            repeated |= _twice(share)
+            repeated.update(key for key in self.kinds if (low is None or low <= key) and (high is None or key < high)
+                            and _has(share, key))
+        return repeated
 
     def _add(self, guid: str, element: str) -> str | None:
         """Index one object other than a selection or coding; its key (None for an empty GUID)."""
@@ -116,16 +143,6 @@ class Index:
         else:
             self.kinds[key] = element
         return key
-
-    def _bulk_repeats(self, passes: int) -> set[str]:
-        """The keys of selections and codings (all in the usual form) that another object has too."""
-        repeated: set[str] = set()
-        for share in range(passes):
-            keys = sorted(key for key in self._bulk_keys() if passes == 1 or hash(key) % passes == share)
-            repeated |= _twice(keys)
-            repeated.update(key for key in self.kinds if (passes == 1 or hash(key) % passes == share)
-                            and _has(keys, key))
-        return repeated
 
     def _index_sorted(self) -> None:
         """Every object in one pass, selections' and codings' keys in sorted lists (GUIDs in other forms)."""
@@ -154,13 +171,12 @@ class Index:
         self.repeated.update(key for key in self.kinds if _has(selections, key) or _has(codings, key))
 
     def _bulk_keys(self) -> Iterator[str]:
-        """The GUIDs of every selection and coding."""
-        for item in self.located:
-            source = item.source
-            yield from (coding.guid for coding in source.codings)
-            for selection in source.selections:
-                yield selection.guid
-                yield from (coding.guid for coding in selection.codings)
+        """The GUIDs of every selection and coding (of each source: its codings, its selections, their codings),
+        gathered in C but for one step per source: `repeated` walks them several times on a large project."""
+        return chain.from_iterable(
+            chain(map(_guid, source.codings), map(_guid, source.selections),
+                  map(_guid, chain.from_iterable(map(_codings, source.selections))))
+            for source in map(_source, self.located))
 
     def _guids(self, bulk: bool) -> Iterator[tuple[str, str]]:
         """(GUID, element name) of every object (selections and codings only with `bulk`), in the order
@@ -262,6 +278,11 @@ class Index:
         if len(selections) < len(self._bulk[key]):
             found.append("Coding")
         return found
+
+    def settled(self, guid: str | None) -> bool:
+        """Whether `elements` can tell what this GUID is without a pass over the selections and codings."""
+        key = key_of(guid)
+        return self._sorted is not None or key in self._bulk or (key in self.kinds and key not in self.repeated)
 
     def is_a(self, guid: str | None, element: str) -> bool:
         """Whether an object other than a selection or coding with this GUID is an `element`."""
