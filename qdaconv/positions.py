@@ -115,20 +115,17 @@ def unit_for_origin(origin: str | None) -> str:
     return "codepoint"
 
 
-def _is_word(char: str) -> bool:
-    return char.isalnum() or char == "_"
-
-
 def on_word_boundaries(text: str, start: int, end: int) -> bool:
-    """True when [start, end) lies inside the text and neither end cuts a word in two."""
+    """True when [start, end) lies inside the text and neither end cuts a word in two (word characters:
+    letters, digits and the underscore)."""
     if not 0 <= start <= end <= len(text):
         return False
     for at in (start, end):
-        if 0 < at < len(text) and _is_word(text[at - 1]) and _is_word(text[at]):
-            return False
+        if 0 < at < len(text):
+            before, after = text[at - 1], text[at]
+            if (before.isalnum() or before == "_") and (after.isalnum() or after == "_"):
+                return False
     return True
-
-
 
 
 def _normal(text: str) -> str:
@@ -139,17 +136,21 @@ def _normal(text: str) -> str:
 _QUOTES = "\"'“”"
 
 
+def _cut(name: str) -> str:
+    """A name without the ellipsis that ends a shortened one."""
+    return name.rstrip("…").removesuffix("...")
+
+
 @lru_cache(maxsize=4096)  # a name is asked about by the unit decision and by the validation rules
-def _excerpt(name: str | None) -> tuple[str, str] | None:
-    """A name that can be the start of an excerpt: (it normalised, without quotation marks; it normalised
-    as it is, ellipsis removed), or None when it is empty, too short or a line label."""
+def _excerpt(name: str | None) -> str | None:
+    """A name that can be the start of an excerpt, normalised without quotation marks and ellipsis; None
+    when it is empty, too short or a line label."""
     if not name:
         return None
-    cut = name.rstrip("…").removesuffix("...")
-    excerpt = _normal(cut.strip(_QUOTES))
+    excerpt = _normal(_cut(name).strip(_QUOTES))
     if len(excerpt) < 4 or excerpt.startswith("line:"):
         return None
-    return excerpt, _normal(cut)
+    return excerpt
 
 
 def is_excerpt_name(name: str | None) -> bool:
@@ -164,16 +165,19 @@ def matches_name(text: str, start: int, end: int, name: str | None) -> bool | No
     some in quotation marks; a name that is the excerpt's start exactly, quotation marks of the
     text included, matches too.
     """
-    forms = _excerpt(name)
-    if not name or forms is None:
+    excerpt = _excerpt(name)
+    if excerpt is None:
         return None
-    if text.startswith(name.rstrip("…").removesuffix("..."), start, end):  # the name as written: the usual case
+    cut = _cut(name)  # type: ignore[arg-type]
+    if text.startswith(cut, start, end):  # the name as written: the usual case
         return True
     found = _normal(text[start:end])
     if not found:
         return False
-    excerpt, exact = forms
-    return found.startswith(excerpt[: len(found)]) or (exact != excerpt and found.startswith(exact[: len(found)]))
+    if found.startswith(excerpt[: len(found)]):
+        return True
+    exact = _normal(cut)  # quotation marks kept, as some texts have them
+    return exact != excerpt and found.startswith(exact[: len(found)])
 
 
 class TextEvidence:

@@ -11,9 +11,10 @@ from __future__ import annotations
 import operator
 import re
 from bisect import bisect_left
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from functools import cached_property, partial
+from functools import cached_property
 from itertools import chain, islice
 
 from qdaconv.issues import Issue
@@ -71,11 +72,10 @@ def selection_place(located: Located, selection: Selection) -> str:
     return f"{located.place}/{label(selection.kind + 'Selection', selection.name, selection.guid)}"
 
 
-#: Selections and codings with GUIDs in the usual form are checked for repeats in passes, each over a range
-#: of about this many keys, so that no list of every key is held: on a project of a million selections,
-#: validation then needs no more memory than conversion. At most `MAX_PASSES` passes are made.
-BULK_SHARE = 1 << 18
-MAX_PASSES = 64
+#: Beyond this many selections and codings (with GUIDs in the usual form), they are checked for repeats in
+#: 16 passes, each over a sixteenth of their keys, so that no list of every key is held: on a project of a
+#: million selections, validation then needs no more memory than conversion.
+BULK_SHARE = 1 << 17
 _guid = operator.attrgetter("guid")
 _codings = operator.attrgetter("codings")
 _source = operator.attrgetter("source")
@@ -103,7 +103,9 @@ class Index:
         #: key -> element names among selections and codings, for the keys looked up so far
         self._bulk: dict[str, list[str]] = {}
         self._sorted: tuple[list[str], list[str], dict[str, str]] | None = None
-        if all(map(_CANONICAL.fullmatch, self._bulk_keys())):
+        usual = Counter(map(bool, map(_CANONICAL.fullmatch, self._bulk_keys())))  # counted in C
+        self._bulk_count = usual[True]
+        if not usual[False]:
             for guid, element in self._guids(bulk=False):
                 self._add(guid, element)
         else:
@@ -112,23 +114,17 @@ class Index:
     @cached_property
     def repeated(self) -> set[str]:
         """The keys of several objects. Found when first asked (after the pass over the texts has let go of
-        the texts it shared), from the selections and codings in key ranges of at most about `BULK_SHARE`."""
-        count = sum(len(item.source.codings) + len(item.source.selections)
-                    + sum(map(len, map(_codings, item.source.selections))) for item in self.located)
-        passes = max(1, min(MAX_PASSES, -(-count // BULK_SHARE)))
-        # random GUIDs spread evenly over their leading hex digits (upper-case hex sorts as its value)
-        bounds = [None, *(f"{share * 0x10000 // passes:04X}" for share in range(1, passes)), None]
+        the texts it shared): on a large project, the selections' and codings' keys are sorted in 16 shares,
+        by their first hex digit (random GUIDs spread evenly over it), one pass over the model each."""
+        shares = (None,) if self._bulk_count <= BULK_SHARE else tuple("0123456789ABCDEF")
         repeated = set(self.shared)
-        for low, high in zip(bounds, bounds[1:], strict=False):
+        for first in shares:
             keys = self._bulk_keys()
-            if low is not None:
-                keys = filter(partial(operator.le, low), keys)  # low <= key, compared in C
-            if high is not None:
-                keys = filter(partial(operator.gt, high), keys)  # key < high
+            if first is not None:
+                keys = filter(operator.methodcaller("startswith", first), keys)  # tested in C
             share = sorted(keys)
             repeated |= _twice(share)
-            repeated.update(key for key in self.kinds if (low is None or low <= key) and (high is None or key < high)
-                            and _has(share, key))
+            repeated.update(key for key in self.kinds if (first is None or key.startswith(first)) and _has(share, key))
         return repeated
 
     def _add(self, guid: str, element: str) -> str | None:
