@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -336,9 +336,12 @@ def _variable_issues(project: Project, index: Index) -> list[Issue]:
         if variable.type not in VARIABLE_TYPES:
             issues.append(rule.issue(f"has the unknown type {variable.type!r}",
                                      place=label("Variable", variable.name, variable.guid)))
-    holders = [(label("Case", c.name, c.guid), c.variable_values) for c in project.cases]
-    holders += [(item.place, item.source.variable_values) for item in index.located]
-    for place, values in holders:
+    # (how to name the holder, its values): a place is made only for a holder with an issue
+    holders: list[tuple[Callable[[], str], list[VariableValue]]] = [
+        (lambda c=case: label("Case", c.name, c.guid), case.variable_values) for case in project.cases]
+    holders += [(lambda i=item: i.place, item.source.variable_values) for item in index.located
+                if item.source.variable_values]
+    for place_of, values in holders:
         for value in values:
             variable = variables.get(key_of(value.variable))
             if variable is None:
@@ -346,9 +349,9 @@ def _variable_issues(project: Project, index: Index) -> list[Issue]:
             name = variable.name or variable.guid
             if value.type != variable.type and variable.type in VARIABLE_TYPES:
                 issues.append(rule.issue(f"a {value.type} value {value.value!r} for {variable.type} variable "
-                                         f"{name!r}", place=place))
+                                         f"{name!r}", place=place_of()))
             elif not _value_fits(value):
                 issues.append(rule.issue(f"the value {value.value!r} of {name!r} is not a valid {value.type}",
-                                         place=place))
+                                         place=place_of()))
     return issues
 

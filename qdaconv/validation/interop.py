@@ -159,11 +159,11 @@ def _naive_time_issues(project: Project, index: Index) -> list[Issue]:
     note((project.created, project.modified), lambda: "Project")
     for item in index.located:
         source = item.source
-        note((source.created, source.modified, *(c.created for c in source.codings)), lambda p=item.place: p)
+        note((source.created, source.modified, *(c.created for c in source.codings)), lambda i=item: i.place)
         for selection in source.selections:
             note((selection.created, selection.modified, *(c.created for c in selection.codings)),
                  lambda i=item, s=selection: selection_place(i, s))
-        note((value.value for value in source.variable_values), lambda p=item.place: p)
+        note((value.value for value in source.variable_values), lambda i=item: i.place)
     for case in project.cases:
         note((value.value for value in case.variable_values), lambda c=case: label("Case", c.name, c.guid))
     if not count:
