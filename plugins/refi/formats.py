@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import zipfile
 from functools import lru_cache
@@ -73,13 +72,11 @@ def _head(path: Path, size: int = 65536) -> bytes:
 
 def sniff_xml(path: Path) -> tuple[str | None, bool]:
     """(root element name: Project or CodeBook, whether a QDA-XML namespace appears) of an XML file."""
-    status = os.stat(path)
-    return _sniffed(os.fspath(path), status.st_mtime_ns, status.st_size)
+    return _sniffed(_head(path))
 
 
-@lru_cache(maxsize=16)  # the .qde and the .qdc format sniff the same file in turn
-def _sniffed(path: str, _mtime_ns: int, _size: int) -> tuple[str | None, bool]:
-    head = _head(Path(path))
+@lru_cache(maxsize=1)  # the .qde and the .qdc format sniff the same file in turn: the same head, judged once
+def _sniffed(head: bytes) -> tuple[str | None, bool]:
     if b"<" not in head[:1024].lstrip(b"\xef\xbb\xbf \t\r\n"):
         return None, False
     body = re.sub(rb"<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^>]*>", b"", head, flags=re.DOTALL)
