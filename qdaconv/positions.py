@@ -115,20 +115,17 @@ def unit_for_origin(origin: str | None) -> str:
     return "codepoint"
 
 
-def _is_word(char: str) -> bool:
-    return char.isalnum() or char == "_"
-
-
 def on_word_boundaries(text: str, start: int, end: int) -> bool:
-    """True when [start, end) lies inside the text and neither end cuts a word in two."""
+    """True when [start, end) lies inside the text and neither end cuts a word in two (word characters:
+    letters, digits and the underscore)."""
     if not 0 <= start <= end <= len(text):
         return False
     for at in (start, end):
-        if 0 < at < len(text) and _is_word(text[at - 1]) and _is_word(text[at]):
-            return False
+        if 0 < at < len(text):
+            before, after = text[at - 1], text[at]
+            if (before.isalnum() or before == "_") and (after.isalnum() or after == "_"):
+                return False
     return True
-
-
 
 
 def _normal(text: str) -> str:
@@ -139,17 +136,21 @@ def _normal(text: str) -> str:
 _QUOTES = "\"'“”"
 
 
+def _cut(name: str) -> str:
+    """A name without the ellipsis that ends a shortened one."""
+    return name.rstrip("…").removesuffix("...")
+
+
 @lru_cache(maxsize=4096)  # a name is asked about by the unit decision and by the validation rules
-def _excerpt(name: str | None) -> tuple[str, str] | None:
-    """A name that can be the start of an excerpt: (it normalised, without quotation marks; it normalised
-    as it is, ellipsis removed), or None when it is empty, too short or a line label."""
+def _excerpt(name: str | None) -> str | None:
+    """A name that can be the start of an excerpt, normalised without quotation marks and ellipsis; None
+    when it is empty, too short or a line label."""
     if not name:
         return None
-    cut = name.rstrip("…").removesuffix("...")
-    excerpt = _normal(cut.strip(_QUOTES))
+    excerpt = _normal(_cut(name).strip(_QUOTES))
     if len(excerpt) < 4 or excerpt.startswith("line:"):
         return None
-    return excerpt, _normal(cut)
+    return excerpt
 
 
 def is_excerpt_name(name: str | None) -> bool:
@@ -164,16 +165,19 @@ def matches_name(text: str, start: int, end: int, name: str | None) -> bool | No
     some in quotation marks; a name that is the excerpt's start exactly, quotation marks of the
     text included, matches too.
     """
-    forms = _excerpt(name)
-    if not name or forms is None:
+    excerpt = _excerpt(name)
+    if excerpt is None:
         return None
-    if text.startswith(name.rstrip("…").removesuffix("..."), start, end):  # the name as written: the usual case
+    cut = _cut(name)  # type: ignore[arg-type]
+    if text.startswith(cut, start, end):  # the name as written: the usual case
         return True
     found = _normal(text[start:end])
     if not found:
         return False
-    excerpt, exact = forms
-    return found.startswith(excerpt[: len(found)]) or (exact != excerpt and found.startswith(exact[: len(found)]))
+    if found.startswith(excerpt[: len(found)]):
+        return True
+    exact = _normal(cut)  # quotation marks kept, as some texts have them
+    return exact != excerpt and found.startswith(exact[: len(found)])
 
 
 class TextEvidence:
@@ -184,12 +188,13 @@ class TextEvidence:
     converted, then kept). A span is judged by whether it keeps words whole and matches its name.
     """
 
-    __slots__ = ("text", "_maps", "_differs", "_judged")
+    __slots__ = ("text", "_maps", "_differs", "_whole", "_judged")
 
     def __init__(self, text: str) -> None:
         self.text = text
         self._maps: dict[str, PositionMap] = {}
         self._differs: dict[str, bool] = {}
+        self._whole: dict[tuple[int, int], bool] = {}  # spans in code points: keeps words whole
         self._judged: dict[tuple[int, int, str | None], tuple[bool, bool | None]] = {}  # spans in code points
 
     def differs(self, unit: str) -> bool:
@@ -220,16 +225,20 @@ class TextEvidence:
         key = (start, end, name)
         verdict = self._judged.get(key)
         if verdict is None:  # the reader and the validation rules ask about the same spans
-            verdict = self._judged[key] = (on_word_boundaries(self.text, start, end),
-                                           matches_name(self.text, start, end, name))
+            verdict = self._judged[key] = (self._keeps_words(start, end), matches_name(self.text, start, end, name))
         return verdict
+
+    def _keeps_words(self, start: int, end: int) -> bool:
+        """`on_word_boundaries` of a span in code points, worked out once whoever asks first."""
+        whole = self._whole.get((start, end))
+        if whole is None:
+            whole = self._whole[(start, end)] = on_word_boundaries(self.text, start, end)
+        return whole
 
     def whole(self, spans: Sequence[tuple[int, int, str | None]], unit: str) -> bool:
         """Whether every span, read in `unit`, keeps words whole (names are not looked at)."""
-        text = self.text
         for start, end, _name in spans:
-            start, end = self.in_codepoints(start, end, unit)
-            if not on_word_boundaries(text, start, end):
+            if not self._keeps_words(*self.in_codepoints(start, end, unit)):
                 return False
         return True
 
@@ -284,21 +293,28 @@ def _decide(scores: dict[str, int], preferred: str, tested: int) -> UnitGuess:
 
 
 class EvidenceCache:
-    """Texts' evidence kept from a reader's unit decision for the validation rules, within a budget.
+    """Texts' evidence kept from a reader's unit decision for the validation rules, when they all fit a budget.
 
-    Keyed by the source object's id (stable while the project is alive). Only `budget` characters
-    are kept, so a large project holds no more than a bounded share of its texts; the rest are
-    read again when their turn comes.
+    Keyed by the source object's id (stable while the project is alive). Sharing pays on a project
+    of a few dozen texts, where it spares reading and judging each again; a project whose texts do
+    not fit within `budget` characters is large, so none of them is kept (a share of them would save
+    little and hold memory through the whole validation): each is read again when its turn comes.
     """
 
     def __init__(self, budget: int) -> None:
         self.budget = budget
         self._kept: dict[int, TextEvidence] = {}
+        self._overflowed = False
 
     def put(self, key: int, evidence: TextEvidence) -> None:
-        if len(evidence.text) <= self.budget:
-            self.budget -= len(evidence.text)
-            self._kept[key] = evidence
+        if self._overflowed:
+            return
+        if len(evidence.text) > self.budget:
+            self._overflowed = True
+            self._kept.clear()
+            return
+        self.budget -= len(evidence.text)
+        self._kept[key] = evidence
 
     def take(self, key: int) -> TextEvidence | None:
         evidence = self._kept.pop(key, None)

@@ -241,3 +241,18 @@ def test_the_evidence_guess_agrees_with_guess_unit():
         for preferred in ("codepoint", "utf16", "lf", "crlf"):
             expected, found = guess_unit(spans, preferred), guess_on_texts(samples, preferred)
             assert (found.unit, found.changed) == (expected.unit, expected.changed)
+
+
+def test_evidence_is_shared_only_when_every_text_fits():
+    """A small project's texts are all kept for the rules; a large one's none (a share would save little)."""
+    from qdaconv.positions import EvidenceCache
+
+    small = EvidenceCache(100)
+    texts = [TextEvidence("x" * 40), TextEvidence("y" * 40)]
+    for number, evidence in enumerate(texts):
+        small.put(number, evidence)
+    assert [small.take(0), small.take(1)] == texts
+    large = EvidenceCache(100)
+    for number, evidence in enumerate([*texts, TextEvidence("z" * 40)]):
+        large.put(number, evidence)
+    assert [large.take(number) for number in range(3)] == [None, None, None]

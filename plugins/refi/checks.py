@@ -321,7 +321,10 @@ def _check_open_container(archive: SafeZip, infos: list[zipfile.ZipInfo]) -> lis
     except ReadError as exc:
         xml_issues, uses = [], None
         broken = RULES["ZIP-BROKEN"].issue(_read_error_text(exc, archive.path).removeprefix(f"{qde}: "), place=qde)
-    damaged = _damaged_members(archive, [n for n in names if n != qde])
+    # a project XML too large to parse whole is read while streaming, in memory no higher than convert's:
+    # the members are not held through that read, but inflated again when the reader needs them
+    damaged = _damaged_members(archive, [n for n in names if n != qde], INFLATED_BUDGET if size <= PARSE_WHOLE_BYTES
+                               else 0)
     if broken is not None:
         return sorted([broken, *damaged], key=lambda issue: names.index(issue.place))  # type: ignore[arg-type]
     issues = damaged
@@ -339,12 +342,11 @@ def _check_open_container(archive: SafeZip, infos: list[zipfile.ZipInfo]) -> lis
     return issues
 
 
-def _damaged_members(archive: SafeZip, names: list[str]) -> list[Issue]:
+def _damaged_members(archive: SafeZip, names: list[str], room: int) -> list[Issue]:
     """Read every member through (in chunks) so checksum and compression damage shows. The sound ones, up
-    to `INFLATED_BUDGET` bytes in all, are left for the reader (`keep_inflated`), which need not inflate them again."""
+    to `room` bytes in all, are left for the reader (`keep_inflated`), which need not inflate them again."""
     issues: list[Issue] = []
     kept: dict[str, bytes] = {}
-    room = INFLATED_BUDGET
     for name in names:
         chunks: list[bytes] | None = [] if archive.getinfo(name).file_size <= room else None
         try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import zipfile
-from collections import Counter
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +72,11 @@ def _head(path: Path, size: int = 65536) -> bytes:
 
 def sniff_xml(path: Path) -> tuple[str | None, bool]:
     """(root element name: Project or CodeBook, whether a QDA-XML namespace appears) of an XML file."""
-    head = _head(path)
+    return _sniffed(_head(path))
+
+
+@lru_cache(maxsize=1)  # the .qde and the .qdc format sniff the same file in turn: the same head, judged once
+def _sniffed(head: bytes) -> tuple[str | None, bool]:
     if b"<" not in head[:1024].lstrip(b"\xef\xbb\xbf \t\r\n"):
         return None, False
     body = re.sub(rb"<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^>]*>", b"", head, flags=re.DOTALL)
@@ -136,12 +140,9 @@ def _dialect_notes(project: Project, file: str) -> list[Issue]:
     """Notes on selection layouts that differ between tools: repeated spans, several codings per span."""
     repeated = several = 0
     for source in walk_sources(project):
-        spans: Counter[tuple[str, int | None, int | None]] = Counter()
-        for selection in source.selections:
-            if selection.kind == "PlainText":
-                spans[(selection.kind, selection.start, selection.end)] += 1
-            several += len(selection.codings) > 1
-        repeated += sum(count - 1 for count in spans.values() if count > 1)
+        spans = [(selection.start, selection.end) for selection in source.selections if selection.kind == "PlainText"]
+        repeated += len(spans) - len(set(spans))  # each span beyond the first with the same extent
+        several += sum(len(selection.codings) > 1 for selection in source.selections)
     issues = []
     if repeated:
         issues.append(info("REFI-SELECTION-REPEAT", f"{repeated} text selections repeat the span of another "

@@ -207,7 +207,7 @@ class QdeReader:
         self.notes.add("REFI-NAMESPACE", what, hint="written back with the official namespace")
 
     def _end(self, element: etree._Element) -> None:
-        name = values.local_name(element.tag)
+        name = self._name(element.tag)
         parent = element.getparent()
         if element is self.root:
             self._end_root(element)
@@ -223,7 +223,7 @@ class QdeReader:
         else:
             self._item(name, element)
             if parent is not None:
-                self.filled.add(values.local_name(parent.tag))
+                self.filled.add(self._name(parent.tag))
         element.clear()
         if parent is not None:
             parent.remove(element)
@@ -461,7 +461,7 @@ class QdeReader:
             self.notes.add("REFI-REQUIRED", "codes without isCodable, taken as codable", code.name)
         code.color = self._color(element.get("color"))
         for child in element:
-            name = values.local_name(child.tag)
+            name = self._name(child.tag)
             if name == "Description":
                 code.description = child.text or ""
             elif name == "NoteRef":
@@ -489,7 +489,7 @@ class QdeReader:
     def _variable_value(self, element: etree._Element) -> VariableValue:
         value = VariableValue("")
         for child in element:
-            name = values.local_name(child.tag)
+            name = self._name(child.tag)
             if name == "VariableRef":
                 value.variable = self._ref(child)
             elif name in values.VALUE_ELEMENTS:
@@ -508,7 +508,7 @@ class QdeReader:
         self._check_attributes(element, "Case")
         case = Case(self._guid(element, "Case"), element.get("name"))
         for child in element:
-            name = values.local_name(child.tag)
+            name = self._name(child.tag)
             if name == "Description":
                 case.description = child.text or ""
             elif name == "CodeRef":
@@ -528,7 +528,7 @@ class QdeReader:
         return f"{label} {source.name!r} ({source.guid})" if source.name else f"{label} {source.guid}"
 
     def _text_document(self, element: etree._Element, kind: str) -> Source:
-        tag = values.local_name(element.tag)
+        tag = self._name(element.tag)
         self._check_attributes(element, tag)
         source = Source(self._guid(element, tag), kind, name=element.get("name"),
                         plain_text_path=element.get("plainTextPath"), rich_text_path=element.get("richTextPath"))
@@ -570,13 +570,13 @@ class QdeReader:
             self._unknown(child, tag)
 
     def _media_source(self, element: etree._Element, kind: str) -> Source:
-        tag = values.local_name(element.tag)
+        tag = self._name(element.tag)
         self._check_attributes(element, tag)
         source = Source(self._guid(element, tag), kind, name=element.get("name"), path=element.get("path"),
                         current_path=element.get("currentPath"))
         self._authorship(source, element)
         for child in element:
-            name = values.local_name(child.tag)
+            name = self._name(child.tag)
             if name == "Description":
                 source.description = child.text or ""
             elif name == "TextDescription" and kind == "Picture":
@@ -663,7 +663,7 @@ class QdeReader:
         members: dict[str, list[str]] = {"MemberCode": group.member_codes, "MemberSource": group.member_sources,
                                          "MemberNote": group.member_notes}
         for child in element:
-            name = values.local_name(child.tag)
+            name = self._name(child.tag)
             if name == "Description":
                 group.description = child.text or ""
             elif name in members and (self.root_kind == "Project" or name == "MemberCode"):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -116,19 +116,35 @@ def _source_references(item: Located, index: Index, note: frozenset[str], code: 
 
 
 def _reference_issues(project: Project, index: Index) -> list[Issue]:
-    issues: list[Issue] = []
-    for ref in _references(project, index):
-        found = index.elements(ref.guid)
-        if not found:
-            issues.append(RULES["REF-DANGLING"].issue(
-                f"the {ref.what} {ref.guid or '(empty)'} is not in the project", place=ref.place))
-        elif ref.expected is not None and not ref.expected.intersection(found):
-            kinds = " or ".join(sorted(ref.expected)) if len(ref.expected) < 3 else "a " + ref.what
-            issues.append(RULES["REF-WRONG-KIND"].issue(
-                f"the {ref.what} {ref.guid} is a {'/'.join(sorted(set(found)))}, not {kinds}", place=ref.place))
+    # references to what is not plainly another object are judged after one pass over the selections and
+    # codings has found them all (`Index.resolve`), and their issues put back in the order of the references
+    judged: list[tuple[int, Issue]] = []
+    waiting: list[tuple[int, _Ref]] = []
+    for number, ref in enumerate(_references(project, index)):
+        if index.settled(ref.guid):
+            _judge(number, ref, index, judged)
+        else:
+            waiting.append((number, ref))
+    if waiting:
+        index.resolve(ref.guid for _number, ref in waiting)
+        for number, ref in waiting:
+            _judge(number, ref, index, judged)
+        judged.sort(key=lambda pair: pair[0])
+    issues = [issue for _number, issue in judged]
     issues += _graph_edge_issues(project)
     issues += _user_issues(project, index)
     return issues
+
+
+def _judge(number: int, ref: _Ref, index: Index, judged: list[tuple[int, Issue]]) -> None:
+    found = index.elements(ref.guid)
+    if not found:
+        judged.append((number, RULES["REF-DANGLING"].issue(
+            f"the {ref.what} {ref.guid or '(empty)'} is not in the project", place=ref.place)))
+    elif ref.expected is not None and not ref.expected.intersection(found):
+        kinds = " or ".join(sorted(ref.expected)) if len(ref.expected) < 3 else "a " + ref.what
+        judged.append((number, RULES["REF-WRONG-KIND"].issue(
+            f"the {ref.what} {ref.guid} is a {'/'.join(sorted(set(found)))}, not {kinds}", place=ref.place)))
 
 
 def _graph_edge_issues(project: Project) -> list[Issue]:
@@ -155,7 +171,7 @@ def _user_issues(project: Project, index: Index) -> list[Issue]:
         if not guid:
             return False
         if guid not in known:
-            known[guid] = "User" not in index.elements(guid)
+            known[guid] = not index.is_a(guid, "User")
         return known[guid]
 
     def note(guid: str | None, item: Located | None = None, selection: Selection | None = None,
@@ -320,9 +336,12 @@ def _variable_issues(project: Project, index: Index) -> list[Issue]:
         if variable.type not in VARIABLE_TYPES:
             issues.append(rule.issue(f"has the unknown type {variable.type!r}",
                                      place=label("Variable", variable.name, variable.guid)))
-    holders = [(label("Case", c.name, c.guid), c.variable_values) for c in project.cases]
-    holders += [(item.place, item.source.variable_values) for item in index.located]
-    for place, values in holders:
+    # (how to name the holder, its values): a place is made only for a holder with an issue
+    holders: list[tuple[Callable[[], str], list[VariableValue]]] = [
+        (lambda c=case: label("Case", c.name, c.guid), case.variable_values) for case in project.cases]
+    holders += [(lambda i=item: i.place, item.source.variable_values) for item in index.located
+                if item.source.variable_values]
+    for place_of, values in holders:
         for value in values:
             variable = variables.get(key_of(value.variable))
             if variable is None:
@@ -330,9 +349,9 @@ def _variable_issues(project: Project, index: Index) -> list[Issue]:
             name = variable.name or variable.guid
             if value.type != variable.type and variable.type in VARIABLE_TYPES:
                 issues.append(rule.issue(f"a {value.type} value {value.value!r} for {variable.type} variable "
-                                         f"{name!r}", place=place))
+                                         f"{name!r}", place=place_of()))
             elif not _value_fits(value):
                 issues.append(rule.issue(f"the value {value.value!r} of {name!r} is not a valid {value.type}",
-                                         place=place))
+                                         place=place_of()))
     return issues
 

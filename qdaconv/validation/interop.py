@@ -6,9 +6,11 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
+from itertools import chain
+from operator import attrgetter
 
 from qdaconv.issues import Issue
-from qdaconv.model import Project, Selection
+from qdaconv.model import Coding, Project, Selection, Source
 from qdaconv.positions import GUESS_UNITS, TextEvidence
 from qdaconv.validation.places import Index, Located, TextFindings, key_of, label, selection_place
 from qdaconv.validation.rules import RULES
@@ -157,11 +159,11 @@ def _naive_time_issues(project: Project, index: Index) -> list[Issue]:
     note((project.created, project.modified), lambda: "Project")
     for item in index.located:
         source = item.source
-        note((source.created, source.modified, *(c.created for c in source.codings)), lambda p=item.place: p)
+        note((source.created, source.modified, *(c.created for c in source.codings)), lambda i=item: i.place)
         for selection in source.selections:
             note((selection.created, selection.modified, *(c.created for c in selection.codings)),
                  lambda i=item, s=selection: selection_place(i, s))
-        note((value.value for value in source.variable_values), lambda p=item.place: p)
+        note((value.value for value in source.variable_values), lambda i=item: i.place)
     for case in project.cases:
         note((value.value for value in case.variable_values), lambda c=case: label("Case", c.name, c.guid))
     if not count:
@@ -201,9 +203,18 @@ def _guid_format_issues(index: Index) -> list[Issue]:
                                                place=first)]
 
 
+def _codings(source: Source) -> Iterator[Coding]:
+    """The codings of a source: its own, then its selections' (gathered in C)."""
+    return chain(source.codings, chain.from_iterable(map(_CODINGS, source.selections)))
+
+
+_CODINGS = attrgetter("codings")
+
+
 def _uncodable_issues(index: Index) -> list[Issue]:
     uncodable = {key: code for key, code in index.codes.items() if not code.codable}
-    if not uncodable:
+    applied = {coding.code for item in index.located for coding in _codings(item.source)}  # a project uses few codes
+    if not uncodable or not any(key_of(code) in uncodable for code in applied):
         return []
     counts: Counter[str] = Counter()
     first: dict[str, str] = {}

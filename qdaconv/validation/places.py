@@ -8,11 +8,15 @@ an issue names.
 
 from __future__ import annotations
 
+import heapq
+import operator
 import re
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from itertools import islice
+from functools import cached_property
+from itertools import chain, islice
 
 from qdaconv.issues import Issue
 from qdaconv.model import Project, Selection, Source, walk_codes
@@ -42,39 +46,56 @@ def key_of(guid: str | None) -> str:
 
 @dataclass(slots=True)
 class Located:
-    """A source or nested text document with its readable place in the project."""
+    """A source or nested text document, and the one it is nested in.
+
+    Its readable place is worked out when asked: the rules ask for the places of what they report,
+    and a project of 10,000 sources would otherwise hold 10,000 place strings through validation.
+    """
 
     source: Source
-    place: str
-    parent: Source | None
+    parent: Located | None
+
+    @property
+    def place(self) -> str:
+        """Such as `TextSource "Anna 1"`, or `PDFSource "Report"/Representation <guid>` for a nested text."""
+        own = label(ELEMENT.get(self.source.kind, self.source.kind), self.source.name, self.source.guid)
+        return own if self.parent is None else f"{self.parent.place}/{own}"
 
 
 def located_sources(project: Project) -> Iterator[Located]:
-    """Every source, note and nested text document, with a place such as `TextSource "Anna 1"`."""
-    stack: list[Located] = [
-        Located(s, label(ELEMENT.get(s.kind, s.kind), s.name, s.guid), None)
-        for s in reversed([*project.sources, *project.notes])
-    ]
+    """Every source, note and nested text document, in document order."""
+    stack: list[Located] = [Located(s, None) for s in reversed([*project.sources, *project.notes])]
     while stack:
         item = stack.pop()
         yield item
         nested = [item.source.representation, item.source.text_description, *item.source.transcripts]
         nested += [selection.representation for selection in item.source.selections]
-        for doc in reversed([d for d in nested if d is not None]):
-            place = f"{item.place}/{label(ELEMENT.get(doc.kind, doc.kind), doc.name, doc.guid)}"
-            stack.append(Located(doc, place, item.source))
+        stack.extend(Located(doc, item) for doc in reversed([d for d in nested if d is not None]))
 
 
 def selection_place(located: Located, selection: Selection) -> str:
     return f"{located.place}/{label(selection.kind + 'Selection', selection.name, selection.guid)}"
 
 
+#: Beyond this many selections and codings (with GUIDs in the usual form), they are checked for repeats in
+#: eight passes, each over an eighth of their keys, so that no list of every key is held: on a project of a
+#: million selections, validation then needs no more memory than conversion.
+BULK_SHARE = 1 << 17
+_SHARES = (("0", "1"), ("2", "3"), ("4", "5"), ("6", "7"), ("8", "9"), ("A", "B"), ("C", "D"), ("E", "F"))
+_guid = operator.attrgetter("guid")
+_codings = operator.attrgetter("codings")
+_source = operator.attrgetter("source")
+
+
 class Index:
     """Every object with a GUID, by `key_of`, kept lean for projects of a million selections.
 
     Objects other than selections and codings: their key and element name in a dict. Selections and
-    codings, the bulk of a project and referred to by little: their keys in sorted lists (a pointer
-    each), found by bisection. `repeated`: the keys of several objects. `odd`: keys that are no GUID.
+    codings, the bulk of a project and referred to by little, are not indexed one by one: their
+    repeated keys are found in passes, each sorting the keys in one range of them (`repeated`), and
+    what a referenced key is among them is looked up in one pass for all keys asked about (`resolve`).
+    When some of their GUIDs are in another form, their keys are kept in two sorted lists instead.
+    `odd`: keys that are no GUID.
     """
 
     def __init__(self, project: Project) -> None:
@@ -84,12 +105,63 @@ class Index:
         self.codes = {key_of(entry.code.guid): entry.code for entry in self.code_entries}
         self.kinds: dict[str, str] = {}
         self.shared: dict[str, list[str]] = {}  # keys of several such objects: the elements after the first
-        self.selection_keys: list[str] = []
-        self.coding_keys: list[str] = []
-        self.selection_kinds: dict[str, str] = {}  # selections other than PlainTextSelection
         self.odd: dict[str, None] = {}
-        kinds, shared, selections, codings = self.kinds, self.shared, self.selection_keys, self.coding_keys
-        for guid, element in self._guids():
+        #: key -> element names among selections and codings, for the keys looked up so far
+        self._bulk: dict[str, list[str]] = {}
+        self._sorted: tuple[list[str], list[str], dict[str, str]] | None = None
+        usual = Counter(map(bool, map(_CANONICAL.fullmatch, self._bulk_keys())))  # counted in C
+        self._bulk_count = usual[True]
+        if not usual[False]:
+            for guid, element in self._guids(bulk=False):
+                self._add(guid, element)
+        else:
+            self._index_sorted()
+
+    @cached_property
+    def repeated(self) -> set[str]:
+        """The keys of several objects. Found when first asked (after the pass over the texts has let go of
+        the texts it shared): on a large project, from the selections' and codings' keys in eight shares by
+        their first hex digit (random GUIDs spread evenly over it), one pass over the model each."""
+        repeated = set(self.shared)
+        if self._bulk_count <= BULK_SHARE:
+            keys = sorted(self._bulk_keys())
+            repeated |= _twice(keys)
+            repeated.update(key for key in self.kinds if _has(keys, key))
+            return repeated
+        for first in _SHARES:
+            heap = list(filter(operator.methodcaller("startswith", first), self._bulk_keys()))  # tested in C
+            heapq.heapify(heap)  # ordered in place, where a sort would need half as much memory again
+            others = {key for key in self.kinds if key.startswith(first)}
+            previous = None
+            while heap:
+                key = heapq.heappop(heap)
+                if key == previous or key in others:
+                    repeated.add(key)
+                previous = key
+        return repeated
+
+    def _add(self, guid: str, element: str) -> str | None:
+        """Index one object other than a selection or coding; its key (None for an empty GUID)."""
+        key = key_of(guid)
+        if not key:
+            return None
+        if key is not guid and not GUID.match(key):
+            self.odd[key] = None
+        if key in self.kinds:
+            self.shared.setdefault(key, []).append(element)
+        else:
+            self.kinds[key] = element
+        return key
+
+    def _index_sorted(self) -> None:
+        """Every object in one pass, selections' and codings' keys in sorted lists (GUIDs in other forms)."""
+        selections: list[str] = []
+        codings: list[str] = []
+        other_selections: dict[str, str] = {}  # selections other than PlainTextSelection
+        for guid, element in self._guids(bulk=True):
+            if element != "Coding" and not element.endswith("Selection"):
+                self._add(guid, element)
+                continue
             key = key_of(guid)
             if not key:
                 continue
@@ -97,21 +169,27 @@ class Index:
                 self.odd[key] = None
             if element == "Coding":
                 codings.append(key)
-            elif element.endswith("Selection"):
+            else:
                 selections.append(key)
                 if element != "PlainTextSelection":
-                    self.selection_kinds[key] = element
-            elif key in kinds:
-                shared.setdefault(key, []).append(element)
-            else:
-                kinds[key] = element
+                    other_selections[key] = element
         selections.sort()
         codings.sort()
-        self.repeated = set(shared) | _twice(selections) | _twice(codings) | _common(selections, codings)
-        self.repeated.update(key for key in kinds if _has(selections, key) or _has(codings, key))
+        self._sorted = (selections, codings, other_selections)
+        self.repeated = set(self.shared) | _twice(selections) | _twice(codings) | _common(selections, codings)
+        self.repeated.update(key for key in self.kinds if _has(selections, key) or _has(codings, key))
 
-    def _guids(self) -> Iterator[tuple[str, str]]:
-        """(GUID, element name) of every object, in the order `places` finds them."""
+    def _bulk_keys(self) -> Iterator[str]:
+        """The GUIDs of every selection and coding (of each source: its codings, its selections, their codings),
+        gathered in C but for one step per source: `repeated` walks them several times on a large project."""
+        return chain.from_iterable(
+            chain(map(_guid, source.codings), map(_guid, source.selections),
+                  map(_guid, chain.from_iterable(map(_codings, source.selections))))
+            for source in map(_source, self.located))
+
+    def _guids(self, bulk: bool) -> Iterator[tuple[str, str]]:
+        """(GUID, element name) of every object (selections and codings only with `bulk`), in the order
+        `places` finds them."""
         project = self.project
         yield from ((user.guid, "User") for user in project.users)
         yield from ((entry.code.guid, "Code") for entry in self.code_entries)
@@ -120,17 +198,38 @@ class Index:
         for item in self.located:
             source = item.source
             yield source.guid, ELEMENT.get(source.kind, source.kind)
-            yield from ((coding.guid, "Coding") for coding in source.codings)
+            if bulk:
+                yield from ((coding.guid, "Coding") for coding in source.codings)
             yield from ((point.guid, "SyncPoint") for point in source.sync_points)
-            for selection in source.selections:
-                yield selection.guid, selection.kind + "Selection"
-                yield from ((coding.guid, "Coding") for coding in selection.codings)
+            if bulk:
+                for selection in source.selections:
+                    yield selection.guid, selection.kind + "Selection"
+                    yield from ((coding.guid, "Coding") for coding in selection.codings)
         yield from ((group.guid, "Set") for group in project.sets)
         yield from ((link.guid, "Link") for link in project.links)
         for graph in project.graphs:
             yield graph.guid, "Graph"
             yield from ((vertex.guid, "Vertex") for vertex in graph.vertices)
             yield from ((edge.guid, "Edge") for edge in graph.edges)
+
+    def resolve(self, guids: Iterable[str | None]) -> None:
+        """Look up what these GUIDs are among the selections and codings, all in one pass, for `elements`."""
+        wanted = {key_of(guid) for guid in guids} - self._bulk.keys()
+        if self._sorted is not None or not wanted:
+            return
+        found = self._bulk
+        found.update((key, []) for key in wanted)
+        for item in self.located:  # every GUID here is in the usual form: its own key
+            source = item.source
+            for coding in source.codings:
+                if coding.guid in wanted:
+                    found[coding.guid].append("Coding")
+            for selection in source.selections:
+                if selection.guid in wanted:
+                    found[selection.guid].append(selection.kind + "Selection")
+                for coding in selection.codings:
+                    if coding.guid in wanted:
+                        found[coding.guid].append("Coding")
 
     def _placed(self) -> Iterator[tuple[str, str, str]]:
         """(GUID, element name, place) of every object, in the order of `_guids`."""
@@ -167,16 +266,37 @@ class Index:
         return found
 
     def elements(self, guid: str | None) -> list[str]:
-        """The element names of the objects with this GUID (empty when none has it)."""
+        """The element names of the objects with this GUID (empty when none has it). Looking up many GUIDs
+        that may be selections or codings, `resolve` them first: each one not resolved costs a pass."""
         key = key_of(guid)
         if key in self.kinds and key not in self.repeated:  # the usual case: one object, not a selection or coding
             return [self.kinds[key]]
         found = [self.kinds[key], *self.shared.get(key, ())] if key in self.kinds else []
-        if _has(self.selection_keys, key):
-            found.append(self.selection_kinds.get(key, "PlainTextSelection"))
-        if _has(self.coding_keys, key):
+        if self._sorted is not None:
+            selections, codings, other_selections = self._sorted
+            if _has(selections, key):
+                found.append(other_selections.get(key, "PlainTextSelection"))
+            if _has(codings, key):
+                found.append("Coding")
+            return found
+        if key not in self._bulk:
+            self.resolve([key])
+        selections = [element for element in self._bulk[key] if element != "Coding"]
+        if selections:  # one name for the selections, as the sorted lists give it: the last of another kind
+            found.append(next((e for e in reversed(selections) if e != "PlainTextSelection"), "PlainTextSelection"))
+        if len(selections) < len(self._bulk[key]):
             found.append("Coding")
         return found
+
+    def settled(self, guid: str | None) -> bool:
+        """Whether `elements` can tell what this GUID is without a pass over the selections and codings."""
+        key = key_of(guid)
+        return self._sorted is not None or key in self._bulk or (key in self.kinds and key not in self.repeated)
+
+    def is_a(self, guid: str | None, element: str) -> bool:
+        """Whether an object other than a selection or coding with this GUID is an `element`."""
+        key = key_of(guid)
+        return key in self.kinds and (self.kinds[key] == element or element in self.shared.get(key, ()))
 
 
 def _has(keys: list[str], key: str) -> bool:
