@@ -290,11 +290,17 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike, from_: str | None = 
     project = read(src, reader.name, registry=registry, **read_options)
     if on_read is not None:
         on_read(project)
-    warnings = [issue for issue in project.warnings if issue.severity is not Severity.INFO]
-    if strict and warnings:
-        detail = str(warnings[0])
-        raise LossError(LossReport(str(dst), [Loss("warnings while reading", len(warnings), detail)]))
+    if strict:
+        refuse_read_warnings(project, dst)
     return write(project, dst, writer.name, force=force, strict=strict, registry=registry, **write_options)
+
+
+def refuse_read_warnings(project: Project, dst: str | os.PathLike) -> None:
+    """Raise LossError for `dst` when reading `project` gave warnings: what `strict` means for every command
+    that reads and writes (a warning says something was dropped, replaced or guessed)."""
+    warnings = [issue for issue in project.warnings if issue.severity is not Severity.INFO]
+    if warnings:
+        raise LossError(LossReport(str(dst), [Loss("warnings while reading", len(warnings), str(warnings[0]))]))
 
 
 def _framer(registry: Registry | None, fmt: str | None) -> Format:

@@ -74,8 +74,9 @@ WARNINGS_PER_RULE = 10
 WARNINGS_SHOWN_OF_MANY = 5
 
 
-def _warn(project: Project) -> None:
-    """Reader warnings on stderr: the first few of each rule, then how many more there are.
+def show_read_warnings(project: Project, path: str | os.PathLike | None = None) -> None:
+    """Reader warnings on stderr: the first few of each rule, then how many more there are; `path` names
+    the input for a warning that does not name its file (a command reading several inputs gives it).
 
     Notes of severity info (dialects the schema allows) are left to `qdaconv validate`.
     """
@@ -86,7 +87,7 @@ def _warn(project: Project) -> None:
     for rule, issues in by_rule.items():
         shown = issues if len(issues) <= WARNINGS_PER_RULE else issues[:WARNINGS_SHOWN_OF_MANY]
         for issue in shown:
-            click.echo(f"qdaconv: {issue}", err=True)
+            click.echo(f"qdaconv: {issue}" if issue.file or path is None else f"qdaconv: {path}: {issue}", err=True)
         if len(shown) < len(issues):
             click.echo(f"qdaconv: ... and {len(issues) - len(shown)} more {rule} "
                        "(`qdaconv validate --json` lists them all)", err=True)
@@ -213,7 +214,7 @@ def convert(src: Path, dst: Path, from_: str | None, to: str | None, strict: boo
     options = parse_options(option_pairs, **named)
     with progress_line(not as_json) as clear_line:
         report = api.convert(src, dst, from_, to, strict=strict, force=force,
-                             on_read=lambda project: (clear_line(), _warn(project)), **options)
+                             on_read=lambda project: (clear_line(), show_read_warnings(project)), **options)
     for item in report.items:
         click.echo(f"qdaconv: warning: {report.target} cannot hold {item.count} {item.what}"
                    + (f" ({item.detail})" if item.detail else ""), err=True)
@@ -263,7 +264,7 @@ def info(file: Path, from_: str | None, as_json: bool, option_pairs: tuple[str, 
     if as_json:
         click.echo(json.dumps(summary, indent=2, ensure_ascii=False))
         return
-    _warn(project)
+    show_read_warnings(project)
     click.echo(f"{file}: {fmt.title} ({fmt.name})")
     click.echo(f"  project: {project.name}")
     if project.origin:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -68,3 +70,33 @@ def test_progress_of_one_file_is_shown_on_a_terminal_only(study_path, tmp_path, 
     assert code == 0 and "qdaconv:" not in terminal
     piped = cli("validate", str(study_path), env={"QDACONV_PROGRESS_AFTER": "0"})
     assert piped.returncode == 0 and "qdaconv:" not in piped.stderr
+
+
+def _with_unknown_attribute(study: Path, target: Path) -> Path:
+    """The study with one attribute the schema does not know: reading it drops the attribute, with a warning."""
+    with zipfile.ZipFile(study) as source, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as copy:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename == "project.qde":
+                data = data.replace(b"<User ", b'<User shoeSize="44" ', 1)
+            copy.writestr(info, data)
+    return target
+
+
+@pytest.mark.parametrize("command", ["convert", "merge", "redact", "archive"])
+def test_strict_counts_reader_warnings_as_loss_in_every_command(command, study_path, tmp_path, cli):
+    odd = _with_unknown_attribute(study_path, tmp_path / "odd.qdpx")
+    terms = tmp_path / "terms.csv"
+    terms.write_text("term,replacement\nAnna,P1\n", encoding="utf-8")
+    out = tmp_path / ("out.zip" if command == "archive" else "out.qdpx")
+    args = {"convert": ["convert", str(odd), str(out)],
+            "merge": ["merge", str(study_path), str(odd), "-o", str(out)],
+            "redact": ["redact", str(odd), str(out), "--terms", str(terms)],
+            "archive": ["archive", str(odd), str(out), "--redact", str(terms)]}[command]
+    done = cli(*args, "--strict")
+    assert done.returncode == 1, done.stderr
+    assert "warnings while reading" in done.stderr and "shoeSize" in done.stderr and "Traceback" not in done.stderr
+    assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".qdaconv")]
+    lenient = cli(*args)
+    assert lenient.returncode == 0, lenient.stderr
+    assert out.exists() and "shoeSize" in lenient.stderr

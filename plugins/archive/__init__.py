@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from qdaconv.cli import parse_options, reader_flags
+from qdaconv.cli import parse_options, reader_flags, show_read_warnings
 from qdaconv.hookspecs import hookimpl
 from qdaconv.plugins.archive.package import (
     Verdict,
@@ -71,14 +71,15 @@ def archive_command(ctx: click.Context, src: Path, out: Path | None, verify: boo
     if terms_file is None:
         if redact_log is not None or strict or include:
             raise click.UsageError("--redact-log, --include and --strict go with --redact")
-        make_package(src, target, from_, force, **options)
+        make_package(src, target, from_, force, on_read=show_read_warnings, **options)
         if as_json:
             click.echo(json.dumps({"output": str(target), "redacted": False}, indent=2, ensure_ascii=False))
         else:
             click.echo(f"wrote {target}")
         return
     redaction = make_redacted_package(src, target, terms_file, log=redact_log, from_=from_, force=force,
-                                      strict=strict, include_codes="codes" in include, **options)
+                                      strict=strict, include_codes="codes" in include, on_read=show_read_warnings,
+                                      **options)
     for item in redaction.losses:
         click.echo(f"qdaconv: warning: {item.count} {item.what}", err=True)
     if as_json:

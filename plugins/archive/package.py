@@ -12,12 +12,13 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import qdaconv
-from qdaconv.api import commit_output, detect, read, temporary_path, write, write_bytes
+from qdaconv.api import commit_output, detect, read, refuse_read_warnings, temporary_path, write, write_bytes
 from qdaconv.errors import FormatError, WriteError
 from qdaconv.issues import Severity
 from qdaconv.model import Blob, Project, Source, walk_sources
@@ -94,9 +95,10 @@ class _Names:
 
 
 def make_package(src: Path, out: Path, from_: str | None = None, force: bool = False,
-                 **options: Any) -> Path:
-    """Package the study at `src` into `out` (a folder, or a .zip), atomically; returns `out`."""
-    _make(src, out, from_, force, None, options)
+                 on_read: Callable[[Project], None] | None = None, **options: Any) -> Path:
+    """Package the study at `src` into `out` (a folder, or a .zip), atomically; returns `out`.
+    `on_read(project)` is called once the input is read."""
+    _make(src, out, from_, force, None, options, on_read)
     return out
 
 
@@ -113,7 +115,8 @@ class _Deidentify:
 
 def make_redacted_package(src: Path, out: Path, terms_file: Path, *, log: Path | None = None,
                           from_: str | None = None, force: bool = False, strict: bool = False,
-                          include_codes: bool = False, **options: Any) -> Redaction:
+                          include_codes: bool = False, on_read: Callable[[Project], None] | None = None,
+                          **options: Any) -> Redaction:
     """Package a de-identified copy of the study at `src` (see `qdaconv.redaction`); returns what was replaced.
 
     The original input is left out (it is not de-identified), the package is searched for any term
@@ -123,13 +126,13 @@ def make_redacted_package(src: Path, out: Path, terms_file: Path, *, log: Path |
     if log is not None:
         check_log_path(log, [out, src, terms_file], force=force)
     step = _Deidentify(matcher, log, strict, include_codes)
-    _make(src, out, from_, force, step, options)
+    _make(src, out, from_, force, step, options, on_read)
     assert step.redaction is not None
     return step.redaction
 
 
 def _make(src: Path, out: Path, from_: str | None, force: bool, deidentify: _Deidentify | None,
-          options: dict[str, Any]) -> None:
+          options: dict[str, Any], on_read: Callable[[Project], None] | None) -> None:
     if out.exists() and not force:
         raise WriteError(f"{out}: already exists; pass --force to replace it")
     if not out.parent.is_dir():
@@ -138,7 +141,11 @@ def _make(src: Path, out: Path, from_: str | None, force: bool, deidentify: _Dei
         raise WriteError(f"{out}: cannot be the input or inside it; choose another output path")
     reader = default_registry().get(from_) if from_ else detect(src)
     project = read(src, reader.name, **options)
+    if on_read is not None:
+        on_read(project)
     if deidentify is not None:
+        if deidentify.strict:
+            refuse_read_warnings(project, out)
         deidentify.redaction = redact_project(project, deidentify.matcher, include_codes=deidentify.include_codes)
         deidentify.redaction.refuse(str(out), strict=deidentify.strict)
     as_zip = out.suffix.lower() == ".zip"

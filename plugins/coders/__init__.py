@@ -19,10 +19,9 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from qdaconv import api
-from qdaconv.cli import parse_options, reader_flags, writer_flags
+from qdaconv.cli import parse_options, reader_flags, show_read_warnings, writer_flags
 from qdaconv.errors import WriteError
 from qdaconv.hookspecs import hookimpl
-from qdaconv.issues import Severity
 from qdaconv.model import Project
 
 if TYPE_CHECKING:  # the agreement module loads numpy: only when `agree` runs
@@ -31,9 +30,7 @@ if TYPE_CHECKING:  # the agreement module loads numpy: only when `agree` runs
 
 def _read(path: Path, from_: str | None, options: dict[str, Any]) -> Project:
     project = api.read(path, from_, **options)
-    for issue in project.warnings:
-        if issue.severity is not Severity.INFO:
-            click.echo(f"qdaconv: {path}: {issue}", err=True)
+    show_read_warnings(project, path)
     return project
 
 
@@ -91,6 +88,8 @@ def merge_command(inputs: tuple[Path, ...], output: Path, match: str, from_: str
     for path in inputs:
         read_options, write_options = api.split_options(options, path, output, from_, to)
         projects.append(_read(path, from_, read_options))
+        if strict:
+            api.refuse_read_warnings(projects[-1], output)
     with _kept_from_the_collector():
         result = merge(projects, [str(path) for path in inputs], match=match)  # type: ignore[arg-type]
         for conflict in result.conflicts:

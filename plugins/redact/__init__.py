@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from qdaconv.cli import parse_options, reader_flags, writer_flags
+from qdaconv.cli import parse_options, reader_flags, show_read_warnings, writer_flags
 from qdaconv.hookspecs import hookimpl
 from qdaconv.plugins.redact.run import Outcome, TermsLeftError, redact_file
 from qdaconv.redaction import DEFAULT_PLACEHOLDER
@@ -49,7 +49,8 @@ def redact_command(src: Path, out: Path, terms_file: Path, log: Path | None, pla
     redacted; nothing is written then.
     """
     outcome = redact_file(src, out, terms_file, log=log, placeholder=placeholder, include_codes="codes" in include,
-                          force=force, strict=strict, from_=from_, to=to, **parse_options(option_pairs, **named))
+                          force=force, strict=strict, from_=from_, to=to, on_read=show_read_warnings,
+                          **parse_options(option_pairs, **named))
     for item in outcome.report.items:
         click.echo(f"qdaconv: warning: {item.count} {item.what}" + (f" ({item.detail})" if item.detail else ""),
                    err=True)

@@ -9,6 +9,7 @@ never inside the output: it is the key to the identities.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 from qdaconv import api
 from qdaconv.errors import WriteError
 from qdaconv.formats import LossReport
+from qdaconv.model import Project
 from qdaconv.redaction import (
     DEFAULT_PLACEHOLDER,
     Matcher,
@@ -53,18 +55,23 @@ def _check_paths(src: Path, out: Path, terms: Path, log: Path | None, force: boo
 
 def redact_file(src: Path, out: Path, terms_file: Path, *, log: Path | None = None,
                 placeholder: str = DEFAULT_PLACEHOLDER, include_codes: bool = False, force: bool = False,
-                strict: bool = False, from_: str | None = None, to: str | None = None, **options: Any) -> Outcome:
+                strict: bool = False, from_: str | None = None, to: str | None = None,
+                on_read: Callable[[Project], None] | None = None, **options: Any) -> Outcome:
     """De-identify the study at `src` into `out` (any writable format); see the module docstring.
 
     Raises ReadError for a bad terms file or input, WriteError for outputs that may not be
     written, LossError under `strict` when something cannot be redacted or carried, and
-    TermsLeftError when a term would remain in the output.
+    TermsLeftError when a term would remain in the output. `on_read(project)` is called once the input is read.
     """
     terms = read_terms(terms_file, placeholder)
     matcher = Matcher(terms)
     _check_paths(src, out, terms_file, log, force)
     read_options, write_options = api.split_options(options, src, out, from_, to)
     project = api.read(src, from_, **read_options)
+    if on_read is not None:
+        on_read(project)  # the reader's warnings, shown before the work as convert shows them
+    if strict:
+        api.refuse_read_warnings(project, out)
     redaction = redact_project(project, matcher, include_codes=include_codes)
     redaction.refuse(str(out), strict=strict)
     staging = api.temporary_path(out)
