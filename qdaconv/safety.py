@@ -108,17 +108,6 @@ def guarded(stream: IO[bytes], path: object, member: str | None = None) -> IO[by
     return _Prefixed(head, stream)
 
 
-def parse_xml(data: bytes, path: object, member: str | None = None) -> etree._Element:
-    """Parse a whole (small) XML document safely; errors become ReadError with line and column."""
-    refuse_prolog_entities(data[:_PROLOG_PEEK], path, member)
-    try:
-        root = etree.fromstring(data, xml_parser())
-    except etree.XMLSyntaxError as exc:
-        raise xml_read_error(exc, path, member) from None
-    refuse_entities(root, path, member)
-    return root
-
-
 def xml_read_error(exc: etree.XMLSyntaxError, path: object, member: str | None = None) -> ReadError:
     """A ReadError for malformed XML naming the zip member (if any), line and column."""
     line, column = exc.position if exc.position else (exc.lineno, exc.offset)

@@ -151,9 +151,10 @@ def read_positions(project: Project, option: str | None) -> list[Issue]:
             guess = _project_guess(project, evidence, preferred)
             unit = guess.unit
             if guess.changed:
+                told_by = f"the origin {origin!r}" if origin else "a project without an origin"
                 issues.append(warning(
                     "REFI-POSITIONS", f"text positions read as {UNIT_NAMES[unit]}, not {UNIT_NAMES[preferred]} "
-                    f"as the origin {origin!r} suggests: more coded spans then fall on word boundaries "
+                    f"as {told_by} suggests: more coded spans then fall on word boundaries "
                     f"({guess.scores[unit]} against {guess.scores[preferred]}, {guess.tested} spans tested)",
                     hint="force the unit with --positions if this is wrong"))
         judge = not (option and option != "auto") and not recorded
