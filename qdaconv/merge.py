@@ -11,6 +11,12 @@ selection whose span moved) is never resolved silently: the first input's value 
 `Conflict` names both. Dates, authorship and the project's own name and description are taken from
 the first input without comparison: they differ between any two copies.
 
+A GUID names one object in the whole project. So a selection that a later copy holds in another
+source (or a coding on another selection) is kept once, where the first input has it, with a
+conflict; and an object of a later copy whose GUID the result already uses for an object of
+another kind (a code with a source's GUID) is given a new GUID, with its references, and listed
+in `renamed`.
+
 The inputs are consumed: the result is built from their objects, so read them afresh for anything else.
 """
 
@@ -26,6 +32,7 @@ from typing import Any, Literal
 from qdaconv.errors import QdaconvError
 from qdaconv.model import (
     Case,
+    Coding,
     Graph,
     Link,
     Project,
@@ -38,8 +45,9 @@ from qdaconv.model import (
     guid_key,
     stable_guid,
     walk_codes,
+    walk_sources,
 )
-from qdaconv.references import objects, rewrite_references
+from qdaconv.references import Reference, objects, rewrite_references
 
 Match = Literal["guid", "content"]
 
@@ -70,9 +78,11 @@ class MergeResult:
     project: Project
     conflicts: list[Conflict] = field(default_factory=list)
     added: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # objects taken from later inputs
+    renamed: list[str] = field(default_factory=list)  # objects given a new GUID, said in words
 
     def as_dict(self) -> dict[str, Any]:
-        return {"conflicts": [c.as_dict() for c in self.conflicts], "added": dict(sorted(self.added.items()))}
+        return {"conflicts": [c.as_dict() for c in self.conflicts], "added": dict(sorted(self.added.items())),
+                "renamed": self.renamed}
 
 
 def _show(value: Any) -> str:
@@ -114,11 +124,50 @@ def merge(projects: Sequence[Project], names: Sequence[str] | None = None, match
         raise ValueError(f"match must be 'guid' or 'content', not {match!r}")
     names = list(names) if names is not None else [f"input {i + 1}" for i in range(len(projects))]
     merger = _Merger(projects[0], names[0])
+    renamed: list[str] = []
     for number, (project, name) in enumerate(zip(projects[1:], names[1:], strict=True), start=2):
         if match == "content":
             _align(merger.result, project, number)
+        else:
+            renamed += _separate_kinds(merger, project, number, name)
         merger.take(project, name)
-    return MergeResult(merger.result, merger.conflicts, merger.added)
+    return MergeResult(merger.result, merger.conflicts, merger.added, renamed)
+
+
+def _separate_kinds(merger: _Merger, project: Project, number: int, name: str) -> list[str]:
+    """Give `project`'s objects whose GUID the result uses for an object of another kind a new GUID (the same
+    for the same input every time), and point `project`'s references to them at it; say what was renamed."""
+    kinds: dict[str, str] = {}  # every object but the selections and codings, which the merger keeps by GUID
+    for kind, obj in objects(merger.result):
+        if kind not in ("selection", "coding"):
+            kinds.setdefault(guid_key(obj.guid), kind)
+
+    def kind_of(key: str, default: str) -> str:
+        if key in merger.selections:
+            return "selection"
+        if key in merger.codings:
+            return "coding"
+        return kinds.get(key, default)
+
+    clashes = [(kind, obj) for kind, obj in objects(project) if kind_of(guid_key(obj.guid), kind) != kind]
+    if not clashes:
+        return []
+    mapping: dict[str, tuple[str, str]] = {}  # guid_key -> (new GUID, the kind renamed)
+    said = []
+    for kind, obj in clashes:
+        new = stable_guid("qdaconv-merge", number, obj.guid)
+        mapping[guid_key(obj.guid)] = (new, kind)
+        what = getattr(obj, "name", None)
+        said.append(f"{name}: the {kind} {_quote(what) + ' ' if what else ''}has the GUID {obj.guid} of a "
+                    f"{kind_of(guid_key(obj.guid), kind)} in an earlier input; it was given the GUID {new}")
+        obj.guid = new
+
+    def renamed(ref: Reference) -> str | None:  # only references that may point at the renamed kind
+        found = mapping.get(guid_key(ref.guid))
+        return found[0] if found is not None and ref.kind in (found[1], "object") else None
+
+    rewrite_references(project, renamed)
+    return said
 
 
 # ------------------------------------------------------------------------------ merging by GUID
@@ -140,6 +189,18 @@ class _Merger:
         self.sets = {guid_key(s.guid): s for s in first.sets}
         self.links = {guid_key(link.guid): link for link in first.links}
         self.graphs = {guid_key(g.guid): g for g in first.graphs}
+        # selections and codings by GUID across the whole result, with what holds each: a GUID is one object
+        self.selections: dict[str, tuple[Selection, Source]] = {}
+        self.codings: dict[str, tuple[Coding, Source | Selection]] = {}
+        for document in walk_sources(first):
+            self._index_codings(document.codings, document)
+            for selection in document.selections:
+                self.selections.setdefault(guid_key(selection.guid), (selection, document))
+                self._index_codings(selection.codings, selection)
+
+    def _index_codings(self, codings: list[Coding], holder: Source | Selection) -> None:
+        for coding in codings:
+            self.codings.setdefault(guid_key(coding.guid), (coding, holder))
 
     def _differ(self, kind: str, label: str, guid: str, name: str, pairs: Iterable[tuple[str, Any, Any]]) -> None:
         for field_name, kept, other in pairs:
@@ -251,10 +312,51 @@ class _Merger:
             index[key] = source
             self._new(kind, key, name)
             for document in _documents(source):
-                self.added["selection"] += len(document.selections)
-                self.added["coding"] += len(document.codings) + sum(len(s.codings) for s in document.selections)
+                self._adopt(document, name)
         else:
             self._document(kept, source, kind, name)
+
+    def _adopt(self, document: Source, name: str) -> None:
+        """Take a document new to the result with what it holds, except selections and codings the result
+        already has elsewhere: those stay where they are, with a conflict, and get what this copy adds."""
+        label = _quote(document.name or document.guid)
+        document.codings = self._new_codings(document.codings, document, f"source {label}", name)
+        selections = []
+        for selection in document.selections:
+            found = self.selections.get(guid_key(selection.guid))
+            if found is not None:
+                self._moved(found, selection, label, name)
+                continue
+            selection.codings = self._new_codings(selection.codings, selection, f"selection {selection.guid}", name)
+            self.selections[guid_key(selection.guid)] = (selection, document)
+            selections.append(selection)
+        self.added["selection"] += len(selections)
+        document.selections = selections
+
+    def _new_codings(self, codings: list[Coding], holder: Source | Selection, where: str, name: str) -> list[Coding]:
+        """The codings of a new selection or document that the result does not hold elsewhere (counted as added)."""
+        kept = []
+        for coding in codings:
+            found = self.codings.get(guid_key(coding.guid))
+            if found is not None:
+                self._misplaced(found, coding, where, name)
+                continue
+            self.codings[guid_key(coding.guid)] = (coding, holder)
+            kept.append(coding)
+        self.added["coding"] += len(kept)
+        return kept
+
+    def _moved(self, found: tuple[Selection, Source], selection: Selection, label: str, name: str) -> None:
+        """A selection this copy holds in another source than the result does: kept where it is."""
+        mine, holder = found
+        self._differ("selection", mine.guid, mine.guid, name, [("source", _quote(holder.name or holder.guid), label)])
+        self._selection(mine, selection, _quote(holder.name or holder.guid), name)
+
+    def _misplaced(self, found: tuple[Coding, Source | Selection], coding: Coding, where: str, name: str) -> None:
+        """A coding this copy puts on another selection or source than the result does: kept where it is."""
+        mine, holder = found
+        self._differ("coding", mine.guid, mine.guid, name, [("place", _holder_label(holder), where)])
+        _union(mine.note_refs, coding.note_refs)
 
     def _document(self, kept: Source, source: Source, kind: str, name: str) -> None:
         label = _quote(kept.name or kept.guid)
@@ -266,17 +368,20 @@ class _Merger:
         _union(kept.note_refs, source.note_refs)
         self._values(kind, label, kept.guid, kept.variable_values, source.variable_values, name)
         _union_by_guid(kept.sync_points, source.sync_points)
-        self._codings(kept.codings, source.codings, f"{kind} {label}", name)
-        selections = {guid_key(s.guid): s for s in kept.selections}
+        self._codings(kept, kept.codings, source.codings, f"{kind} {label}", name)
         for selection in source.selections:
             key = guid_key(selection.guid)
-            mine = selections.get(key)
-            if mine is None:
+            found = self.selections.get(key)
+            if found is None:
+                selection.codings = self._new_codings(selection.codings, selection, f"selection {selection.guid}",
+                                                      name)
                 kept.selections.append(selection)
-                selections[key] = selection
+                self.selections[key] = (selection, kept)
                 self._new("selection", key, name)
+            elif found[1] is not kept:
+                self._moved(found, selection, label, name)
             else:
-                self._selection(mine, selection, label, name)
+                self._selection(found[0], selection, label, name)
         for attribute in ("representation", "text_description"):
             mine, theirs = getattr(kept, attribute), getattr(source, attribute)
             if mine is None and theirs is not None:
@@ -297,22 +402,26 @@ class _Merger:
         if mine != theirs:  # most selections found twice are the same: compare them at once
             self._differ("selection", label, kept.guid, name, zip(_SELECTION_FIELDS, mine, theirs, strict=True))
         _union(kept.note_refs, selection.note_refs)
-        self._codings(kept.codings, selection.codings, f"selection {label}", name)
+        self._codings(kept, kept.codings, selection.codings, f"selection {label}", name)
         if kept.representation is None and selection.representation is not None:
             kept.representation = selection.representation
         elif kept.representation is not None and selection.representation is not None:
             self._document(kept.representation, selection.representation, "source", name)
 
-    def _codings(self, kept: list, other: list, where: str, name: str) -> None:
-        by_guid = {guid_key(c.guid): c for c in kept}
+    def _codings(self, holder: Source | Selection, kept: list[Coding], other: list[Coding], where: str,
+                 name: str) -> None:
+        """Merge the codings a copy puts on `holder` (a source or selection) into the result's (`kept`)."""
         for coding in other:
             key = guid_key(coding.guid)
-            mine = by_guid.get(key)
-            if mine is None:
+            found = self.codings.get(key)
+            if found is None:
                 kept.append(coding)
-                by_guid[key] = coding
+                self.codings[key] = (coding, holder)
                 self._new("coding", key, name)
+            elif found[1] is not holder:
+                self._misplaced(found, coding, where, name)
             else:
+                mine = found[0]
                 if (mine.code, mine.creating_user) != (coding.code, coding.creating_user):
                     self._differ("coding", f"{coding.guid} on {where}", mine.guid, name, [
                         ("code", self._code_name(mine.code), self._code_name(coding.code)),
@@ -351,6 +460,13 @@ def _documents(source: Source) -> list[Source]:
 
 def _quote(text: str | None) -> str:
     return f'"{text}"'
+
+
+def _holder_label(holder: Source | Selection) -> str:
+    """What holds a coding, as the conflicts name it."""
+    if isinstance(holder, Selection):
+        return f"selection {holder.guid}"
+    return f"source {_quote(holder.name or holder.guid)}"
 
 
 def _union(kept: list[str], other: Sequence[str]) -> None:

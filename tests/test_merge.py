@@ -295,3 +295,82 @@ def test_merge_gives_writer_options_to_the_writer_and_reader_options_to_each_rea
     done = cli("merge", str(coder_files[0]), str(coder_files[1]), "-o", str(tmp_path / "x.qde"),
                "--option", "inline_txt=1")
     assert done.returncode == 2 and "did you mean 'inline_text'" in done.stderr
+
+
+# ------------------------------------------------------------------ one GUID, one object
+
+
+def _one_object_per_guid(project: Project, tmp_path: Path) -> bool:
+    """Whether the merged project, written and validated, has no GUID held by two objects."""
+    from qdaconv.validation import validate
+
+    target = tmp_path / "merged.qdpx"
+    qdaconv.write(project, target, force=True)
+    return not validate(target).rule_ids() & {"GUID-DUPLICATE", "GUID-SHARED"}
+
+
+def test_a_selection_a_later_copy_holds_in_another_source_is_kept_once_where_the_first_has_it(study_path, tmp_path):
+    first, second = qdaconv.read(study_path), qdaconv.read(study_path)
+    a, b = second.sources[0], second.sources[1]
+    moved = a.selections.pop(0)
+    extra = Coding("99999999-0000-4000-8000-000000000002", moved.codings[0].code, second.users[1].guid)
+    moved.codings.append(extra)
+    b.selections.append(moved)
+    result = merge([first, second], ["mine.qdpx", "theirs.qdpx"])
+    held = [source.name for source, sel in walk_selections(result.project)
+            if guid_key(sel.guid) == guid_key(moved.guid)]
+    assert held == [a.name]  # once, where the first input has it
+    kept = next(sel for _s, sel in walk_selections(result.project) if guid_key(sel.guid) == guid_key(moved.guid))
+    assert kept.codings[-1].guid == extra.guid  # with what the later copy added to it
+    conflict = next(c for c in result.conflicts if c.kind == "selection" and c.field == "source")
+    assert conflict.kept == f'"{a.name}"' and conflict.other == f'"{b.name}"' and conflict.other_from == "theirs.qdpx"
+    assert sum(1 for _ in walk_selections(result.project)) == 298
+    assert _one_object_per_guid(result.project, tmp_path)
+
+
+def test_a_coding_a_later_copy_puts_on_another_selection_is_kept_once(study_path, tmp_path):
+    first, second = qdaconv.read(study_path), qdaconv.read(study_path)
+    coded = [sel for _s, sel in walk_selections(second) if sel.codings]
+    coding = coded[0].codings.pop(0)
+    coded[1].codings.append(coding)
+    result = merge([first, second], ["mine.qdpx", "theirs.qdpx"])
+    places = [sel.guid for _s, sel in walk_selections(result.project)
+              for c in sel.codings if guid_key(c.guid) == guid_key(coding.guid)]
+    assert places == [coded[0].guid]
+    conflict = next(c for c in result.conflicts if c.kind == "coding" and c.field == "place")
+    assert conflict.kept == f"selection {coded[0].guid}" and coded[1].guid in conflict.other
+    assert _one_object_per_guid(result.project, tmp_path)
+
+
+def test_a_new_source_holding_a_selection_the_first_has_elsewhere_does_not_repeat_it(study_path):
+    first, second = qdaconv.read(study_path), qdaconv.read(study_path)
+    moved = second.sources[0].selections.pop(0)
+    second.sources.append(Source("99999999-0000-4000-8000-000000000003", "Text", "New interview",
+                                 plain_text="x" * 5000, selections=[moved]))
+    result = merge([first, second], ["mine.qdpx", "theirs.qdpx"])
+    new = next(s for s in result.project.sources if s.name == "New interview")
+    assert new.selections == [] and result.added["source"] == 1 and result.added["selection"] == 0
+    assert any(c.kind == "selection" and c.field == "source" and c.other == '"New interview"'
+               for c in result.conflicts)
+
+
+def test_an_object_with_the_guid_of_another_kind_gets_a_new_guid_with_its_references(study_path, tmp_path):
+    first, second = qdaconv.read(study_path), qdaconv.read(study_path)
+    taken = first.sources[0].guid  # a later copy's new code carries this source's GUID
+    code = Code(taken, "Brand new code")
+    second.codes.append(code)
+    selection = next(sel for _s, sel in walk_selections(second) if sel.codings)
+    selection.codings.append(Coding("99999999-0000-4000-8000-000000000004", taken, second.users[0].guid))
+    second.sets.append(Set("99999999-0000-4000-8000-000000000005", "new codes", member_codes=[taken],
+                           member_sources=[taken]))
+    result = merge([first, second], ["mine.qdpx", "theirs.qdpx"])
+    renamed = next(c for c in result.project.codes if c.name == "Brand new code")
+    assert guid_key(renamed.guid) != guid_key(taken) and renamed.guid == stable_guid("qdaconv-merge", 2, taken)
+    coding = next(c for _s, sel in walk_selections(result.project) for c in sel.codings
+                  if c.guid == "99999999-0000-4000-8000-000000000004")
+    assert coding.code == renamed.guid  # the coding follows the code
+    group = next(s for s in result.project.sets if s.name == "new codes")
+    assert group.member_codes == [renamed.guid] and group.member_sources == [taken]  # the source stays the source
+    assert len(result.renamed) == 1 and "theirs.qdpx" in result.renamed[0] and "Brand new code" in result.renamed[0]
+    assert _one_object_per_guid(result.project, tmp_path)
+    assert merge([qdaconv.read(study_path), qdaconv.read(study_path)]).renamed == []

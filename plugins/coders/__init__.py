@@ -94,6 +94,8 @@ def merge_command(inputs: tuple[Path, ...], output: Path, match: str, from_: str
         result = merge(projects, [str(path) for path in inputs], match=match)  # type: ignore[arg-type]
         for conflict in result.conflicts:
             click.echo(f"qdaconv: conflict: {conflict}", err=True)
+        for note in result.renamed:
+            click.echo(f"qdaconv: note: {note}", err=True)
         summary: dict[str, Any] = {"output": str(output), "inputs": [str(p) for p in inputs], "match": match,
                                    **result.as_dict()}
         if strict and result.conflicts:
