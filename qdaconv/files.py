@@ -134,7 +134,8 @@ class OpenZips:
         archive = self.get(zip_path, member)
         try:
             return ZipMemberStream(archive.open(member), zip_path, member)
-        except (zipfile.BadZipFile, KeyError, NotImplementedError, RuntimeError, OSError, zlib.error) as exc:
+        except (zipfile.BadZipFile, KeyError, NotImplementedError, RuntimeError, OSError, zlib.error,
+                UnicodeDecodeError) as exc:  # UnicodeDecodeError: a local header's name flagged UTF-8 that is not
             raise damaged_member(zip_path, member, exc) from None
 
     def close(self) -> None:

@@ -842,7 +842,7 @@ def _check_stream(place: str, stream: IO[bytes], matcher: Matcher, found: list[s
                         with archive.open(info) as member:
                             _check_stream(f"{place}!{info.filename}", member, matcher, found, depth + 1)
             return
-        except (zipfile.BadZipFile, NotImplementedError, RuntimeError, OSError, EOFError):
+        except (zipfile.BadZipFile, NotImplementedError, RuntimeError, OSError, EOFError, UnicodeDecodeError):
             stream = data  # not a readable zip after all: search the bytes as they are
             stream.seek(0)
             head = stream.read(4)

@@ -242,7 +242,9 @@ class SafeZip:
         info = self._zip.getinfo(name)
         try:
             stream = self._zip.open(info)
-        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError) as exc:
+        # UnicodeDecodeError: a local header whose name, flagged as UTF-8, is not
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError,
+                UnicodeDecodeError) as exc:
             raise ReadError(self.path, f"the member is damaged ({exc})", location=name,
                             hint="the archive is truncated or corrupt; export it again") from None
         return _LimitedStream(self, info, stream)

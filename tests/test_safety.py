@@ -118,6 +118,22 @@ def test_actual_size_beyond_the_declared_one_is_caught(tmp_path):
         archive.read("sources/a.txt")
 
 
+def test_a_local_header_name_flagged_utf8_that_is_not_is_a_damaged_member(tmp_path, cli):
+    path = make_zip(tmp_path / "odd.qdpx", [("project.qde", PROJECT)])
+    data = bytearray(path.read_bytes())
+    # the local header (first) says its name is UTF-8 (flag bit 11) and holds bytes that are not
+    data[6:8] = (int.from_bytes(data[6:8], "little") | 0x800).to_bytes(2, "little")
+    data[30 + 4:30 + 6] = b"\xe9\x28"
+    path.write_bytes(bytes(data))
+    with pytest.raises(ReadError, match="project.qde"):
+        qdaconv.read(path, "refi-qdpx")
+    for command in (["info", str(path)], ["validate", str(path)], ["convert", str(path), str(tmp_path / "o.qdc")]):
+        done = cli(*command)
+        assert done.returncode in (1, 2) and "internal error" not in done.stderr + done.stdout, done.stderr
+        assert "Traceback" not in done.stderr
+    assert not (tmp_path / "o.qdc").exists()
+
+
 def test_truncated_and_non_zip_files_are_read_errors(tmp_path):
     good = make_zip(tmp_path / "good.qdpx", [("project.qde", PROJECT), ("sources/a.txt", b"hello" * 1000)])
     truncated = tmp_path / "truncated.qdpx"
