@@ -160,13 +160,15 @@ class QdeReader:
         self.schema_valid = parsed is not None
         try:
             with _collector_paused():
-                events = (etree.iterwalk(parsed, events=("start", "end"), tag=_TAGS) if parsed is not None
-                          else iterparse(guarded(stream, self.path, self.member), events=("start", "end"), tag=_TAGS))
-                for event, element in events:
-                    if self.root is None:
-                        self._start_root(element)
-                    elif event == "end":
-                        self._end(element)
+                if parsed is not None:
+                    self._walk_valid(parsed)
+                else:
+                    events = iterparse(guarded(stream, self.path, self.member), events=("start", "end"), tag=_TAGS)
+                    for event, element in events:
+                        if self.root is None:
+                            self._start_root(element)
+                        elif event == "end":
+                            self._end(element)
             if parsed is not None:  # a small document, walked at once: its progress is all or nothing
                 progress.advance("reading", 1, 1)
         except etree.XMLSyntaxError as exc:
@@ -175,6 +177,22 @@ class QdeReader:
             raise ReadError(self.path, "this is not a QDA-XML document: there is no Project or CodeBook root",
                             location=self.member, hint="pass a .qdpx, .qde or .qdc exported by a QDA program")
         return self.project
+
+    def _walk_valid(self, root: etree._Element) -> None:
+        """What the streamed events do, done on a schema-valid tree: the schemas put every item directly in its
+        container and the project's own Description and NoteRefs after them, so visiting the containers' items,
+        the code book and those in document order ends the same elements in the same order as the stream, without
+        the start events and the end events of every selection's NoteRefs and Descriptions, which do nothing."""
+        self._start_root(root)
+        for child in list(root):  # listed first: each element is removed as it ends
+            name = self._name(child.tag)
+            if name in CONTAINERS:
+                for item in list(child):
+                    if isinstance(item.tag, str):  # not a comment or processing instruction
+                        self._end(item)
+            elif name in ("CodeBook", "Description", "NoteRef"):
+                self._end(child)
+        self._end(root)
 
     def _start_root(self, root: etree._Element) -> None:
         refuse_entities(root, self.path, self.member)
