@@ -137,19 +137,23 @@ def merge(projects: Sequence[Project], names: Sequence[str] | None = None, match
 def _separate_kinds(merger: _Merger, project: Project, number: int, name: str) -> list[str]:
     """Give `project`'s objects whose GUID the result uses for an object of another kind a new GUID (the same
     for the same input every time), and point `project`'s references to them at it; say what was renamed."""
-    kinds: dict[str, str] = {}  # every object but the selections and codings, which the merger keeps by GUID
+    # the kinds of object each GUID names in the result (several where a program shares one GUID between
+    # objects, as ATLAS.ti does for a PDF quotation); selections and codings the merger keeps by GUID already
+    kinds: dict[str, set[str]] = {}
     for kind, obj in objects(merger.result):
         if kind not in ("selection", "coding"):
-            kinds.setdefault(guid_key(obj.guid), kind)
+            kinds.setdefault(guid_key(obj.guid), set()).add(kind)
 
-    def kind_of(key: str, default: str) -> str:
+    def kinds_of(key: str) -> set[str]:
+        found = kinds.get(key, set())
         if key in merger.selections:
-            return "selection"
+            found = found | {"selection"}
         if key in merger.codings:
-            return "coding"
-        return kinds.get(key, default)
+            found = found | {"coding"}
+        return found
 
-    clashes = [(kind, obj) for kind, obj in objects(project) if kind_of(guid_key(obj.guid), kind) != kind]
+    clashes = [(kind, obj) for kind, obj in objects(project)
+               if (known := kinds_of(guid_key(obj.guid))) and kind not in known]
     if not clashes:
         return []
     mapping: dict[str, tuple[str, str]] = {}  # guid_key -> (new GUID, the kind renamed)
@@ -158,8 +162,9 @@ def _separate_kinds(merger: _Merger, project: Project, number: int, name: str) -
         new = stable_guid("qdaconv-merge", number, obj.guid)
         mapping[guid_key(obj.guid)] = (new, kind)
         what = getattr(obj, "name", None)
+        others = " or ".join(sorted(kinds_of(guid_key(obj.guid))))
         said.append(f"{name}: the {kind} {_quote(what) + ' ' if what else ''}has the GUID {obj.guid} of a "
-                    f"{kind_of(guid_key(obj.guid), kind)} in an earlier input; it was given the GUID {new}")
+                    f"{others} in an earlier input; it was given the GUID {new}")
         obj.guid = new
 
     def renamed(ref: Reference) -> str | None:  # only references that may point at the renamed kind

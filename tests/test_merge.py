@@ -374,3 +374,16 @@ def test_an_object_with_the_guid_of_another_kind_gets_a_new_guid_with_its_refere
     assert len(result.renamed) == 1 and "theirs.qdpx" in result.renamed[0] and "Brand new code" in result.renamed[0]
     assert _one_object_per_guid(result.project, tmp_path)
     assert merge([qdaconv.read(study_path), qdaconv.read(study_path)]).renamed == []
+
+
+def test_a_guid_two_kinds_share_in_every_copy_is_left_as_it_is(study_path):
+    def sharing() -> Project:  # one GUID for a note and a code, as some programs share them across kinds
+        project = qdaconv.read(study_path)
+        code = project.codes[0].children[0]
+        rewrite_references(project, {code.guid: project.notes[0].guid})
+        code.guid = project.notes[0].guid
+        return project
+
+    result = merge([sharing(), sharing()])
+    assert result.renamed == [] and result.conflicts == [] and not result.added
+    assert diff(sharing(), result.project).same
