@@ -306,6 +306,14 @@ def test_agree_refuses_what_it_cannot_compute_with_exit_2(args, message, cli):
     assert message in done.stderr
 
 
+def test_coders_with_two_files_is_a_usage_error_before_anything_is_read(cli):
+    from conftest import ROOT
+
+    done = cli("agree", "fixtures/study.qdpx", "no-such-file.qdpx", "--coders", "A,B", cwd=ROOT)
+    assert done.returncode == 2 and "--coders chooses users inside one project" in done.stderr
+    assert "no-such-file" not in done.stderr  # the second file was never opened
+
+
 # ------------------------------------------------------------------ the report
 
 

@@ -233,6 +233,8 @@ def agree_command(inputs: tuple[Path, ...], pair: str | None, overlap: float, fr
 
     if len(inputs) > 2:
         raise click.UsageError("give one project (with --coders) or two files, one per coder")
+    if len(inputs) == 2 and pair:  # said before the work of reading two projects
+        raise click.UsageError("--coders chooses users inside one project; with two files each file is a coder")
     if as_json and csv_path is not None:
         raise click.UsageError("--json and --csv are alternatives; choose one")
     if csv_path is not None and csv_path.exists() and not force:
@@ -241,8 +243,6 @@ def agree_command(inputs: tuple[Path, ...], pair: str | None, overlap: float, fr
     projects = [_read(path, from_, options) for path in inputs]
     with _kept_from_the_collector():
         if len(projects) == 2:
-            if pair:
-                raise click.UsageError("--coders chooses users inside one project; with two files each file is a coder")
             result = agreement_between(*projects, names=(str(inputs[0]), str(inputs[1])), overlap=overlap / 100)
         else:
             names = None
