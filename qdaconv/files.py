@@ -19,6 +19,12 @@ from typing import IO
 
 from qdaconv.errors import ReadError
 
+#: What opening a zip member can raise when the archive is damaged or hostile, besides the zipfile module's
+#: own error: an unknown compression (NotImplementedError), encryption (RuntimeError), a local header whose
+#: name, flagged as UTF-8, is not (UnicodeDecodeError), and the inflater's and the file's errors.
+MEMBER_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError,
+                 UnicodeDecodeError)
+
 #: Byte order marks and the codec that reads the text after them (the mark itself removed).
 BOMS: tuple[tuple[bytes, str], ...] = (
     (codecs.BOM_UTF8, "utf-8-sig"),
@@ -134,8 +140,7 @@ class OpenZips:
         archive = self.get(zip_path, member)
         try:
             return ZipMemberStream(archive.open(member), zip_path, member)
-        except (zipfile.BadZipFile, KeyError, NotImplementedError, RuntimeError, OSError, zlib.error,
-                UnicodeDecodeError) as exc:  # UnicodeDecodeError: a local header's name flagged UTF-8 that is not
+        except (*MEMBER_ERRORS, KeyError) as exc:
             raise damaged_member(zip_path, member, exc) from None
 
     def close(self) -> None:

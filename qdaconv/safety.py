@@ -21,6 +21,7 @@ from typing import IO, Any
 from lxml import etree
 
 from qdaconv.errors import ReadError
+from qdaconv.files import MEMBER_ERRORS
 
 #: Keyword arguments for `lxml.etree.iterparse` and `XMLParser`: no entity resolution, no
 #: network, no DTD loading, and lxml's default size limits kept (huge_tree off).
@@ -242,9 +243,7 @@ class SafeZip:
         info = self._zip.getinfo(name)
         try:
             stream = self._zip.open(info)
-        # UnicodeDecodeError: a local header whose name, flagged as UTF-8, is not
-        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError,
-                UnicodeDecodeError) as exc:
+        except MEMBER_ERRORS as exc:
             raise ReadError(self.path, f"the member is damaged ({exc})", location=name,
                             hint="the archive is truncated or corrupt; export it again") from None
         return _LimitedStream(self, info, stream)
