@@ -324,27 +324,26 @@ class _Merger:
     def _adopt(self, document: Source, name: str) -> None:
         """Take a document new to the result with what it holds, except selections and codings the result
         already has elsewhere: those stay where they are, with a conflict, and get what this copy adds."""
-        label = _quote(document.name or document.guid)
-        document.codings = self._new_codings(document.codings, document, f"source {label}", name)
+        document.codings = self._new_codings(document.codings, document, name)
         selections = []
         for selection in document.selections:
             found = self.selections.get(guid_key(selection.guid))
             if found is not None:
-                self._moved(found, selection, label, name)
+                self._moved(found, selection, _quote(document.name or document.guid), name)
                 continue
-            selection.codings = self._new_codings(selection.codings, selection, f"selection {selection.guid}", name)
+            selection.codings = self._new_codings(selection.codings, selection, name)
             self.selections[guid_key(selection.guid)] = (selection, document)
             selections.append(selection)
         self.added["selection"] += len(selections)
         document.selections = selections
 
-    def _new_codings(self, codings: list[Coding], holder: Source | Selection, where: str, name: str) -> list[Coding]:
+    def _new_codings(self, codings: list[Coding], holder: Source | Selection, name: str) -> list[Coding]:
         """The codings of a new selection or document that the result does not hold elsewhere (counted as added)."""
         kept = []
         for coding in codings:
             found = self.codings.get(guid_key(coding.guid))
             if found is not None:
-                self._misplaced(found, coding, where, name)
+                self._misplaced(found, coding, _holder_label(holder), name)
                 continue
             self.codings[guid_key(coding.guid)] = (coding, holder)
             kept.append(coding)
@@ -378,8 +377,7 @@ class _Merger:
             key = guid_key(selection.guid)
             found = self.selections.get(key)
             if found is None:
-                selection.codings = self._new_codings(selection.codings, selection, f"selection {selection.guid}",
-                                                      name)
+                selection.codings = self._new_codings(selection.codings, selection, name)
                 kept.selections.append(selection)
                 self.selections[key] = (selection, kept)
                 self._new("selection", key, name)
