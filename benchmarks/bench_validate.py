@@ -1,6 +1,7 @@
 """Validation speed: files per second on many study-sized projects, and time and memory on one huge project.
 
     python benchmarks/bench_validate.py [--count 200] [--jobs 1 2] [--big] [--big-excerpts 1000000] [--keep DIR]
+                                        [--phases]
 
 1. `--count` copies of a study-sized project (`make_big.py --sources 24 --excerpts 960`: 24
    transcripts of 20,000 characters, 960 coded excerpts named after their text) are validated by
@@ -11,12 +12,16 @@
 2. With `--big`, a project of `--big-excerpts` coded excerpts (100 per transcript) is made once and
    `qdaconv convert` and `qdaconv validate` of it are timed, each in its own process, with their
    peak memory (the child's ru_maxrss, through a fresh wrapper process per command).
+3. With `--phases`, one child process validates the copies in turn and says how many milliseconds of
+   CPU each layer of `validate` takes per file (the fastest of three rounds), beside the floor: parsing
+   project.qde and validating its tree against the XSD.
 """
 
 from __future__ import annotations
 
 import argparse
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -68,6 +73,63 @@ def many(folder: Path, count: int, jobs: list[int]) -> None:
               f"peak {result['maxrss_kb'] / 1024:.0f} MB per process; {summary})")
 
 
+# Each layer of `validate` (qdaconv/validation/run.py, and the REFI reader's steps) timed by CPU time, in one process.
+_PHASES = """
+import glob, sys, time, zipfile
+from lxml import etree
+import qdaconv.validation.run as run
+import qdaconv.plugins.refi.formats as refi
+from qdaconv.validation.schema import load_schema
+clock, spent = time.process_time, {}
+def timed(module, name, label):
+    function = getattr(module, name)
+    def wrapper(*args, **kwargs):
+        began = clock()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            spent[label] = spent.get(label, 0.0) + clock() - began
+    setattr(module, name, wrapper)
+for name in ("detect_issues", "check_issues", "read_issues", "model_issues", "plugin_issues"):
+    timed(run, name, name.removesuffix("_issues"))
+for name, label in (("read_positions", "read: positions"), ("_dialect_notes", "read: dialect")):
+    timed(refi, name, label)
+for name in ("Index", "text_findings", "integrity_issues", "interop_issues"):
+    timed(run, name, "model: " + name.removesuffix("_issues"))
+files = sorted(glob.glob(sys.argv[1] + "/*.qdpx"))[:60]
+schema = load_schema("Project-mrt2019.xsd")
+def floor():
+    for path in files:
+        with zipfile.ZipFile(path) as archive:
+            data = archive.read("project.qde")
+        began = clock()
+        schema.validate(etree.fromstring(data))
+        spent["floor: parse and XSD"] = spent.get("floor: parse and XSD", 0.0) + clock() - began
+best = {}
+for path in files[:5]:
+    run.validate(path)
+for _round in range(3):
+    spent.clear()
+    began = clock()
+    for path in files:
+        run.validate(path)
+    spent["validate, all of it"] = clock() - began
+    floor()
+    for label, seconds in spent.items():
+        best[label] = min(best.get(label, seconds), seconds)
+for label in ("validate, all of it", "detect", "check", "read", "read: positions", "read: dialect", "model",
+              "model: Index", "model: text_findings", "model: integrity", "model: interop", "plugin",
+              "floor: parse and XSD"):
+    print(f"    {label:24} {1000 * best.get(label, 0.0) / len(files):6.2f} ms")
+"""
+
+
+def phases(folder: Path) -> None:
+    print("  CPU per file in one process, by layer (the fastest of three rounds over 60 copies):")
+    print(subprocess.run([sys.executable, "-c", _PHASES, str(folder)], capture_output=True, text=True,
+                         check=True).stdout.rstrip())
+
+
 def big(folder: Path, excerpts: int) -> None:
     path = folder / f"big-{excerpts}.qdpx"
     make_big(path, excerpts // 100, excerpts)
@@ -90,11 +152,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--big", action="store_true", help="also time convert and validate of a huge project")
     parser.add_argument("--big-excerpts", type=int, default=1_000_000)
     parser.add_argument("--keep", type=Path, help="work in this folder and keep the generated files")
+    parser.add_argument("--phases", action="store_true", help="also time each layer of validate in one process")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="qdaconv-bench-") as scratch:
         folder = args.keep or Path(scratch)
         folder.mkdir(parents=True, exist_ok=True)
         many(folder, args.count, args.jobs)
+        if args.phases:
+            phases(folder / f"copies-{args.count}")
         if args.big:
             big(folder, args.big_excerpts)
     return 0
