@@ -6,6 +6,7 @@ Exit codes, as diff(1): 0 fine; 1 a negative verdict (invalid, different, lossy 
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sys
@@ -355,6 +356,9 @@ def validate(paths: tuple[str, ...], as_json: bool, junit: Path | None, jobs: in
     from qdaconv import validation
 
     files = validation.expand_paths(list(paths))
+    # The program's own objects (modules, plugins, their tables) are set aside from the cycle collector,
+    # here and in the workers forked from here: its full passes walked them all again for every few files.
+    gc.freeze()
     rule_list = [r.strip() for r in rules.split(",") if r.strip()] if rules else None
     show_progress = sys.stderr.isatty() and len(files) > 1 and not as_json
     with click.progressbar(length=len(files), label="validating", file=sys.stderr,

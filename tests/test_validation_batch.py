@@ -72,6 +72,17 @@ def test_pool_gives_the_same_reports_in_order(corpus):
     assert by_name["broken.qdpx"].rule_ids() == {"ZIP-BROKEN"}
 
 
+@pytest.mark.parametrize(("count", "jobs"), [(1, 2), (7, 2), (200, 2), (1000, 8)])
+def test_chunks_cover_every_file_once_and_shrink_toward_the_end(count, jobs):
+    from qdaconv.validation.batch import MAX_CHUNK, _chunks
+
+    chunks = list(_chunks(list(range(count)), jobs))
+    assert [p for chunk in chunks for p in chunk] == list(range(count))
+    sizes = [len(chunk) for chunk in chunks]
+    assert max(sizes) <= MAX_CHUNK and sizes == sorted(sizes, reverse=True)
+    assert sizes[-jobs:] == [1] * min(jobs, count)  # the workers end on single files, together
+
+
 def test_pool_passes_the_rule_selection(corpus):
     reports = validate_many(expand_paths([str(corpus)]), jobs=2, rules=["ZIP-"])
     assert [r.rule_ids() for r in reports] == [set(), {"ZIP-BROKEN"}, set(), set(), set()]

@@ -204,14 +204,21 @@ def validate_many(paths: Iterable[str | os.PathLike], *, jobs: int | None = None
     return [report for report in results if report is not None]
 
 
-#: Most files sent to a worker at once: enough to make the round trip cheap, few enough that the
-#: workers finish together and a crash sends few files back to be run alone.
+#: Most files sent to a worker at once: enough to make the round trip cheap, few enough that a crash
+#: sends few files back to be run alone.
 MAX_CHUNK = 8
 
 
 def _chunks(positions: list[int], jobs: int) -> deque[list[int]]:
-    size = max(1, min(MAX_CHUNK, len(positions) // (jobs * 4)))
-    return deque(positions[i:i + size] for i in range(0, len(positions), size))
+    """The positions in chunks that shrink as the work left does (a quarter of each worker's share, at most
+    `MAX_CHUNK`), so that the workers finish together: the last chunks hold one file each."""
+    chunks: deque[list[int]] = deque()
+    start = 0
+    while start < len(positions):
+        size = max(1, min(MAX_CHUNK, (len(positions) - start) // (jobs * 4)))
+        chunks.append(positions[start:start + size])
+        start += size
+    return chunks
 
 
 def _run_pool(names: list[str], rules: list[str] | None, jobs: int,
