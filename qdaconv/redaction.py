@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import IO, Any, NamedTuple
 
 from qdaconv.errors import LossError, ReadError, WriteError
+from qdaconv.files import MEMBER_ERRORS
 from qdaconv.formats import Loss, LossReport
 from qdaconv.model import TEXT_KINDS, Blob, Project, Source, walk_codes, walk_sources
 from qdaconv.positions import remap_text_positions
@@ -830,7 +831,12 @@ def _check_file(place: str, file: Path, matcher: Matcher, found: list[str]) -> N
 
 def _check_stream(place: str, stream: IO[bytes], matcher: Matcher, found: list[str], depth: int) -> None:
     head = stream.read(4)
-    if head == b"PK\x03\x04" and depth < _MAX_DEPTH:
+    if head == b"PK\x03\x04":
+        # A zip's compressed members cannot be searched as bytes: one that cannot be opened (damaged,
+        # encrypted, an unknown compression) or nested too deep is a finding, so nothing unsearched passes.
+        if depth >= _MAX_DEPTH:
+            found.append(f"{place}: not searched (a zip nested more than {_MAX_DEPTH} deep)")
+            return
         # a file on disk is opened where it is; a zip inside a zip is read into memory to be opened
         data: IO[bytes] = stream if depth == 0 else io.BytesIO(head + stream.read())
         data.seek(0)
@@ -841,11 +847,9 @@ def _check_stream(place: str, stream: IO[bytes], matcher: Matcher, found: list[s
                         _check_name(info.filename, matcher, found)
                         with archive.open(info) as member:
                             _check_stream(f"{place}!{info.filename}", member, matcher, found, depth + 1)
-            return
-        except (zipfile.BadZipFile, NotImplementedError, RuntimeError, OSError, EOFError, UnicodeDecodeError):
-            stream = data  # not a readable zip after all: search the bytes as they are
-            stream.seek(0)
-            head = stream.read(4)
+        except (*MEMBER_ERRORS, ValueError) as exc:
+            found.append(f"{place}: not searched (a zip that cannot be opened: {exc})")
+        return
     encoding = "utf-16" if head[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-8"
     decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
     need = matcher.longest + _CONTEXT

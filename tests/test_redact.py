@@ -323,6 +323,41 @@ def test_find_terms_looks_into_nested_zips_names_and_entities(tmp_path: Path) ->
     assert any("Rachel.txt (its name)" in place for place in found)
 
 
+def _encrypted_zip() -> bytes:
+    """A zip whose one member is flagged as encrypted: zipfile will not open it."""
+    data = io.BytesIO()
+    with zipfile.ZipFile(data, "w") as archive:
+        archive.writestr("notes.txt", "Rachel said so")
+    raw = bytearray(data.getvalue())
+    for signature, flags_at in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):  # local and central headers
+        start = raw.index(signature)
+        raw[start + flags_at] |= 0x01
+    return bytes(raw)
+
+
+@pytest.mark.parametrize("inner", [_encrypted_zip(), b"PK\x03\x04" + b"\x00" * 60], ids=["encrypted", "damaged"])
+def test_find_terms_refuses_a_nested_zip_it_cannot_open(tmp_path: Path, inner: bytes) -> None:
+    # its compressed members cannot be searched as bytes: passing it would pass what was never searched
+    with zipfile.ZipFile(tmp_path / "outer.zip", "w") as archive:
+        archive.writestr("data/rich.docx", inner)
+        archive.writestr("data/plain.txt", "nothing here")
+    found = find_terms(tmp_path / "outer.zip", Matcher([Term("Rachel", "R")]))
+    assert len(found) == 1
+    assert found[0].startswith("outer.zip!data/rich.docx: not searched (a zip that cannot be opened")
+
+
+def test_find_terms_refuses_zips_nested_too_deep(tmp_path: Path) -> None:
+    data = b"Rachel"
+    for level in range(6):
+        holder = io.BytesIO()
+        with zipfile.ZipFile(holder, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr(f"level{level}.zip" if level else "deep.txt", data)
+        data = holder.getvalue()
+    (tmp_path / "outer.zip").write_bytes(data)
+    found = find_terms(tmp_path / "outer.zip", Matcher([Term("Rachel", "R")]))
+    assert len(found) == 1 and "not searched (a zip nested more than" in found[0]
+
+
 # ---------------------------------------------------------------- the fast paths find what the plain ones find
 
 #: Terms of every kind the matcher builds (word and non-word starts, phrases, accents as marks, CJK, digits)
