@@ -337,6 +337,8 @@ def features_used(project: Project) -> Counter[Feature]:
 
 def loss_for(project: Project, fmt: Format) -> LossReport:
     """The features `project` uses that `fmt` cannot carry, with counts, in Feature order."""
+    if fmt.capabilities.issuperset(Feature):  # a format that carries everything loses nothing: no need to count
+        return LossReport(fmt.name, [])
     used = features_used(project)
     items = [Loss(feature.label, used[feature]) for feature in Feature
              if used[feature] and feature not in fmt.capabilities]
