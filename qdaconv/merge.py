@@ -224,18 +224,20 @@ class _Merger:
         self._codes(project, name)
         self._objects(project.variables, self.variables, result.variables, "variable", name, self._variable)
         self._objects(project.cases, self.cases, result.cases, "case", name, self._case)
-        for source in project.sources:
-            self._top_document(source, self.sources, result.sources, "source", name)
-        for note in project.notes:
-            self._top_document(note, self.notes, result.notes, "note", name)
+        self._objects(project.sources, self.sources, result.sources, "source", name, self._source,
+                      on_new=self._adopt_documents)
+        self._objects(project.notes, self.notes, result.notes, "note", name, self._note,
+                      on_new=self._adopt_documents)
         self._objects(project.sets, self.sets, result.sets, "set", name, self._set)
         self._objects(project.links, self.links, result.links, "link", name, self._link)
         self._objects(project.graphs, self.graphs, result.graphs, "graph", name, self._graph)
         _union(result.note_refs, project.note_refs)
 
     def _objects(self, items: Iterable[Any], index: dict[str, Any], target: list[Any], kind: str, name: str,
-                 merge_into: Callable[[Any, Any, str], None]) -> None:
-        """Add the objects the merged project lacks; merge the others into the copy already kept."""
+                 merge_into: Callable[[Any, Any, str], None],
+                 on_new: Callable[[Any, str], None] | None = None) -> None:
+        """Add the objects the merged project lacks (then `on_new` on each); merge the others into the copy
+        already kept."""
         for item in items:
             key = guid_key(item.guid)
             kept = index.get(key)
@@ -243,6 +245,8 @@ class _Merger:
                 target.append(item)
                 index[key] = item
                 self._new(kind, key, name)
+                if on_new is not None:
+                    on_new(item, name)
             else:
                 merge_into(kept, item, name)
 
@@ -308,18 +312,20 @@ class _Merger:
                     f"value of {_quote(variable.name if variable else value.variable)}",
                     mine.value, value.value)])
 
-    def _top_document(self, source: Source, index: dict[str, Source], into: list[Source], kind: str,
-                      name: str) -> None:
-        key = guid_key(source.guid)
-        kept = index.get(key)
-        if kept is None:
-            into.append(source)
-            index[key] = source
-            self._new(kind, key, name)
-            for document in _documents(source):
-                self._adopt(document, name)
-        else:
-            self._document(kept, source, kind, name)
+    def _source(self, kept: Source, source: Source, name: str) -> None:
+        self._document(kept, source, "source", name)
+
+    def _note(self, kept: Source, note: Source, name: str) -> None:
+        self._document(kept, note, "note", name)
+
+    def _adopt_documents(self, document: Source, name: str) -> None:
+        """`_adopt` a source or note new to the result, then each document nested in what it keeps (the
+        representation of a PDF selection kept elsewhere stays out, and so do its selections)."""
+        self._adopt(document, name)
+        for nested in (document.representation, document.text_description, *document.transcripts,
+                       *(selection.representation for selection in document.selections)):
+            if nested is not None:
+                self._adopt_documents(nested, name)
 
     def _adopt(self, document: Source, name: str) -> None:
         """Take a document new to the result with what it holds, except selections and codings the result
@@ -449,16 +455,6 @@ class _Merger:
                     getattr(kept, attribute).append(item)
                 elif found != item:
                     self._differ("graph", label, kept.guid, name, [(f"{attribute[:-1]} {item.guid}", found, item)])
-
-
-def _documents(source: Source) -> list[Source]:
-    """A source and the text documents nested in it."""
-    found = [source]
-    for nested in (source.representation, source.text_description, *source.transcripts,
-                   *(selection.representation for selection in source.selections)):
-        if nested is not None:
-            found += _documents(nested)
-    return found
 
 
 def _quote(text: str | None) -> str:

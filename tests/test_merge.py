@@ -387,3 +387,28 @@ def test_a_guid_two_kinds_share_in_every_copy_is_left_as_it_is(study_path):
     result = merge([sharing(), sharing()])
     assert result.renamed == [] and result.conflicts == [] and not result.added
     assert diff(sharing(), result.project).same
+
+
+def test_a_pdf_selection_kept_elsewhere_leaves_its_representations_selections_to_later_copies():
+    def pdf(source_guid: str, selection: Selection) -> Source:
+        return Source(source_guid, "PDF", "article.pdf", path="internal://article.pdf", selections=[selection])
+
+    code = "99999999-0000-4000-8000-0000000000c0"
+    area = "99999999-0000-4000-8000-0000000000a0"  # one PDF selection, in another source in the second copy
+    text = "99999999-0000-4000-8000-0000000000b0"  # a selection of that selection's representation
+    first = Project(codes=[Code(code, "c")], sources=[
+        pdf("99999999-0000-4000-8000-000000000001", Selection(area, "PDF", page=1, first_x=0, first_y=0,
+                                                             second_x=5, second_y=5))])
+    represented = Selection(area, "PDF", page=1, first_x=0, first_y=0, second_x=5, second_y=5,
+                            representation=Source("99999999-0000-4000-8000-000000000003", "Representation",
+                                                  plain_text="words", selections=[
+                                                      Selection(text, "PlainText", start=0, end=5)]))
+    second = Project(codes=[Code(code, "c")], sources=[pdf("99999999-0000-4000-8000-000000000002", represented)])
+    third = Project(codes=[Code(code, "c")], sources=[Source(
+        "99999999-0000-4000-8000-000000000004", "Text", "notes.txt", plain_text="words", selections=[
+            Selection(text, "PlainText", start=0, end=5,
+                      codings=[Coding("99999999-0000-4000-8000-0000000000d0", code)])])])
+    result = merge([first, second, third], ["first", "second", "third"])
+    held = {sel.guid: source.name for source, sel in walk_selections(result.project)}
+    assert held == {area: "article.pdf", text: "notes.txt"}  # the third copy's selection is not lost
+    assert result.added["selection"] == 1 and result.added["coding"] == 1
