@@ -107,3 +107,23 @@ def test_the_reader_notes_no_attribute_a_schema_allows(xsd):
             assert declared(complex_type) <= ATTRIBUTES[name], name
             checked += 1
     assert checked >= 3
+
+
+def test_path_uses_of_a_valid_tree_come_in_the_order_their_elements_end():
+    """As while streaming: a representation or transcript before the source that holds it, in document order
+    otherwise, whatever the nesting."""
+    ns = checks.PROJECT_NS
+    root = etree.fromstring(f"""<Project xmlns="{ns}"><Sources>
+        <TextSource name="a" plainTextPath="internal://a.txt"/>
+        <PDFSource name="b" path="internal://b.pdf"><Representation name="b-text" plainTextPath="internal://b.txt"/>
+          <PDFSelection><Representation name="b-area" plainTextPath="internal://b2.txt"/></PDFSelection>
+        </PDFSource>
+        <AudioSource name="c" path="internal://c.mp3"><Transcript name="c-1" plainTextPath="internal://c1.txt"/>
+          <Transcript name="c-2" plainTextPath="internal://c2.txt"/></AudioSource>
+        <PictureSource name="d" path="internal://d.png"><TextDescription name="d-text"
+          plainTextPath="internal://d.txt"/></PictureSource>
+        </Sources><Notes><Note name="e" plainTextPath="internal://e.txt"/></Notes></Project>""")
+    names = [use.name for use in checks._uses_in(root, valid=True)]
+    assert names == ["a", "b-text", "b-area", "b", "c-1", "c-2", "c", "d-text", "d", "e"]
+    assert names == [element.get("name") for _event, element in
+                     etree.iterwalk(root, events=("end",), tag=checks._PATH_TAGS)]
