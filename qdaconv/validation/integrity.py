@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from itertools import chain
+from operator import attrgetter
 
 from qdaconv.issues import Issue
 from qdaconv.model import VARIABLE_TYPES, Coding, Project, Selection, VariableValue
@@ -64,12 +66,18 @@ def _references(project: Project, index: Index) -> Iterator[_Ref]:
             yield _Ref(ref, note, "note reference", f'Code "{" > ".join(entry.path)}"')
     for case in project.cases:
         place = label("Case", case.name, case.guid)
-        yield from (_Ref(ref, code, "code", place) for ref in case.code_refs)
-        yield from (_Ref(ref, SOURCE_ELEMENTS, "source", place) for ref in case.source_refs)
-        yield from (_Ref(ref, SELECTION_ELEMENTS, "selection", place) for ref in case.selection_refs)
-        yield from (_Ref(v.variable, variable, "variable", place) for v in case.variable_values)
+        for ref in case.code_refs:
+            yield _Ref(ref, code, "code", place)
+        for ref in case.source_refs:
+            yield _Ref(ref, SOURCE_ELEMENTS, "source", place)
+        for ref in case.selection_refs:
+            yield _Ref(ref, SELECTION_ELEMENTS, "selection", place)
+        for value in case.variable_values:
+            yield _Ref(value.variable, variable, "variable", place)
     for item in index.located:
-        yield from _source_references(item, index, note, code, variable)
+        source = item.source
+        if source.selections or source.codings or source.note_refs or source.variable_values:
+            yield from _source_references(item, index, note, code, variable)
     for group in project.sets:
         place = label("Set", group.name, group.guid)
         yield from (_Ref(ref, code, "member code", place) for ref in group.member_codes)
@@ -92,27 +100,41 @@ def _references(project: Project, index: Index) -> Iterator[_Ref]:
 
 def _source_references(item: Located, index: Index, note: frozenset[str], code: frozenset[str],
                        variable: frozenset[str]) -> Iterator[_Ref]:
-    """The references of one source. A coding's code found as it is among the project's codes is
-    fine and skipped before its place is built: codings are the bulk of a project."""
+    """The references of one source. Codings are the bulk of a project, and nearly every one applies a code
+    found as it is among the project's codes and has no note references: such a coding is fine, skipped before
+    its place is built, and when all of a source's selections' codings are such (tested in C), only the
+    selections with note references are looked at."""
     source = item.source
     codes = index.codes  # keyed by `key_of`, which leaves a key as it is
-    yield from (_Ref(ref, note, "note reference", item.place) for ref in source.note_refs)
-    yield from (_Ref(v.variable, variable, "variable", item.place) for v in source.variable_values)
+    for ref in source.note_refs:
+        yield _Ref(ref, note, "note reference", item.place)
+    for value in source.variable_values:
+        yield _Ref(value.variable, variable, "variable", item.place)
     for coding in source.codings:
         if coding.code not in codes:
             yield _Ref(coding.code, code, "code", f"{item.place}/Coding {coding.guid}")
-        yield from (_Ref(ref, note, "note reference", f"{item.place}/Coding {coding.guid}")
-                    for ref in coding.note_refs)
-    for selection in source.selections:
+        for ref in coding.note_refs:
+            yield _Ref(ref, note, "note reference", f"{item.place}/Coding {coding.guid}")
+    selections: Iterable[Selection] = source.selections
+    codings = list(chain.from_iterable(map(_CODINGS, source.selections)))
+    if codes.keys() >= set(map(_CODE, codings)) and not any(map(_NOTE_REFS, codings)):
+        selections = filter(_NOTE_REFS, selections)  # the other selections refer to nothing
+    for selection in selections:
         if not selection.note_refs and all(c.code in codes and not c.note_refs for c in selection.codings):
             continue
         place = selection_place(item, selection)
-        yield from (_Ref(ref, note, "note reference", place) for ref in selection.note_refs)
+        for ref in selection.note_refs:
+            yield _Ref(ref, note, "note reference", place)
         for coding in selection.codings:
             if coding.code not in codes:
                 yield _Ref(coding.code, code, "code", f"{place}/Coding {coding.guid}")
-            yield from (_Ref(ref, note, "note reference", f"{place}/Coding {coding.guid}")
-                        for ref in coding.note_refs)
+            for ref in coding.note_refs:
+                yield _Ref(ref, note, "note reference", f"{place}/Coding {coding.guid}")
+
+
+_CODINGS = attrgetter("codings")
+_CODE = attrgetter("code")
+_NOTE_REFS = attrgetter("note_refs")
 
 
 def _reference_issues(project: Project, index: Index) -> list[Issue]:
@@ -121,6 +143,8 @@ def _reference_issues(project: Project, index: Index) -> list[Issue]:
     judged: list[tuple[int, Issue]] = []
     waiting: list[tuple[int, _Ref]] = []
     for number, ref in enumerate(_references(project, index)):
+        if index.plainly(ref.guid, ref.expected):
+            continue  # the usual reference, to the one object of its key, of a kind it may point to
         if index.settled(ref.guid):
             _judge(number, ref, index, judged)
         else:

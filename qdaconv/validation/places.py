@@ -109,9 +109,21 @@ class Index:
         #: key -> element names among selections and codings, for the keys looked up so far
         self._bulk: dict[str, list[str]] = {}
         self._sorted: tuple[list[str], list[str], dict[str, str]] | None = None
-        usual = Counter(map(bool, map(_CANONICAL.fullmatch, self._bulk_keys())))  # counted in C
-        self._bulk_count = usual[True]
-        if not usual[False]:
+        #: the selections' and codings' keys, kept for `repeated` when there are at most BULK_SHARE of them
+        self._keys: list[str] | None = []
+        self._bulk_count = 0
+        usual = True
+        keys = self._bulk_keys()
+        while chunk := list(islice(keys, _CHUNK)):
+            self._bulk_count += len(chunk)
+            usual = _all_usual(chunk)
+            if not usual:
+                break
+            if self._keys is not None:
+                self._keys += chunk
+                if len(self._keys) > BULK_SHARE:
+                    self._keys = None
+        if usual:
             for guid, element in self._guids(bulk=False):
                 self._add(guid, element)
         else:
@@ -123,10 +135,12 @@ class Index:
         the texts it shared): on a large project, from the selections' and codings' keys in eight shares by
         their first hex digit (random GUIDs spread evenly over it), one pass over the model each."""
         repeated = set(self.shared)
-        if self._bulk_count <= BULK_SHARE:
-            keys = sorted(self._bulk_keys())
-            repeated |= _twice(keys)
-            repeated.update(key for key in self.kinds if _has(keys, key))
+        if self._keys is not None:
+            keys, self._keys = self._keys, None
+            unique = set(keys)
+            repeated |= unique.intersection(self.kinds)
+            if len(unique) < len(keys):
+                repeated.update(key for key, count in Counter(keys).items() if count > 1)
             return repeated
         for first in _SHARES:
             heap = list(filter(operator.methodcaller("startswith", first), self._bulk_keys()))  # tested in C
@@ -288,6 +302,12 @@ class Index:
             found.append("Coding")
         return found
 
+    def plainly(self, guid: str | None, expected: frozenset[str] | None) -> bool:
+        """Whether this GUID is of one object, not a selection or coding, of an `expected` element (any, for None)."""
+        key = key_of(guid)
+        element = self.kinds.get(key)
+        return element is not None and key not in self.repeated and (expected is None or element in expected)
+
     def settled(self, guid: str | None) -> bool:
         """Whether `elements` can tell what this GUID is without a pass over the selections and codings."""
         key = key_of(guid)
@@ -297,6 +317,22 @@ class Index:
         """Whether an object other than a selection or coding with this GUID is an `element`."""
         key = key_of(guid)
         return key in self.kinds and (self.kinds[key] == element or element in self.shared.get(key, ()))
+
+
+_CHUNK = 1 << 12  # keys tested at once by `_all_usual`
+_USUAL_CHARACTERS = b"0123456789ABCDEF-"
+
+
+def _all_usual(keys: list[str]) -> bool:
+    """Whether every key is a GUID in the usual form (what `_CANONICAL` matches), tested with string
+    operations on all of them at once: a regular expression per key would cost more than the rest of
+    the index."""
+    count = len(keys)
+    joined = "".join(keys)
+    return (set(map(len, keys)) <= {36} and joined.isascii()
+            and not joined.encode("ascii").translate(None, _USUAL_CHARACTERS)  # upper-case hex digits and hyphens
+            and joined.count("-") == 4 * count
+            and all(joined[at::36] == "-" * count for at in (8, 13, 18, 23)))  # every hyphen where a GUID has it
 
 
 def _has(keys: list[str], key: str) -> bool:
