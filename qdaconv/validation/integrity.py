@@ -230,8 +230,9 @@ def _user_issues(project: Project, index: Index) -> list[Issue]:
             for guid, count in counts.items()]
 
 
-def text_checks(item: Located, text: str | None) -> list[Issue]:
-    """The integrity issues of one source that need its text: presence, ranges, sync points."""
+def text_checks(item: Located, text: str | None, spans: list[Selection]) -> list[Issue]:
+    """The integrity issues of one source that need its text: presence, ranges, sync points. `spans`: its
+    plain-text selections that lie within the text, which have no fault to find (usually all of them)."""
     issues: list[Issue] = []
     source = item.source
     if source.kind in ELEMENT and source.kind not in ("PDF", "Picture", "Audio", "Video"):
@@ -243,15 +244,17 @@ def text_checks(item: Located, text: str | None) -> list[Issue]:
             f"the text at {source.plain_text_path} could not be read; "
             f"{len(plain)} selection(s) and {len(source.sync_points)} sync point(s) not checked against it",
             place=item.place))
-    for selection in source.selections:
-        problem = _position_problem(selection, text)
-        if problem:
-            issues.append(RULES["POS-OUT-OF-RANGE"].issue(problem, place=selection_place(item, selection)))
-        elif _swapped_corners(selection):
-            corners = (selection.first_x, selection.first_y, selection.second_x, selection.second_y)
-            issues.append(RULES["POS-CORNERS"].issue(f"the corners (x1, y1, x2, y2) are {corners}",
-                                                     place=selection_place(item, selection)))
-    if source.sync_points or source.selections:
+    others = len(spans) < len(source.selections)  # selections of other kinds, or not within the text
+    if others:
+        for selection in source.selections:
+            problem = _position_problem(selection, text)
+            if problem:
+                issues.append(RULES["POS-OUT-OF-RANGE"].issue(problem, place=selection_place(item, selection)))
+            elif _swapped_corners(selection):
+                corners = (selection.first_x, selection.first_y, selection.second_x, selection.second_y)
+                issues.append(RULES["POS-CORNERS"].issue(f"the corners (x1, y1, x2, y2) are {corners}",
+                                                         place=selection_place(item, selection)))
+    if source.sync_points or others:  # transcript selections refer to sync points
         issues += _sync_issues(item, text)
     return issues
 

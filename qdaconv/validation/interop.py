@@ -27,16 +27,14 @@ def interop_issues(project: Project, index: Index, texts: TextFindings) -> list[
             *_uncodable_issues(index)]
 
 
-def span_checks(item: Located, evidence: TextEvidence, findings: TextFindings) -> None:
-    """Word splits, excerpt names and position units of one source, judged on its valid text selections."""
+def span_checks(item: Located, evidence: TextEvidence, spans: list[Selection], findings: TextFindings) -> None:
+    """Word splits, excerpt names and position units of one source, judged on its selections `spans` (plain-text
+    selections within the text)."""
     text = evidence.text
-    spans = [s for s in item.source.selections if s.kind == "PlainText" and s.start is not None
-             and s.end is not None and 0 <= s.start <= s.end <= len(text)]
-    if not spans:
-        return
-    judged = [(s, *evidence.judge(s.start, s.end, s.name)) for s in spans]  # type: ignore[arg-type]
-    split = [s for s, whole, _named in judged if not whole]
-    if (split or any(named is False for _s, _whole, named in judged)) and len(spans) >= _MIN_SPANS:
+    judge = evidence.judge
+    wholes, names = zip(*[judge(s.start, s.end, s.name) for s in spans], strict=True)  # type: ignore[arg-type]
+    split, wrong = wholes.count(False), names.count(False)  # spans cutting a word, names not matching
+    if (split or wrong) and len(spans) >= _MIN_SPANS:
         other = _other_unit(evidence, spans)
         if other is not None:
             unit, fit, fit_as_points = other
@@ -45,17 +43,15 @@ def span_checks(item: Located, evidence: TextEvidence, findings: TextFindings) -
                 f"{fit_as_points} as code points", place=item.place))
             return  # the splits and names below follow from the unit
     if split:
-        first = split[0]
+        first = spans[wholes.index(False)]
         findings.spans.append(RULES["INTEROP-SPLIT-WORD"].issue(
-            f"{len(split)} of {len(spans)} excerpts start or end inside a word, e.g. "
+            f"{split} of {len(spans)} excerpts start or end inside a word, e.g. "
             f"{_excerpt(text, first.start, first.end)!r}",  # type: ignore[arg-type]
             place=selection_place(item, first)))
-    verdicts = [named for _s, _whole, named in judged if named is not None]
-    findings.names_judged += len(verdicts)
-    findings.names_matching += sum(verdicts)
-    wrong = [s for s, _whole, named in judged if named is False]
+    findings.names_judged += len(names) - names.count(None)  # None: the name is no excerpt
+    findings.names_matching += names.count(True)
     if wrong:
-        findings.names_wrong.append((item, wrong[0], len(wrong)))
+        findings.names_wrong.append((item, spans[names.index(False)], wrong))
 
 
 def _other_unit(evidence: TextEvidence, spans: list[Selection]) -> tuple[str, int, int] | None:
@@ -122,7 +118,7 @@ def _empty_issues(project: Project) -> list[Issue]:
 def empty_text_check(item: Located, text: str | None, findings: TextFindings) -> None:
     source = item.source
     if source.kind in ("Text", "Transcript", "Representation") and source.plain_file is not None \
-            and text is not None and not text.strip():
+            and text is not None and (not text or text.isspace()):
         findings.empty.append(RULES["INTEROP-EMPTY-TEXT"].issue(
             f"the text file {source.plain_file.name} is empty", place=item.place))
 

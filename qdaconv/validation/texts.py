@@ -7,9 +7,12 @@ excerpt names, empty files) each see a text while it is in hand, and keep only t
 
 from __future__ import annotations
 
+import operator
+from operator import attrgetter
+
 from qdaconv import progress
 from qdaconv.files import close_open_zips
-from qdaconv.model import Source
+from qdaconv.model import Selection, Source
 from qdaconv.positions import TextEvidence, shared_evidence
 from qdaconv.validation.integrity import text_checks
 from qdaconv.validation.interop import empty_text_check, span_checks
@@ -28,6 +31,23 @@ def read_text(source: Source) -> str | None:
         return None
 
 
+def within_text(selections: list[Selection], text: str) -> list[Selection]:
+    """The plain-text selections whose extent lies within the text, in order: those the integrity rules find
+    no fault with and the interoperability rules judge as excerpts. Usually every selection is one, which
+    is tested in C before any is looked at one by one."""
+    if not selections:
+        return []
+    starts, ends = list(map(_START, selections)), list(map(_END, selections))
+    if (set(map(_KIND, selections)) == {"PlainText"} and None not in starts and None not in ends
+            and min(starts) >= 0 and max(ends) <= len(text) and all(map(operator.le, starts, ends))):
+        return selections
+    return [s for s in selections if s.kind == "PlainText" and s.start is not None and s.end is not None
+            and 0 <= s.start <= s.end <= len(text)]
+
+
+_KIND, _START, _END = attrgetter("kind"), attrgetter("start"), attrgetter("end")
+
+
 def text_findings(index: Index) -> TextFindings:
     """Every text-based finding of the project, reading each text once."""
     findings = TextFindings()
@@ -38,11 +58,12 @@ def text_findings(index: Index) -> TextFindings:
                                                  or source.plain_file is not None)
         evidence = shared_evidence(source) if wanted else None  # the reader's, when it kept it
         text = evidence.text if evidence is not None else (read_text(source) if wanted else None)
-        findings.positions += text_checks(item, text)
+        spans = within_text(source.selections, text) if text is not None else []
+        findings.positions += text_checks(item, text, spans)
         if text is not None:
             empty_text_check(item, text, findings)
-            if source.selections:
-                span_checks(item, evidence or TextEvidence(text), findings)
+            if spans:
+                span_checks(item, evidence or TextEvidence(text), spans, findings)
         progress.advance("checking texts", number, total)
     # the texts came through the blobs' cache of open zips; a large project's zip directory holds megabytes
     # (10,000 members: 4 MB), which the rules after this pass do not need
