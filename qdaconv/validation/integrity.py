@@ -7,7 +7,6 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from itertools import chain
 from operator import attrgetter
 
 from qdaconv.issues import Issue
@@ -74,10 +73,14 @@ def _references(project: Project, index: Index) -> Iterator[_Ref]:
             yield _Ref(ref, SELECTION_ELEMENTS, "selection", place)
         for value in case.variable_values:
             yield _Ref(value.variable, variable, "variable", place)
+    # codings are the bulk of a project, and nearly always each applies a code found as it is among the project's
+    # codes and has no note references: then only the selections with note references are looked at
+    named = index.named
+    codings_fine = named.codes <= index.codes.keys() and not named.coding_notes
     for item in index.located:
         source = item.source
         if source.selections or source.codings or source.note_refs or source.variable_values:
-            yield from _source_references(item, index, note, code, variable)
+            yield from _source_references(item, index, codings_fine, note, code, variable)
     for group in project.sets:
         place = label("Set", group.name, group.guid)
         yield from (_Ref(ref, code, "member code", place) for ref in group.member_codes)
@@ -98,27 +101,25 @@ def _references(project: Project, index: Index) -> Iterator[_Ref]:
                 yield _Ref(edge.represented, None, "represented object", f"{place}/Edge {edge.guid}")
 
 
-def _source_references(item: Located, index: Index, note: frozenset[str], code: frozenset[str],
-                       variable: frozenset[str]) -> Iterator[_Ref]:
-    """The references of one source. Codings are the bulk of a project, and nearly every one applies a code
-    found as it is among the project's codes and has no note references: such a coding is fine, skipped before
-    its place is built, and when all of a source's selections' codings are such (tested in C), only the
-    selections with note references are looked at."""
+def _source_references(item: Located, index: Index, codings_fine: bool, note: frozenset[str],
+                       code: frozenset[str], variable: frozenset[str]) -> Iterator[_Ref]:
+    """The references of one source. A coding whose code is found as it is among the project's codes is fine and
+    skipped before its place is built; with `codings_fine`, every coding is, and has no note references."""
     source = item.source
     codes = index.codes  # keyed by `key_of`, which leaves a key as it is
     for ref in source.note_refs:
         yield _Ref(ref, note, "note reference", item.place)
     for value in source.variable_values:
         yield _Ref(value.variable, variable, "variable", item.place)
-    for coding in source.codings:
-        if coding.code not in codes:
-            yield _Ref(coding.code, code, "code", f"{item.place}/Coding {coding.guid}")
-        for ref in coding.note_refs:
-            yield _Ref(ref, note, "note reference", f"{item.place}/Coding {coding.guid}")
     selections: Iterable[Selection] = source.selections
-    codings = list(chain.from_iterable(map(_CODINGS, source.selections)))
-    if codes.keys() >= set(map(_CODE, codings)) and not any(map(_NOTE_REFS, codings)):
+    if codings_fine:
         selections = filter(_NOTE_REFS, selections)  # the other selections refer to nothing
+    else:
+        for coding in source.codings:
+            if coding.code not in codes:
+                yield _Ref(coding.code, code, "code", f"{item.place}/Coding {coding.guid}")
+            for ref in coding.note_refs:
+                yield _Ref(ref, note, "note reference", f"{item.place}/Coding {coding.guid}")
     for selection in selections:
         if not selection.note_refs and all(c.code in codes and not c.note_refs for c in selection.codings):
             continue
@@ -132,8 +133,6 @@ def _source_references(item: Located, index: Index, note: frozenset[str], code: 
                 yield _Ref(ref, note, "note reference", f"{place}/Coding {coding.guid}")
 
 
-_CODINGS = attrgetter("codings")
-_CODE = attrgetter("code")
 _NOTE_REFS = attrgetter("note_refs")
 
 
@@ -211,20 +210,21 @@ def _user_issues(project: Project, index: Index) -> list[Issue]:
     fine = {None, "", *(user.guid for user in project.users)}
     note(project.creating_user)
     note(project.modifying_user)
-    for item in index.located:
-        source = item.source
-        note(source.creating_user, item)
-        note(source.modifying_user, item)
-        for coding in source.codings:
-            if coding.creating_user not in fine:
-                note(coding.creating_user, item, None, coding)
-        for selection in source.selections:
-            if selection.creating_user not in fine or selection.modifying_user not in fine:
-                note(selection.creating_user, item, selection)
-                note(selection.modifying_user, item, selection)
-            for coding in selection.codings:
+    if not index.named.users <= {guid for guid in fine if not dangling(guid)}:  # usually each user named is fine
+        for item in index.located:
+            source = item.source
+            note(source.creating_user, item)
+            note(source.modifying_user, item)
+            for coding in source.codings:
                 if coding.creating_user not in fine:
-                    note(coding.creating_user, item, selection, coding)
+                    note(coding.creating_user, item, None, coding)
+            for selection in source.selections:
+                if selection.creating_user not in fine or selection.modifying_user not in fine:
+                    note(selection.creating_user, item, selection)
+                    note(selection.modifying_user, item, selection)
+                for coding in selection.codings:
+                    if coding.creating_user not in fine:
+                        note(coding.creating_user, item, selection, coding)
     return [RULES["REF-USER"].issue(f"user {guid} is not in Users ({count} "
                                     f"reference{'s' if count > 1 else ''})", place=first[guid])
             for guid, count in counts.items()]

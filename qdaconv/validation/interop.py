@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
-from datetime import datetime
-from itertools import chain
-from operator import attrgetter
+from collections.abc import Callable, Iterable
 
 from qdaconv.issues import Issue
-from qdaconv.model import Coding, Project, Selection, Source
+from qdaconv.model import Project, Selection
 from qdaconv.positions import GUESS_UNITS, TextEvidence
-from qdaconv.validation.places import Index, Located, TextFindings, key_of, label, selection_place
+from qdaconv.validation.places import Index, Located, TextFindings, key_of, label, naive, selection_place
 from qdaconv.validation.rules import RULES
 
 _COLOR = re.compile(r"^#[0-9A-Fa-f]{6}$")
@@ -138,11 +135,9 @@ def _naive_time_issues(project: Project, index: Index) -> list[Issue]:
     """Date-times without a time zone: how many, and where the first is (places are built only for it)."""
     count = 0
     first: str | None = None
-
-    def naive(value: object) -> bool:
-        return isinstance(value, datetime) and value.tzinfo is None
-
-    if not any(map(naive, _stamps(project, index))):
+    values = [value.value for item in index.located for value in item.source.variable_values]
+    values += [value.value for case in project.cases for value in case.variable_values]
+    if not (index.named.naive or naive(project.created) or naive(project.modified) or any(map(naive, values))):
         return []  # the usual case, found without building a place callback per selection
 
     def note(values: Iterable[object], place: Callable[[], str]) -> None:
@@ -167,28 +162,6 @@ def _naive_time_issues(project: Project, index: Index) -> list[Issue]:
     return [RULES["INTEROP-NAIVE-TIME"].issue(f"{count} date-time(s) have no time zone", place=first)]
 
 
-def _stamps(project: Project, index: Index) -> Iterator[object]:
-    """Every value `_naive_time_issues` looks at, in one flat stream."""
-    yield project.created
-    yield project.modified
-    for item in index.located:
-        source = item.source
-        yield source.created
-        yield source.modified
-        for coding in source.codings:
-            yield coding.created
-        for selection in source.selections:
-            yield selection.created
-            yield selection.modified
-            for coding in selection.codings:
-                yield coding.created
-        for value in source.variable_values:
-            yield value.value
-    for case in project.cases:
-        for value in case.variable_values:
-            yield value.value
-
-
 def _guid_format_issues(index: Index) -> list[Issue]:
     bad = list(index.odd)
     if not bad:
@@ -199,18 +172,9 @@ def _guid_format_issues(index: Index) -> list[Issue]:
                                                place=first)]
 
 
-def _codings(source: Source) -> Iterator[Coding]:
-    """The codings of a source: its own, then its selections' (gathered in C)."""
-    return chain(source.codings, chain.from_iterable(map(_CODINGS, source.selections)))
-
-
-_CODINGS = attrgetter("codings")
-
-
 def _uncodable_issues(index: Index) -> list[Issue]:
     uncodable = {key: code for key, code in index.codes.items() if not code.codable}
-    applied = {coding.code for item in index.located for coding in _codings(item.source)}  # a project uses few codes
-    if not uncodable or not any(key_of(code) in uncodable for code in applied):
+    if not uncodable or not any(key_of(code) in uncodable for code in index.named.codes):
         return []
     counts: Counter[str] = Counter()
     first: dict[str, str] = {}

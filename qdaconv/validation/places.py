@@ -15,6 +15,7 @@ from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cached_property
 from itertools import chain, islice
 
@@ -128,6 +129,32 @@ class Index:
                 self._add(guid, element)
         else:
             self._index_sorted()
+
+    @cached_property
+    def named(self) -> Named:
+        """What the sources, selections and codings name, found in one walk over them when first asked."""
+        named = Named()
+        users, codes = named.users, named.codes
+        for item in self.located:
+            source = item.source
+            users.add(source.creating_user)
+            users.add(source.modifying_user)
+            named.naive = named.naive or naive(source.created) or naive(source.modified)
+            codings = [*source.codings]
+            for selection in source.selections:
+                users.add(selection.creating_user)
+                users.add(selection.modifying_user)
+                if naive(selection.created) or naive(selection.modified):
+                    named.naive = True
+                codings += selection.codings
+            for coding in codings:
+                users.add(coding.creating_user)
+                codes.add(coding.code)
+                if coding.note_refs:
+                    named.coding_notes = True
+                if naive(coding.created):
+                    named.naive = True
+        return named
 
     @cached_property
     def repeated(self) -> set[str]:
@@ -360,6 +387,22 @@ def _common(first: list[str], second: list[str]) -> set[str]:
             i += 1
             j += 1
     return common
+
+
+def naive(value: object) -> bool:
+    """Whether the value is a date-time without a time zone."""
+    return isinstance(value, datetime) and value.tzinfo is None
+
+
+@dataclass(slots=True)
+class Named:
+    """What the sources, selections and codings name, for the rules that would otherwise walk them all again,
+    usually to find nothing to report (`Index.named`)."""
+
+    users: set[str | None] = field(default_factory=set)  # creating and modifying users, as written
+    codes: set[str] = field(default_factory=set)  # the codes the codings apply, as written
+    coding_notes: bool = False  # whether a coding has note references
+    naive: bool = False  # whether a date-time they were created or modified at has no time zone
 
 
 @dataclass(slots=True)
