@@ -69,9 +69,11 @@ def located_sources(project: Project) -> Iterator[Located]:
     while stack:
         item = stack.pop()
         yield item
-        nested = [item.source.representation, item.source.text_description, *item.source.transcripts]
-        nested += [selection.representation for selection in item.source.selections]
-        stack.extend(Located(doc, item) for doc in reversed([d for d in nested if d is not None]))
+        source = item.source
+        nested = [source.representation, source.text_description, *source.transcripts,
+                  *map(_representation, source.selections)]
+        if nested.count(None) < len(nested):  # most sources hold no nested text
+            stack.extend(Located(doc, item) for doc in reversed(nested) if doc is not None)
 
 
 def selection_place(located: Located, selection: Selection) -> str:
@@ -86,6 +88,8 @@ _SHARES = (("0", "1"), ("2", "3"), ("4", "5"), ("6", "7"), ("8", "9"), ("A", "B"
 _guid = operator.attrgetter("guid")
 _codings = operator.attrgetter("codings")
 _source = operator.attrgetter("source")
+_selections = operator.attrgetter("selections")
+_representation = operator.attrgetter("representation")
 
 
 class Index:
@@ -221,12 +225,12 @@ class Index:
         self.repeated.update(key for key in self.kinds if _has(selections, key) or _has(codings, key))
 
     def _bulk_keys(self) -> Iterator[str]:
-        """The GUIDs of every selection and coding (of each source: its codings, its selections, their codings),
-        gathered in C but for one step per source: `repeated` walks them several times on a large project."""
-        return chain.from_iterable(
-            chain(map(_guid, source.codings), map(_guid, source.selections),
-                  map(_guid, chain.from_iterable(map(_codings, source.selections))))
-            for source in map(_source, self.located))
+        """The GUIDs of every selection and coding (the sources' codings, the selections, the selections' codings:
+        their order does not matter), gathered in C: `repeated` walks them several times on a large project."""
+        sources = list(map(_source, self.located))
+        return chain(map(_guid, chain.from_iterable(map(_codings, sources))),
+                     map(_guid, chain.from_iterable(map(_selections, sources))),
+                     map(_guid, chain.from_iterable(map(_codings, chain.from_iterable(map(_selections, sources))))))
 
     def _guids(self, bulk: bool) -> Iterator[tuple[str, str]]:
         """(GUID, element name) of every object (selections and codings only with `bulk`), in the order
