@@ -7,9 +7,6 @@ excerpt names, empty files) each see a text while it is in hand, and keep only t
 
 from __future__ import annotations
 
-import operator
-from operator import attrgetter
-
 from qdaconv import progress
 from qdaconv.files import close_open_zips
 from qdaconv.model import Selection, Source
@@ -33,19 +30,10 @@ def read_text(source: Source) -> str | None:
 
 def within_text(selections: list[Selection], text: str) -> list[Selection]:
     """The plain-text selections whose extent lies within the text, in order: those the integrity rules find
-    no fault with and the interoperability rules judge as excerpts. Usually every selection is one, which
-    is tested in C before any is looked at one by one."""
-    if not selections:
-        return []
-    starts, ends = list(map(_START, selections)), list(map(_END, selections))
-    if (set(map(_KIND, selections)) == {"PlainText"} and None not in starts and None not in ends
-            and min(starts) >= 0 and max(ends) <= len(text) and all(map(operator.le, starts, ends))):
-        return selections
+    no fault with and the interoperability rules judge as excerpts (usually every selection)."""
+    length = len(text)
     return [s for s in selections if s.kind == "PlainText" and s.start is not None and s.end is not None
-            and 0 <= s.start <= s.end <= len(text)]
-
-
-_KIND, _START, _END = attrgetter("kind"), attrgetter("start"), attrgetter("end")
+            and 0 <= s.start <= s.end <= length]
 
 
 def text_findings(index: Index) -> TextFindings:
