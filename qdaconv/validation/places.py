@@ -114,51 +114,59 @@ class Index:
         #: key -> element names among selections and codings, for the keys looked up so far
         self._bulk: dict[str, list[str]] = {}
         self._sorted: tuple[list[str], list[str], dict[str, str]] | None = None
+        #: what the sources, selections and codings name, found in the walk over them that gathers the keys
+        self.named = Named()
         #: the selections' and codings' keys, kept for `repeated` when there are at most BULK_SHARE of them
         self._keys: list[str] | None = []
         self._bulk_count = 0
         usual = True
-        keys = self._bulk_keys()
-        while chunk := list(islice(keys, _CHUNK)):
-            self._bulk_count += len(chunk)
-            usual = _all_usual(chunk)
-            if not usual:
-                break
-            if self._keys is not None:
-                self._keys += chunk
-                if len(self._keys) > BULK_SHARE:
-                    self._keys = None
+        batch: list[str] = []
+        for item in self.located:
+            self._walk(item.source, batch)
+            if len(batch) >= _CHUNK:
+                usual = usual and self._take(batch)
+                batch = []
+        usual = usual and self._take(batch)
         if usual:
             for guid, element in self._guids(bulk=False):
                 self._add(guid, element)
         else:
+            self._keys = None
             self._index_sorted()
 
-    @cached_property
-    def named(self) -> Named:
-        """What the sources, selections and codings name, found in one walk over them when first asked."""
-        named = Named()
-        users, codes = named.users, named.codes
-        for item in self.located:
-            source = item.source
-            users.add(source.creating_user)
-            users.add(source.modifying_user)
-            named.naive = named.naive or naive(source.created) or naive(source.modified)
-            codings = [*source.codings]
-            for selection in source.selections:
-                users.add(selection.creating_user)
-                users.add(selection.modifying_user)
-                if naive(selection.created) or naive(selection.modified):
-                    named.naive = True
-                codings += selection.codings
-            for coding in codings:
-                users.add(coding.creating_user)
-                codes.add(coding.code)
-                if coding.note_refs:
-                    named.coding_notes = True
-                if naive(coding.created):
-                    named.naive = True
-        return named
+    def _walk(self, source: Source, keys: list[str]) -> None:
+        """Note what a source, its selections and codings name, and add the selections' and codings' keys to `keys`."""
+        named = self.named
+        users = named.users
+        users.add(source.creating_user)
+        users.add(source.modifying_user)
+        named.naive = named.naive or naive(source.created) or naive(source.modified)
+        codings = [*source.codings]
+        for selection in source.selections:
+            keys.append(selection.guid)
+            users.add(selection.creating_user)
+            users.add(selection.modifying_user)
+            if naive(selection.created) or naive(selection.modified):
+                named.naive = True
+            codings += selection.codings
+        for coding in codings:
+            keys.append(coding.guid)
+            users.add(coding.creating_user)
+            named.codes.add(coding.code)
+            if coding.note_refs:
+                named.coding_notes = True
+            if naive(coding.created):
+                named.naive = True
+
+    def _take(self, keys: list[str]) -> bool:
+        """Count a batch of the selections' and codings' keys and keep it for `repeated` (while they are at most
+        BULK_SHARE); whether every key is in the usual form."""
+        self._bulk_count += len(keys)
+        if self._keys is not None:
+            self._keys += keys
+            if len(self._keys) > BULK_SHARE:
+                self._keys = None
+        return _all_usual(keys)
 
     @cached_property
     def repeated(self) -> set[str]:
