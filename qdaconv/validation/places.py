@@ -96,8 +96,9 @@ class Index:
     """Every object with a GUID, by `key_of`, kept lean for projects of a million selections.
 
     Objects other than selections and codings: their key and element name in a dict. Selections and
-    codings, the bulk of a project and referred to by little, are not indexed one by one: their
-    repeated keys are found in passes, each sorting the keys in one range of them (`repeated`), and
+    codings, the bulk of a project and referred to by little, are not indexed one by one: one walk over
+    them gathers their keys and notes what they name (`named`), their repeated keys are found from those
+    keys or, on a large project, in passes, each sorting the keys in one range of them (`repeated`), and
     what a referenced key is among them is looked up in one pass for all keys asked about (`resolve`).
     When some of their GUIDs are in another form, their keys are kept in two sorted lists instead.
     `odd`: keys that are no GUID.
@@ -140,7 +141,8 @@ class Index:
         users = named.users
         users.add(source.creating_user)
         users.add(source.modifying_user)
-        named.naive = named.naive or naive(source.created) or naive(source.modified)
+        if naive(source.created) or naive(source.modified):
+            named.naive = True
         codings = [*source.codings]
         for selection in source.selections:
             keys.append(selection.guid)
@@ -171,8 +173,9 @@ class Index:
     @cached_property
     def repeated(self) -> set[str]:
         """The keys of several objects. Found when first asked (after the pass over the texts has let go of
-        the texts it shared): on a large project, from the selections' and codings' keys in eight shares by
-        their first hex digit (random GUIDs spread evenly over it), one pass over the model each."""
+        the texts it shared): from the selections' and codings' keys the index kept, or on a large project, from
+        their keys in eight shares by their first hex digit (random GUIDs spread evenly over it), one pass over
+        the model each."""
         repeated = set(self.shared)
         if self._keys is not None:
             keys, self._keys = self._keys, None
