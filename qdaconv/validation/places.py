@@ -361,7 +361,7 @@ class Index:
         return key in self.kinds and (self.kinds[key] == element or element in self.shared.get(key, ()))
 
 
-_CHUNK = 1 << 12  # keys tested at once by `_all_usual`
+_CHUNK = 1 << 12  # selections' and codings' keys gathered before they are tested for the usual form (`_all_usual`)
 _USUAL_CHARACTERS = b"0123456789ABCDEF-"
 
 
