@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from operator import attrgetter
 
 from qdaconv.issues import Issue
 from qdaconv.model import VARIABLE_TYPES, Coding, Project, Selection, VariableValue
@@ -64,12 +65,22 @@ def _references(project: Project, index: Index) -> Iterator[_Ref]:
             yield _Ref(ref, note, "note reference", f'Code "{" > ".join(entry.path)}"')
     for case in project.cases:
         place = label("Case", case.name, case.guid)
-        yield from (_Ref(ref, code, "code", place) for ref in case.code_refs)
-        yield from (_Ref(ref, SOURCE_ELEMENTS, "source", place) for ref in case.source_refs)
-        yield from (_Ref(ref, SELECTION_ELEMENTS, "selection", place) for ref in case.selection_refs)
-        yield from (_Ref(v.variable, variable, "variable", place) for v in case.variable_values)
+        for ref in case.code_refs:
+            yield _Ref(ref, code, "code", place)
+        for ref in case.source_refs:
+            yield _Ref(ref, SOURCE_ELEMENTS, "source", place)
+        for ref in case.selection_refs:
+            yield _Ref(ref, SELECTION_ELEMENTS, "selection", place)
+        for value in case.variable_values:
+            yield _Ref(value.variable, variable, "variable", place)
+    # codings are the bulk of a project, and nearly always each applies a code found as it is among the project's
+    # codes and has no note references: then only the selections with note references are looked at
+    named = index.named
+    codings_fine = named.codes <= index.codes.keys() and not named.coding_notes
     for item in index.located:
-        yield from _source_references(item, index, note, code, variable)
+        source = item.source
+        if source.selections or source.codings or source.note_refs or source.variable_values:
+            yield from _source_references(item, index, codings_fine, note, code, variable)
     for group in project.sets:
         place = label("Set", group.name, group.guid)
         yield from (_Ref(ref, code, "member code", place) for ref in group.member_codes)
@@ -90,29 +101,39 @@ def _references(project: Project, index: Index) -> Iterator[_Ref]:
                 yield _Ref(edge.represented, None, "represented object", f"{place}/Edge {edge.guid}")
 
 
-def _source_references(item: Located, index: Index, note: frozenset[str], code: frozenset[str],
-                       variable: frozenset[str]) -> Iterator[_Ref]:
-    """The references of one source. A coding's code found as it is among the project's codes is
-    fine and skipped before its place is built: codings are the bulk of a project."""
+def _source_references(item: Located, index: Index, codings_fine: bool, note: frozenset[str],
+                       code: frozenset[str], variable: frozenset[str]) -> Iterator[_Ref]:
+    """The references of one source. A coding whose code is found as it is among the project's codes is fine and
+    skipped before its place is built; with `codings_fine`, every coding is, and has no note references."""
     source = item.source
     codes = index.codes  # keyed by `key_of`, which leaves a key as it is
-    yield from (_Ref(ref, note, "note reference", item.place) for ref in source.note_refs)
-    yield from (_Ref(v.variable, variable, "variable", item.place) for v in source.variable_values)
-    for coding in source.codings:
-        if coding.code not in codes:
-            yield _Ref(coding.code, code, "code", f"{item.place}/Coding {coding.guid}")
-        yield from (_Ref(ref, note, "note reference", f"{item.place}/Coding {coding.guid}")
-                    for ref in coding.note_refs)
-    for selection in source.selections:
+    for ref in source.note_refs:
+        yield _Ref(ref, note, "note reference", item.place)
+    for value in source.variable_values:
+        yield _Ref(value.variable, variable, "variable", item.place)
+    selections: Iterable[Selection] = source.selections
+    if codings_fine:
+        selections = filter(_NOTE_REFS, selections)  # the other selections refer to nothing
+    else:
+        for coding in source.codings:
+            if coding.code not in codes:
+                yield _Ref(coding.code, code, "code", f"{item.place}/Coding {coding.guid}")
+            for ref in coding.note_refs:
+                yield _Ref(ref, note, "note reference", f"{item.place}/Coding {coding.guid}")
+    for selection in selections:
         if not selection.note_refs and all(c.code in codes and not c.note_refs for c in selection.codings):
             continue
         place = selection_place(item, selection)
-        yield from (_Ref(ref, note, "note reference", place) for ref in selection.note_refs)
+        for ref in selection.note_refs:
+            yield _Ref(ref, note, "note reference", place)
         for coding in selection.codings:
             if coding.code not in codes:
                 yield _Ref(coding.code, code, "code", f"{place}/Coding {coding.guid}")
-            yield from (_Ref(ref, note, "note reference", f"{place}/Coding {coding.guid}")
-                        for ref in coding.note_refs)
+            for ref in coding.note_refs:
+                yield _Ref(ref, note, "note reference", f"{place}/Coding {coding.guid}")
+
+
+_NOTE_REFS = attrgetter("note_refs")
 
 
 def _reference_issues(project: Project, index: Index) -> list[Issue]:
@@ -121,6 +142,8 @@ def _reference_issues(project: Project, index: Index) -> list[Issue]:
     judged: list[tuple[int, Issue]] = []
     waiting: list[tuple[int, _Ref]] = []
     for number, ref in enumerate(_references(project, index)):
+        if index.plainly(ref.guid, ref.expected):
+            continue  # the usual reference, to the one object of its key, of a kind it may point to
         if index.settled(ref.guid):
             _judge(number, ref, index, judged)
         else:
@@ -187,27 +210,29 @@ def _user_issues(project: Project, index: Index) -> list[Issue]:
     fine = {None, "", *(user.guid for user in project.users)}
     note(project.creating_user)
     note(project.modifying_user)
-    for item in index.located:
-        source = item.source
-        note(source.creating_user, item)
-        note(source.modifying_user, item)
-        for coding in source.codings:
-            if coding.creating_user not in fine:
-                note(coding.creating_user, item, None, coding)
-        for selection in source.selections:
-            if selection.creating_user not in fine or selection.modifying_user not in fine:
-                note(selection.creating_user, item, selection)
-                note(selection.modifying_user, item, selection)
-            for coding in selection.codings:
+    if not index.named.users <= {guid for guid in fine if not dangling(guid)}:  # usually each user named is fine
+        for item in index.located:
+            source = item.source
+            note(source.creating_user, item)
+            note(source.modifying_user, item)
+            for coding in source.codings:
                 if coding.creating_user not in fine:
-                    note(coding.creating_user, item, selection, coding)
+                    note(coding.creating_user, item, None, coding)
+            for selection in source.selections:
+                if selection.creating_user not in fine or selection.modifying_user not in fine:
+                    note(selection.creating_user, item, selection)
+                    note(selection.modifying_user, item, selection)
+                for coding in selection.codings:
+                    if coding.creating_user not in fine:
+                        note(coding.creating_user, item, selection, coding)
     return [RULES["REF-USER"].issue(f"user {guid} is not in Users ({count} "
                                     f"reference{'s' if count > 1 else ''})", place=first[guid])
             for guid, count in counts.items()]
 
 
-def text_checks(item: Located, text: str | None) -> list[Issue]:
-    """The integrity issues of one source that need its text: presence, ranges, sync points."""
+def text_checks(item: Located, text: str | None, spans: list[Selection]) -> list[Issue]:
+    """The integrity issues of one source that need its text: presence, ranges, sync points. `spans`: its
+    plain-text selections that lie within the text, which have no fault to find (usually all of them)."""
     issues: list[Issue] = []
     source = item.source
     if source.kind in ELEMENT and source.kind not in ("PDF", "Picture", "Audio", "Video"):
@@ -219,15 +244,17 @@ def text_checks(item: Located, text: str | None) -> list[Issue]:
             f"the text at {source.plain_text_path} could not be read; "
             f"{len(plain)} selection(s) and {len(source.sync_points)} sync point(s) not checked against it",
             place=item.place))
-    for selection in source.selections:
-        problem = _position_problem(selection, text)
-        if problem:
-            issues.append(RULES["POS-OUT-OF-RANGE"].issue(problem, place=selection_place(item, selection)))
-        elif _swapped_corners(selection):
-            corners = (selection.first_x, selection.first_y, selection.second_x, selection.second_y)
-            issues.append(RULES["POS-CORNERS"].issue(f"the corners (x1, y1, x2, y2) are {corners}",
-                                                     place=selection_place(item, selection)))
-    if source.sync_points or source.selections:
+    others = len(spans) < len(source.selections)  # selections of other kinds, or not within the text
+    if others:
+        for selection in source.selections:
+            problem = _position_problem(selection, text)
+            if problem:
+                issues.append(RULES["POS-OUT-OF-RANGE"].issue(problem, place=selection_place(item, selection)))
+            elif _swapped_corners(selection):
+                corners = (selection.first_x, selection.first_y, selection.second_x, selection.second_y)
+                issues.append(RULES["POS-CORNERS"].issue(f"the corners (x1, y1, x2, y2) are {corners}",
+                                                         place=selection_place(item, selection)))
+    if source.sync_points or others:  # transcript selections refer to sync points
         issues += _sync_issues(item, text)
     return issues
 

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
-from datetime import datetime
-from itertools import chain
-from operator import attrgetter
+from collections.abc import Callable, Iterable
 
 from qdaconv.issues import Issue
-from qdaconv.model import Coding, Project, Selection, Source
+from qdaconv.model import Project, Selection
 from qdaconv.positions import GUESS_UNITS, TextEvidence
-from qdaconv.validation.places import Index, Located, TextFindings, key_of, label, selection_place
+from qdaconv.validation.places import Index, Located, TextFindings, key_of, label, naive, selection_place
 from qdaconv.validation.rules import RULES
 
 _COLOR = re.compile(r"^#[0-9A-Fa-f]{6}$")
@@ -27,16 +24,14 @@ def interop_issues(project: Project, index: Index, texts: TextFindings) -> list[
             *_uncodable_issues(index)]
 
 
-def span_checks(item: Located, evidence: TextEvidence, findings: TextFindings) -> None:
-    """Word splits, excerpt names and position units of one source, judged on its valid text selections."""
+def span_checks(item: Located, evidence: TextEvidence, spans: list[Selection], findings: TextFindings) -> None:
+    """Word splits, excerpt names and position units of one source, judged on its selections `spans` (plain-text
+    selections within the text)."""
     text = evidence.text
-    spans = [s for s in item.source.selections if s.kind == "PlainText" and s.start is not None
-             and s.end is not None and 0 <= s.start <= s.end <= len(text)]
-    if not spans:
-        return
-    judged = [(s, *evidence.judge(s.start, s.end, s.name)) for s in spans]  # type: ignore[arg-type]
-    split = [s for s, whole, _named in judged if not whole]
-    if (split or any(named is False for _s, _whole, named in judged)) and len(spans) >= _MIN_SPANS:
+    judge = evidence.judge
+    wholes, names = zip(*[judge(s.start, s.end, s.name) for s in spans], strict=True)  # type: ignore[arg-type]
+    split, wrong = wholes.count(False), names.count(False)  # spans cutting a word, names not matching
+    if (split or wrong) and len(spans) >= _MIN_SPANS:
         other = _other_unit(evidence, spans)
         if other is not None:
             unit, fit, fit_as_points = other
@@ -45,17 +40,15 @@ def span_checks(item: Located, evidence: TextEvidence, findings: TextFindings) -
                 f"{fit_as_points} as code points", place=item.place))
             return  # the splits and names below follow from the unit
     if split:
-        first = split[0]
+        first = spans[wholes.index(False)]
         findings.spans.append(RULES["INTEROP-SPLIT-WORD"].issue(
-            f"{len(split)} of {len(spans)} excerpts start or end inside a word, e.g. "
+            f"{split} of {len(spans)} excerpts start or end inside a word, e.g. "
             f"{_excerpt(text, first.start, first.end)!r}",  # type: ignore[arg-type]
             place=selection_place(item, first)))
-    verdicts = [named for _s, _whole, named in judged if named is not None]
-    findings.names_judged += len(verdicts)
-    findings.names_matching += sum(verdicts)
-    wrong = [s for s, _whole, named in judged if named is False]
+    findings.names_judged += len(names) - names.count(None)  # None: the name is no excerpt
+    findings.names_matching += names.count(True)
     if wrong:
-        findings.names_wrong.append((item, wrong[0], len(wrong)))
+        findings.names_wrong.append((item, spans[names.index(False)], wrong))
 
 
 def _other_unit(evidence: TextEvidence, spans: list[Selection]) -> tuple[str, int, int] | None:
@@ -122,7 +115,7 @@ def _empty_issues(project: Project) -> list[Issue]:
 def empty_text_check(item: Located, text: str | None, findings: TextFindings) -> None:
     source = item.source
     if source.kind in ("Text", "Transcript", "Representation") and source.plain_file is not None \
-            and text is not None and not text.strip():
+            and text is not None and (not text or text.isspace()):
         findings.empty.append(RULES["INTEROP-EMPTY-TEXT"].issue(
             f"the text file {source.plain_file.name} is empty", place=item.place))
 
@@ -142,11 +135,9 @@ def _naive_time_issues(project: Project, index: Index) -> list[Issue]:
     """Date-times without a time zone: how many, and where the first is (places are built only for it)."""
     count = 0
     first: str | None = None
-
-    def naive(value: object) -> bool:
-        return isinstance(value, datetime) and value.tzinfo is None
-
-    if not any(map(naive, _stamps(project, index))):
+    values = [value.value for item in index.located for value in item.source.variable_values]
+    values += [value.value for case in project.cases for value in case.variable_values]
+    if not (index.named.naive or naive(project.created) or naive(project.modified) or any(map(naive, values))):
         return []  # the usual case, found without building a place callback per selection
 
     def note(values: Iterable[object], place: Callable[[], str]) -> None:
@@ -171,28 +162,6 @@ def _naive_time_issues(project: Project, index: Index) -> list[Issue]:
     return [RULES["INTEROP-NAIVE-TIME"].issue(f"{count} date-time(s) have no time zone", place=first)]
 
 
-def _stamps(project: Project, index: Index) -> Iterator[object]:
-    """Every value `_naive_time_issues` looks at, in one flat stream."""
-    yield project.created
-    yield project.modified
-    for item in index.located:
-        source = item.source
-        yield source.created
-        yield source.modified
-        for coding in source.codings:
-            yield coding.created
-        for selection in source.selections:
-            yield selection.created
-            yield selection.modified
-            for coding in selection.codings:
-                yield coding.created
-        for value in source.variable_values:
-            yield value.value
-    for case in project.cases:
-        for value in case.variable_values:
-            yield value.value
-
-
 def _guid_format_issues(index: Index) -> list[Issue]:
     bad = list(index.odd)
     if not bad:
@@ -203,18 +172,9 @@ def _guid_format_issues(index: Index) -> list[Issue]:
                                                place=first)]
 
 
-def _codings(source: Source) -> Iterator[Coding]:
-    """The codings of a source: its own, then its selections' (gathered in C)."""
-    return chain(source.codings, chain.from_iterable(map(_CODINGS, source.selections)))
-
-
-_CODINGS = attrgetter("codings")
-
-
 def _uncodable_issues(index: Index) -> list[Issue]:
     uncodable = {key: code for key, code in index.codes.items() if not code.codable}
-    applied = {coding.code for item in index.located for coding in _codings(item.source)}  # a project uses few codes
-    if not uncodable or not any(key_of(code) in uncodable for code in applied):
+    if not uncodable or not any(key_of(code) in uncodable for code in index.named.codes):
         return []
     counts: Counter[str] = Counter()
     first: dict[str, str] = {}

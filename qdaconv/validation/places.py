@@ -15,6 +15,7 @@ from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cached_property
 from itertools import chain, islice
 
@@ -68,9 +69,11 @@ def located_sources(project: Project) -> Iterator[Located]:
     while stack:
         item = stack.pop()
         yield item
-        nested = [item.source.representation, item.source.text_description, *item.source.transcripts]
-        nested += [selection.representation for selection in item.source.selections]
-        stack.extend(Located(doc, item) for doc in reversed([d for d in nested if d is not None]))
+        source = item.source
+        nested = [source.representation, source.text_description, *source.transcripts,
+                  *map(_representation, source.selections)]
+        if nested.count(None) < len(nested):  # most sources hold no nested text
+            stack.extend(Located(doc, item) for doc in reversed(nested) if doc is not None)
 
 
 def selection_place(located: Located, selection: Selection) -> str:
@@ -85,14 +88,17 @@ _SHARES = (("0", "1"), ("2", "3"), ("4", "5"), ("6", "7"), ("8", "9"), ("A", "B"
 _guid = operator.attrgetter("guid")
 _codings = operator.attrgetter("codings")
 _source = operator.attrgetter("source")
+_selections = operator.attrgetter("selections")
+_representation = operator.attrgetter("representation")
 
 
 class Index:
     """Every object with a GUID, by `key_of`, kept lean for projects of a million selections.
 
     Objects other than selections and codings: their key and element name in a dict. Selections and
-    codings, the bulk of a project and referred to by little, are not indexed one by one: their
-    repeated keys are found in passes, each sorting the keys in one range of them (`repeated`), and
+    codings, the bulk of a project and referred to by little, are not indexed one by one: one walk over
+    them gathers their keys and notes what they name (`named`), their repeated keys are found from those
+    keys or, on a large project, in passes, each sorting the keys in one range of them (`repeated`), and
     what a referenced key is among them is looked up in one pass for all keys asked about (`resolve`).
     When some of their GUIDs are in another form, their keys are kept in two sorted lists instead.
     `odd`: keys that are no GUID.
@@ -109,24 +115,74 @@ class Index:
         #: key -> element names among selections and codings, for the keys looked up so far
         self._bulk: dict[str, list[str]] = {}
         self._sorted: tuple[list[str], list[str], dict[str, str]] | None = None
-        usual = Counter(map(bool, map(_CANONICAL.fullmatch, self._bulk_keys())))  # counted in C
-        self._bulk_count = usual[True]
-        if not usual[False]:
+        #: what the sources, selections and codings name, found in the walk over them that gathers the keys
+        self.named = Named()
+        #: the selections' and codings' keys, kept for `repeated` when there are at most BULK_SHARE of them
+        self._keys: list[str] | None = []
+        self._bulk_count = 0
+        usual = True
+        batch: list[str] = []
+        for item in self.located:
+            self._walk(item.source, batch)
+            if len(batch) >= _CHUNK:
+                usual = usual and self._take(batch)
+                batch = []
+        usual = usual and self._take(batch)
+        if usual:
             for guid, element in self._guids(bulk=False):
                 self._add(guid, element)
         else:
+            self._keys = None
             self._index_sorted()
+
+    def _walk(self, source: Source, keys: list[str]) -> None:
+        """Note what a source, its selections and codings name, and add the selections' and codings' keys to `keys`."""
+        named = self.named
+        users = named.users
+        users.add(source.creating_user)
+        users.add(source.modifying_user)
+        if naive(source.created) or naive(source.modified):
+            named.naive = True
+        codings = [*source.codings]
+        for selection in source.selections:
+            keys.append(selection.guid)
+            users.add(selection.creating_user)
+            users.add(selection.modifying_user)
+            if naive(selection.created) or naive(selection.modified):
+                named.naive = True
+            codings += selection.codings
+        for coding in codings:
+            keys.append(coding.guid)
+            users.add(coding.creating_user)
+            named.codes.add(coding.code)
+            if coding.note_refs:
+                named.coding_notes = True
+            if naive(coding.created):
+                named.naive = True
+
+    def _take(self, keys: list[str]) -> bool:
+        """Count a batch of the selections' and codings' keys and keep it for `repeated` (while they are at most
+        BULK_SHARE); whether every key is in the usual form."""
+        self._bulk_count += len(keys)
+        if self._keys is not None:
+            self._keys += keys
+            if len(self._keys) > BULK_SHARE:
+                self._keys = None
+        return _all_usual(keys)
 
     @cached_property
     def repeated(self) -> set[str]:
         """The keys of several objects. Found when first asked (after the pass over the texts has let go of
-        the texts it shared): on a large project, from the selections' and codings' keys in eight shares by
-        their first hex digit (random GUIDs spread evenly over it), one pass over the model each."""
+        the texts it shared): from the selections' and codings' keys the index kept, or on a large project, from
+        their keys in eight shares by their first hex digit (random GUIDs spread evenly over it), one pass over
+        the model each."""
         repeated = set(self.shared)
-        if self._bulk_count <= BULK_SHARE:
-            keys = sorted(self._bulk_keys())
-            repeated |= _twice(keys)
-            repeated.update(key for key in self.kinds if _has(keys, key))
+        if self._keys is not None:
+            keys, self._keys = self._keys, None
+            unique = set(keys)
+            repeated |= unique.intersection(self.kinds)
+            if len(unique) < len(keys):
+                repeated.update(key for key, count in Counter(keys).items() if count > 1)
             return repeated
         for first in _SHARES:
             heap = list(filter(operator.methodcaller("startswith", first), self._bulk_keys()))  # tested in C
@@ -180,12 +236,12 @@ class Index:
         self.repeated.update(key for key in self.kinds if _has(selections, key) or _has(codings, key))
 
     def _bulk_keys(self) -> Iterator[str]:
-        """The GUIDs of every selection and coding (of each source: its codings, its selections, their codings),
-        gathered in C but for one step per source: `repeated` walks them several times on a large project."""
-        return chain.from_iterable(
-            chain(map(_guid, source.codings), map(_guid, source.selections),
-                  map(_guid, chain.from_iterable(map(_codings, source.selections))))
-            for source in map(_source, self.located))
+        """The GUIDs of every selection and coding (the sources' codings, the selections, the selections' codings:
+        their order does not matter), gathered in C: `repeated` walks them several times on a large project."""
+        sources = list(map(_source, self.located))
+        return chain(map(_guid, chain.from_iterable(map(_codings, sources))),
+                     map(_guid, chain.from_iterable(map(_selections, sources))),
+                     map(_guid, chain.from_iterable(map(_codings, chain.from_iterable(map(_selections, sources))))))
 
     def _guids(self, bulk: bool) -> Iterator[tuple[str, str]]:
         """(GUID, element name) of every object (selections and codings only with `bulk`), in the order
@@ -288,6 +344,12 @@ class Index:
             found.append("Coding")
         return found
 
+    def plainly(self, guid: str | None, expected: frozenset[str] | None) -> bool:
+        """Whether this GUID is of one object, not a selection or coding, of an `expected` element (any, for None)."""
+        key = key_of(guid)
+        element = self.kinds.get(key)
+        return element is not None and key not in self.repeated and (expected is None or element in expected)
+
     def settled(self, guid: str | None) -> bool:
         """Whether `elements` can tell what this GUID is without a pass over the selections and codings."""
         key = key_of(guid)
@@ -297,6 +359,22 @@ class Index:
         """Whether an object other than a selection or coding with this GUID is an `element`."""
         key = key_of(guid)
         return key in self.kinds and (self.kinds[key] == element or element in self.shared.get(key, ()))
+
+
+_CHUNK = 1 << 12  # selections' and codings' keys gathered before they are tested for the usual form (`_all_usual`)
+_USUAL_CHARACTERS = b"0123456789ABCDEF-"
+
+
+def _all_usual(keys: list[str]) -> bool:
+    """Whether every key is a GUID in the usual form (what `_CANONICAL` matches), tested with string
+    operations on all of them at once: a regular expression per key would cost more than the rest of
+    the index."""
+    count = len(keys)
+    joined = "".join(keys)
+    return (set(map(len, keys)) <= {36} and joined.isascii()
+            and not joined.encode("ascii").translate(None, _USUAL_CHARACTERS)  # upper-case hex digits and hyphens
+            and joined.count("-") == 4 * count
+            and all(joined[at::36] == "-" * count for at in (8, 13, 18, 23)))  # every hyphen where a GUID has it
 
 
 def _has(keys: list[str], key: str) -> bool:
@@ -324,6 +402,22 @@ def _common(first: list[str], second: list[str]) -> set[str]:
             i += 1
             j += 1
     return common
+
+
+def naive(value: object) -> bool:
+    """Whether the value is a date-time without a time zone."""
+    return isinstance(value, datetime) and value.tzinfo is None
+
+
+@dataclass(slots=True)
+class Named:
+    """What the sources, selections and codings name, for the rules that would otherwise walk them all again,
+    usually to find nothing to report (`Index.named`)."""
+
+    users: set[str | None] = field(default_factory=set)  # creating and modifying users, as written
+    codes: set[str] = field(default_factory=set)  # the codes the codings apply, as written
+    coding_notes: bool = False  # whether a coding has note references
+    naive: bool = False  # whether a date-time they were created or modified at has no time zone
 
 
 @dataclass(slots=True)

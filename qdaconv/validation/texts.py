@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from qdaconv import progress
 from qdaconv.files import close_open_zips
-from qdaconv.model import Source
+from qdaconv.model import Selection, Source
 from qdaconv.positions import TextEvidence, shared_evidence
 from qdaconv.validation.integrity import text_checks
 from qdaconv.validation.interop import empty_text_check, span_checks
@@ -28,6 +28,14 @@ def read_text(source: Source) -> str | None:
         return None
 
 
+def within_text(selections: list[Selection], text: str) -> list[Selection]:
+    """The plain-text selections whose extent lies within the text, in order: those the integrity rules find
+    no fault with and the interoperability rules judge as excerpts (usually every selection)."""
+    length = len(text)
+    return [s for s in selections if s.kind == "PlainText" and s.start is not None and s.end is not None
+            and 0 <= s.start <= s.end <= length]
+
+
 def text_findings(index: Index) -> TextFindings:
     """Every text-based finding of the project, reading each text once."""
     findings = TextFindings()
@@ -38,11 +46,12 @@ def text_findings(index: Index) -> TextFindings:
                                                  or source.plain_file is not None)
         evidence = shared_evidence(source) if wanted else None  # the reader's, when it kept it
         text = evidence.text if evidence is not None else (read_text(source) if wanted else None)
-        findings.positions += text_checks(item, text)
+        spans = within_text(source.selections, text) if text is not None else []
+        findings.positions += text_checks(item, text, spans)
         if text is not None:
             empty_text_check(item, text, findings)
-            if source.selections:
-                span_checks(item, evidence or TextEvidence(text), findings)
+            if spans:
+                span_checks(item, evidence or TextEvidence(text), spans, findings)
         progress.advance("checking texts", number, total)
     # the texts came through the blobs' cache of open zips; a large project's zip directory holds megabytes
     # (10,000 members: 4 MB), which the rules after this pass do not need
