@@ -644,7 +644,9 @@ class QdeReader:
         selection = Selection(self._guid(element, tag), kind, name=get("name"), creating_user=get("creatingUser"),
                               created=self._datetime(get("creationDateTime")), modifying_user=get("modifyingUser"),
                               modified=self._datetime(get("modifiedDateTime")))
-        if kind == "PlainText":
+        if kind == "PlainText" and self.schema_valid:  # the schema's required integers
+            selection.start, selection.end = int(get("startPosition")), int(get("endPosition"))
+        elif kind == "PlainText":
             selection.start = self._int(element, "startPosition")
             selection.end = self._int(element, "endPosition")
         elif kind in ("Audio", "Video"):
@@ -683,6 +685,9 @@ class QdeReader:
         self._check_attributes(element, "Coding")
         coding = Coding(self._guid(element, "Coding"), "", element.get("creatingUser"),
                         self._datetime(element.get("creationDateTime")))
+        if self.schema_valid and len(element) == 1:  # the schema's one CodeRef, without NoteRefs: the usual coding
+            coding.code = element[0].get("targetGUID")
+            return coding
         for child in element:
             name = self._name(child.tag)
             if name == "CodeRef":
