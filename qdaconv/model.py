@@ -428,9 +428,17 @@ def walk_documents(project: Project) -> Iterator[DocumentEntry]:
 
 
 def walk_sources(project: Project) -> Iterator[Source]:
-    """Every source and nested text document (representations, text descriptions, transcripts)."""
-    for entry in walk_documents(project):
-        yield entry.source
+    """Every source and nested text document (representations, text descriptions, transcripts), in the order of
+    `walk_documents`, without making its entries: readers and validation rules walk the sources often."""
+    stack = [*reversed(project.sources), *reversed(project.notes)]
+    while stack:
+        source = stack.pop()
+        yield source
+        nested = [selection.representation for selection in source.selections if selection.representation is not None]
+        if source.representation is not None or source.text_description is not None or source.transcripts:
+            held = [document for document in (source.representation, source.text_description) if document is not None]
+            nested = held + source.transcripts + nested
+        stack.extend(reversed(nested))
 
 
 def walk_selections(project: Project) -> Iterator[tuple[Source, Selection]]:

@@ -142,20 +142,21 @@ def _cut(name: str) -> str:
 
 
 @lru_cache(maxsize=4096)  # a name is asked about by the unit decision and by the validation rules
-def _excerpt(name: str | None) -> str | None:
-    """A name that can be the start of an excerpt, normalised without quotation marks and ellipsis; None
-    when it is empty, too short or a line label."""
+def _name_forms(name: str | None) -> tuple[str, str] | None:
+    """(the name without the ellipsis that ends a shortened one, that normalised without quotation marks) when
+    the name can be the start of an excerpt; None when it is empty, too short or a line label."""
     if not name:
         return None
-    excerpt = _normal(_cut(name).strip(_QUOTES))
+    cut = _cut(name)
+    excerpt = _normal(cut.strip(_QUOTES))
     if len(excerpt) < 4 or excerpt.startswith("line:"):
         return None
-    return excerpt
+    return cut, excerpt
 
 
 def is_excerpt_name(name: str | None) -> bool:
     """Whether a selection name can be the start of an excerpt (not empty, not too short, not a line label)."""
-    return _excerpt(name) is not None
+    return _name_forms(name) is not None
 
 
 def matches_name(text: str, start: int, end: int, name: str | None) -> bool | None:
@@ -165,10 +166,10 @@ def matches_name(text: str, start: int, end: int, name: str | None) -> bool | No
     some in quotation marks; a name that is the excerpt's start exactly, quotation marks of the
     text included, matches too.
     """
-    excerpt = _excerpt(name)
-    if excerpt is None:
+    forms = _name_forms(name)
+    if forms is None:
         return None
-    cut = _cut(name)  # type: ignore[arg-type]
+    cut, excerpt = forms
     if text.startswith(cut, start, end):  # the name as written: the usual case
         return True
     found = _normal(text[start:end])
@@ -221,7 +222,8 @@ class TextEvidence:
 
     def judge(self, start: int, end: int, name: str | None, unit: str = "codepoint") -> tuple[bool, bool | None]:
         """(keeps words whole, matches its name: None when the name is no excerpt) for a span read in `unit`."""
-        start, end = self.in_codepoints(start, end, unit)
+        if unit != "codepoint":
+            start, end = self.in_codepoints(start, end, unit)
         key = (start, end, name)
         verdict = self._judged.get(key)
         if verdict is None:  # the reader and the validation rules ask about the same spans
@@ -238,7 +240,9 @@ class TextEvidence:
     def whole(self, spans: Sequence[tuple[int, int, str | None]], unit: str) -> bool:
         """Whether every span, read in `unit`, keeps words whole (names are not looked at)."""
         for start, end, _name in spans:
-            if not self._keeps_words(*self.in_codepoints(start, end, unit)):
+            if unit != "codepoint":
+                start, end = self.in_codepoints(start, end, unit)
+            if not self._keeps_words(start, end):
                 return False
         return True
 

@@ -9,7 +9,18 @@ import pytest
 
 import qdaconv
 from qdaconv.errors import ReadError
-from qdaconv.model import Blob, coded_segments, microstories, themes, transcripts
+from qdaconv.model import (
+    Blob,
+    Project,
+    Selection,
+    Source,
+    coded_segments,
+    microstories,
+    themes,
+    transcripts,
+    walk_documents,
+    walk_sources,
+)
 
 
 def _zip(path, text: bytes) -> None:
@@ -45,3 +56,25 @@ def test_views_on_the_study(study_path):
     assert len(segments) > 300
     assert all(s.text and s.coder and s.case for s in segments)
     assert all(s.text == s.text.strip() for s in segments)
+
+
+def test_walk_sources_visits_what_walk_documents_does_in_its_order():
+    def doc(name: str, kind: str = "Text", **fields) -> Source:
+        return Source(name, kind, name=name, **fields)
+
+    pdf_selection = Selection("s1", "PDF", representation=doc("selection representation", "Representation"))
+    nested_again = doc("transcript 2", "Transcript", selections=[Selection("s3", "PDF", representation=doc("deep"))])
+    project = Project(
+        notes=[doc("note 1", "Note"), doc("note 2", "Note")],
+        sources=[
+            doc("text"),
+            doc("pdf", "PDF", representation=doc("pdf representation", "Representation"),
+                selections=[Selection("s0", "PDF"), pdf_selection]),
+            doc("picture", "Picture", text_description=doc("description", "TextDescription")),
+            doc("video", "Video", transcripts=[doc("transcript 1", "Transcript"), nested_again],
+                representation=doc("odd representation", "Representation"),
+                selections=[Selection("s2", "PDF", representation=doc("selection of the video"))]),
+        ])
+    expected = [entry.source.name for entry in walk_documents(project)]
+    assert [source.name for source in walk_sources(project)] == expected
+    assert expected[:3] == ["note 1", "note 2", "text"] and "deep" in expected

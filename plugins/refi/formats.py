@@ -140,6 +140,8 @@ def _dialect_notes(project: Project, file: str) -> list[Issue]:
     """Notes on selection layouts that differ between tools: repeated spans, several codings per span."""
     repeated = several = 0
     for source in walk_sources(project):
+        if not source.selections:  # most notes
+            continue
         spans = [(selection.start, selection.end) for selection in source.selections if selection.kind == "PlainText"]
         repeated += len(spans) - len(set(spans))  # each span beyond the first with the same extent
         several += sum(len(selection.codings) > 1 for selection in source.selections)

@@ -112,10 +112,10 @@ class _Evidence:
         return evidence_for(source, text) if text is not None else None
 
 
-def _project_guess(project: Project, evidence: _Evidence, preferred: str) -> UnitGuess:
+def _project_guess(sources: list[Source], evidence: _Evidence, preferred: str) -> UnitGuess:
     """The unit of the whole project, judged on a sample of its coded spans (the texts that can tell)."""
     samples: list[tuple[TextEvidence, list[tuple[int, int, str | None]]]] = []
-    for source in walk_sources(project):
+    for source in sources:
         if len(samples) >= _SAMPLE_SOURCES:
             break
         if not any(s.kind == "PlainText" for s in source.selections):
@@ -139,6 +139,7 @@ def read_positions(project: Project, option: str | None) -> list[Issue]:
     project.origin = origin
     issues: list[Issue] = []
     preferred = unit_for_origin(origin)
+    sources = [source for source in walk_sources(project) if _has_positions(source)]
     with Openers() as openers:
         evidence = _Evidence(openers)
         if option and option != "auto":
@@ -148,7 +149,7 @@ def read_positions(project: Project, option: str | None) -> list[Issue]:
         elif recorded:
             unit = recorded
         else:
-            guess = _project_guess(project, evidence, preferred)
+            guess = _project_guess(sources, evidence, preferred)
             unit = guess.unit
             if guess.changed:
                 told_by = f"the origin {origin!r}" if origin else "a project without an origin"
@@ -158,7 +159,7 @@ def read_positions(project: Project, option: str | None) -> list[Issue]:
                     f"({guess.scores[unit]} against {guess.scores[preferred]}, {guess.tested} spans tested)",
                     hint="force the unit with --positions if this is wrong"))
         judge = not (option and option != "auto") and not recorded
-        converted, missing, own = _convert(project, unit, evidence, judge)
+        converted, missing, own = _convert(sources, unit, evidence, judge)
     if converted and not recorded:
         issues.append(info("REFI-POSITIONS", f"text positions converted from {UNIT_NAMES[unit]} into code "
                            f"points in {converted} text(s)", hint="force the unit with --positions"))
@@ -186,11 +187,10 @@ def _source_unit(source: Source, found: TextEvidence, unit: str) -> str:
     return found.guess(spans, unit).unit
 
 
-def _convert(project: Project, unit: str, evidence: _Evidence, judge: bool) -> tuple[int, int, dict[str, int]]:
+def _convert(sources: list[Source], unit: str, evidence: _Evidence, judge: bool) -> tuple[int, int, dict[str, int]]:
     """Convert every source with positions; `judge`: let each source's own evidence overrule `unit`."""
     converted = missing = 0
     own: dict[str, int] = {}
-    sources = [source for source in walk_sources(project) if _has_positions(source)]
     for number, source in enumerate(sources, 1):
         progress.advance("converting positions", number, len(sources))
         if unit == "codepoint" and not judge:
