@@ -141,7 +141,8 @@ def _cut(name: str) -> str:
     return name.rstrip("…").removesuffix("...")
 
 
-@lru_cache(maxsize=4096)  # a name is asked about by the unit decision and by the validation rules
+@lru_cache(maxsize=4096)  # a name is asked about by the unit decision and by the validation rules;
+# emptied when a project's evidence is let go (`sharing_evidence`)
 def _name_forms(name: str | None) -> tuple[str, str] | None:
     """(the name without the ellipsis that ends a shortened one, that normalised without quotation marks) when
     the name can be the start of an excerpt; None when it is empty, too short or a line label."""
@@ -341,6 +342,7 @@ def sharing_evidence(budget: int = SHARED_BUDGET) -> Iterator[EvidenceCache]:
         yield cache
     finally:
         _shared.reset(token)
+        _name_forms.cache_clear()  # names are one project's: a batch does not carry them to the next file
 
 
 def evidence_for(source: object, text: str) -> TextEvidence:

@@ -8,11 +8,9 @@ counted and reported once per kind as a warning on `Project.warnings`.
 
 from __future__ import annotations
 
-import gc
 import re
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
@@ -38,6 +36,7 @@ from qdaconv.model import (
     Variable,
     VariableValue,
     Vertex,
+    collector_paused,
     new_guid,
 )
 from qdaconv.plugins.refi import values
@@ -129,19 +128,6 @@ class _Notes:
         return found
 
 
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause the cycle collector while the model is built: the model has no cycles, and full passes
-    over hundreds of thousands of new selections and codings took a fifth of the reading time."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 class QdeReader:
     """Reads one QDA-XML document; `files` resolves the source files it names."""
 
@@ -171,7 +157,7 @@ class QdeReader:
         if self.schema_valid:
             self._usual_guid = _usual_valid_guid
         try:
-            with _collector_paused():
+            with collector_paused():
                 if parsed is not None:
                     self._walk_valid(parsed)
                 else:

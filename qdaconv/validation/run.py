@@ -16,7 +16,7 @@ from typing import Any
 
 from qdaconv import progress
 from qdaconv.issues import Issue, Severity
-from qdaconv.model import Project
+from qdaconv.model import Project, collector_paused
 from qdaconv.positions import sharing_evidence
 from qdaconv.registry import Registry, default_registry
 from qdaconv.validation.container import check_issues, detect_issues, handing_over, read_issues
@@ -47,7 +47,7 @@ def validate(path: str | os.PathLike, fmt: str | None = None, *, rules: Iterable
     path = Path(path)
     registry = registry_or_default(registry)
     report = Report(str(path), None)
-    with progress.reporting(on_progress) if on_progress is not None else nullcontext():
+    with progress.reporting(on_progress) if on_progress is not None else nullcontext(), collector_paused():
         found = list(_layers(path, fmt, registry, report, options))
     left_out = superseded(found, catalogue(registry))
     report.issues = [issue for issue in found if keep(issue.rule) and issue.rule not in left_out]
