@@ -4,7 +4,8 @@ Every reader decodes text through `decode_text` (a source's text, as the model c
 `decode_guess` (a file a user saved from some program, whose encoding must be guessed), so
 byte order marks and UTF-16 are honoured the same way everywhere. Zip members are read through
 `ZipMemberStream`, which turns damage into a `ReadError` naming the member, and blobs share one
-bounded cache of open zips (`open_zips`), which `close_open_zips()` empties.
+bounded cache of open zips (`open_zips`), which `close_open_zips()` empties. `zip_names` lists
+a zip's members once for every format that sniffs it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import os
 import zipfile
 import zlib
 from collections import OrderedDict
+from functools import lru_cache
 from typing import IO
 
 from qdaconv.errors import ReadError
@@ -67,6 +69,26 @@ def decode_guess(raw: bytes, *, fallback: str | None = "cp1252", partial: bool =
         if fallback is None:
             raise
     return raw.decode(fallback, errors="replace"), fallback
+
+
+def zip_names(path: str | os.PathLike) -> tuple[str, ...] | None:
+    """The member names of the zip file at `path`, in the zip's order; None when it is no readable zip. Kept
+    for the file as it is now (its size and modification time), so that the formats judging a file in turn
+    read its directory once."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    return _zip_names(os.path.abspath(path), status.st_size, status.st_mtime_ns)
+
+
+@lru_cache(maxsize=4)
+def _zip_names(path: str, _size: int, _mtime: int) -> tuple[str, ...] | None:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return tuple(archive.namelist())
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, UnicodeDecodeError, NotImplementedError):
+        return None
 
 
 def damaged_member(zip_path: object, member: str, exc: BaseException) -> ReadError:

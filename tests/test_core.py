@@ -287,3 +287,19 @@ def test_the_open_zip_cache_is_bounded_and_closable(tmp_path):
     assert len(open_zips.archives) == open_zips.keep
     close_open_zips()
     assert not open_zips.archives and blobs[0].read_bytes() == b"text 0"
+
+
+def test_zip_names_lists_a_zip_once_and_again_when_it_changes(tmp_path):
+    from qdaconv.files import zip_names
+
+    path = tmp_path / "a.qdpx"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("project.qde", "<Project/>")
+    assert zip_names(path) == ("project.qde",)
+    with zipfile.ZipFile(path, "a") as archive:
+        archive.writestr("sources/a.txt", "text")
+    os.utime(path, ns=(1, 1))  # a file changed within the clock's tick is still seen anew: its size differs too
+    assert zip_names(path) == ("project.qde", "sources/a.txt")
+    (tmp_path / "b.qdpx").write_bytes(b"PK\x03\x04 not really a zip")
+    assert zip_names(tmp_path / "b.qdpx") is None and zip_names(tmp_path) is None
+    assert zip_names(tmp_path / "missing.zip") is None

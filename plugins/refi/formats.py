@@ -11,7 +11,7 @@ from typing import Any
 import qdaconv
 from qdaconv import progress
 from qdaconv.errors import WriteError
-from qdaconv.files import bom_encoding
+from qdaconv.files import bom_encoding, zip_names
 from qdaconv.formats import ALL_FEATURES, CODEBOOK_FEATURES, ZIP_LIMIT_OPTIONS, Format, Loss, Option
 from qdaconv.issues import Issue, info, warning
 from qdaconv.model import Project, Source, guid_key, walk_sources
@@ -219,14 +219,15 @@ class QdpxFormat(_RefiFormat):
     options = (*READ_OPTIONS, *WRITE_OPTIONS, *QDPX_OPTIONS)
 
     def sniff(self, path: Path) -> float:
+        own = path.suffix.lower() == ".qdpx"
+        names = zip_names(path)
+        if names is None:
+            return 0.5 if own and path.is_file() else 0.0
         try:
-            if not zipfile.is_zipfile(path):
-                return 0.5 if path.suffix.lower() == ".qdpx" and path.is_file() else 0.0
-            with zipfile.ZipFile(path) as archive:
-                find_qde(archive.namelist())
-        except (LookupError, OSError, zipfile.BadZipFile, ValueError):
-            return 0.5 if path.suffix.lower() == ".qdpx" else 0.0
-        return 1.0 if path.suffix.lower() == ".qdpx" else 0.9
+            find_qde(names)
+        except LookupError:
+            return 0.5 if own else 0.0
+        return 1.0 if own else 0.9
 
     def write(self, project: Project, path: Path, **options: Any) -> list[Loss]:
         guids = GuidMap()

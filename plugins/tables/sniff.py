@@ -12,6 +12,8 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from qdaconv.files import zip_names
+
 from .csvfiles import PACKAGE_FILE, package_prefix
 from .schema import PROFILE
 
@@ -58,13 +60,11 @@ def sniff_csv_tables(path: Path) -> float:
 
 def sniff_workbook(path: Path) -> float:
     """0.95 for a workbook with the tables' sheets, else 0."""
-    if path.is_dir() or not zipfile.is_zipfile(path):
+    names = zip_names(path)
+    if names is None or "xl/workbook.xml" not in names:
         return 0.0
     with zipfile.ZipFile(path) as archive:
-        try:
-            info = archive.getinfo("xl/workbook.xml")
-        except KeyError:
-            return 0.0
+        info = archive.getinfo("xl/workbook.xml")
         if info.file_size > _MAX_WORKBOOK_XML:
             return 0.0
         xml = archive.read(info).decode("utf-8", errors="replace")

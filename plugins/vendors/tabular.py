@@ -11,18 +11,19 @@ from __future__ import annotations
 import csv
 import functools
 import io
+import os
 import re
 import unicodedata
-import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any
 
 from qdaconv import values as core_values
 from qdaconv.errors import ReadError
-from qdaconv.files import decode_guess
+from qdaconv.files import decode_guess, zip_names
 from qdaconv.safety import DAMAGED_PACKAGE_ERRORS, ZipLimits, open_zip
 
 #: Rows looked at when sniffing, and rows above the header that may hold a title.
@@ -61,11 +62,8 @@ class ExportTable:
 
 
 def is_xlsx(path: Path) -> bool:
-    try:
-        with zipfile.ZipFile(path) as archive:
-            return "xl/workbook.xml" in archive.namelist()
-    except (OSError, zipfile.BadZipFile):
-        return False
+    names = zip_names(path)
+    return names is not None and "xl/workbook.xml" in names
 
 
 def sniff_delimiter(text: str) -> str:
@@ -168,12 +166,12 @@ def _peek_cached(path: str, mtime: int, size: int) -> ExportTable | None:
 def peek_table(path: Path) -> ExportTable | None:
     """The first rows of every sheet, cached so that the vendor formats sniff a file once; None if unreadable."""
     try:
-        stat = Path(path).stat()
+        status = os.stat(path)
     except OSError:
         return None
-    if not Path(path).is_file():
+    if not S_ISREG(status.st_mode):
         return None
-    return _peek_cached(str(path), stat.st_mtime_ns, stat.st_size)
+    return _peek_cached(str(path), status.st_mtime_ns, status.st_size)
 
 
 # ----------------------------------------------------------------------------- cells
