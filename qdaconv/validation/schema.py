@@ -8,6 +8,7 @@ well formed), the caller parses it whole to list every error with its line, as a
 
 from __future__ import annotations
 
+import gc
 import re
 import threading
 from collections.abc import Callable, Iterable
@@ -70,7 +71,17 @@ def stream_check(stream: IO[bytes], schema: etree.XMLSchema, tags: Iterable[str]
     head = stream.read(_HEAD)
     if not _plain_prolog(head, root_tags):
         return StreamResult(False)
-    stream = progress.counted(prefixed(head, stream), "checking the schema", size)
+    result = _parse(progress.counted(prefixed(head, stream), "checking the schema", size), schema, tags, visit)
+    # The parser holds itself in a reference cycle, with libxml2's buffers and what is left of the document: only
+    # the cycle collector frees it, and it is paused while a file is validated, so the parser would be held
+    # through the reading of the large project that comes next.
+    gc.collect()
+    return result
+
+
+def _parse(stream: IO[bytes], schema: etree.XMLSchema, tags: Iterable[str],
+           visit: Callable[[etree._Element], None]) -> StreamResult:
+    """`stream_check`'s parse, whose parser is garbage once it returns."""
     # lxml ends a malformed document silently when entities are left unresolved and a schema is given,
     # so entities are resolved here: `_plain_prolog` has made sure the document declares none
     events = iterparse(stream, events=("end",), tag=tuple(tags), schema=schema, resolve_entities=True)
