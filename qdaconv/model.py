@@ -68,7 +68,6 @@ def stable_guid(program: str, *parts: object) -> str:
     return str(uuid.uuid5(_STABLE_NAMESPACE, name)).upper()
 
 
-
 @contextmanager
 def collector_paused() -> Iterator[None]:
     """Pause Python's cycle collector within the block. The model holds no cycles, so building or checking one
@@ -81,6 +80,7 @@ def collector_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
 
 @dataclass(slots=True)
 class Blob:
