@@ -8,7 +8,7 @@ import json
 import re
 import shutil
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
@@ -214,7 +214,7 @@ class CsvTablesReader(TableReader):
         return Blob(name, zip_path=str(self.path), member=member, size=self.zip.getinfo(member).file_size)
 
 
-def package_prefix(names: list[str]) -> str:
+def package_prefix(names: Sequence[str]) -> str:
     """The folder inside a zip that holds the tables: the top, or the one folder a zipped folder makes."""
     candidates = sorted((n for n in names if PurePosixPath(n).name == PACKAGE_FILE and n.count("/") <= 1),
                         key=lambda n: n.count("/"))

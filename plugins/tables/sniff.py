@@ -48,12 +48,14 @@ def sniff_csv_tables(path: Path) -> float:
         if package.is_file() and package.stat().st_size < _MAX_PACKAGE:
             return package_score(read_package_json(package.read_text(encoding="utf-8-sig", errors="replace")))
         return 0.3 if (path / "codes.csv").is_file() and (path / "codings.csv").is_file() else 0.0
-    if not path.name.lower().endswith(".zip") or not zipfile.is_zipfile(path):
+    names = zip_names(path) if path.name.lower().endswith(".zip") else None
+    if names is None:
+        return 0.0
+    member = package_prefix(names) + PACKAGE_FILE
+    if member not in names:
         return 0.0
     with zipfile.ZipFile(path) as archive:
-        names = archive.namelist()
-        member = package_prefix(names) + PACKAGE_FILE
-        if member not in names or archive.getinfo(member).file_size > _MAX_PACKAGE:
+        if archive.getinfo(member).file_size > _MAX_PACKAGE:
             return 0.0
         return package_score(read_package_json(archive.read(member).decode("utf-8-sig", errors="replace")))
 
