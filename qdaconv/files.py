@@ -87,7 +87,7 @@ def _zip_names(path: str, _size: int, _mtime: int) -> tuple[str, ...] | None:
     try:
         with zipfile.ZipFile(path) as archive:
             return tuple(archive.namelist())
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, UnicodeDecodeError, NotImplementedError):
+    except (*MEMBER_ERRORS, ValueError):  # what a damaged or hostile zip raises, as when opening a member
         return None
 
 
